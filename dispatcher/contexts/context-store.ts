@@ -1,0 +1,219 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { link, mkdir, readdir, rename, stat, unlink, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { digestHex, parseContextDigest, type ContextDigest } from "./digest.js";
+import { ContextError } from "./errors.js";
+import { readFileFromTarGz } from "./tar-file.js";
+
+export interface ContextStoreOptions {
+  /** Directory holding one file per context, named by its sha256 hex. Created if missing. */
+  dir: string;
+  /** A context not uploaded, checked or downloaded for this long is removed by {@link ContextStore.sweep}. */
+  ttlSeconds: number;
+}
+
+export interface PutOptions {
+  /** Upload limit; the upload is aborted as soon as more arrive. */
+  maxBytes: number;
+}
+
+export interface PutResult {
+  digest: ContextDigest;
+  size: number;
+  /** False when the context was already stored (by an earlier or a concurrent upload). */
+  created: boolean;
+}
+
+export interface ReadFileOptions {
+  /** Largest file returned. Default 1 MiB: far beyond any real Dockerfile. */
+  maxBytes?: number;
+}
+
+// Upload temp files share the directory so the final rename/link never crosses
+// a filesystem, and start with a dot so they never look like a digest.
+const tempPrefix = ".upload-";
+const hexName = /^[0-9a-f]{64}$/;
+
+/**
+ * Content-addressed store of build contexts (tar.gz) in one directory. Every
+ * file under a digest name has been verified to hash to that name, so a stored
+ * context never needs checking again. "Touched" means the file's mtime is set
+ * to now: atime is not reliable on noatime mounts.
+ */
+export class ContextStore {
+  private constructor(private readonly options: ContextStoreOptions) {}
+
+  static async create(options: ContextStoreOptions): Promise<ContextStore> {
+    await mkdir(options.dir, { recursive: true });
+    return new ContextStore(options);
+  }
+
+  /** Whether the context is stored; touches it when it is (a HEAD is a sign of imminent use). */
+  async has(digest: string): Promise<boolean> {
+    const path = this.pathOf(parseContextDigest(digest));
+    return touch(path);
+  }
+
+  /**
+   * Streams an upload into a temp file while hashing it, then moves it under
+   * its digest. Over-size and mismatching uploads leave nothing behind.
+   * Callers that want to skip re-uploads of a known context call {@link has}
+   * first; `put` always reads and verifies the whole stream.
+   */
+  async put(digest: string, body: Readable | AsyncIterable<Uint8Array>, options: PutOptions): Promise<PutResult> {
+    const expected = parseContextDigest(digest);
+    const final = this.pathOf(expected);
+    const temp = join(this.options.dir, `${tempPrefix}${randomBytes(8).toString("hex")}`);
+    const hashing = new HashingLimit(options.maxBytes, expected);
+    try {
+      // flush: fsync before close, so a crash cannot leave a verified name on unwritten data.
+      await pipeline(body, hashing, createWriteStream(temp, { flags: "wx", flush: true }));
+      const actual: ContextDigest = `sha256:${hashing.hex()}`;
+      if (actual !== expected) {
+        throw new ContextError(
+          "digest-mismatch",
+          `context upload does not match its digest: expected ${expected}, got ${actual} (${hashing.bytes} bytes)`,
+          "compute the digest over the exact bytes uploaded (the gzip-compressed tar)",
+          { expected, actual },
+        );
+      }
+      const created = await moveIntoPlace(temp, final);
+      if (!created) await touch(final);
+      return { digest: expected, size: hashing.bytes, created };
+    } finally {
+      await unlink(temp).catch(ignoreMissing);
+    }
+  }
+
+  /** Streams a stored context out, touching it. */
+  async open(digest: string): Promise<Readable> {
+    const parsed = parseContextDigest(digest);
+    const path = this.pathOf(parsed);
+    if (!(await touch(path))) throw notStored(parsed);
+    return createReadStream(path);
+  }
+
+  /** Reads one file (the Dockerfile) out of a stored context. */
+  async readFile(digest: string, pathInTar: string, options: ReadFileOptions = {}): Promise<Buffer> {
+    const parsed = parseContextDigest(digest);
+    const path = this.pathOf(parsed);
+    if (!(await touch(path))) throw notStored(parsed);
+    return readFileFromTarGz(() => createReadStream(path), pathInTar, {
+      maxBytes: options.maxBytes ?? 1024 * 1024,
+      archiveLabel: shortDigest(parsed),
+    });
+  }
+
+  /**
+   * Removes contexts (and abandoned upload temp files) not touched for
+   * ttlSeconds before `now`. A download already streaming keeps its open file
+   * after the unlink, so sweeping never breaks a running build's fetch.
+   */
+  async sweep(now: Date = new Date()): Promise<{ removed: ContextDigest[] }> {
+    const cutoff = now.getTime() - this.options.ttlSeconds * 1000;
+    const removed: ContextDigest[] = [];
+    for (const name of await readdir(this.options.dir)) {
+      const isContext = hexName.test(name);
+      if (!isContext && !name.startsWith(tempPrefix)) continue;
+      const path = join(this.options.dir, name);
+      const info = await stat(path).catch(ignoreMissing);
+      if (info === undefined || info.mtimeMs >= cutoff) continue;
+      await unlink(path).catch(ignoreMissing);
+      if (isContext) removed.push(`sha256:${name}`);
+    }
+    return { removed };
+  }
+
+  private pathOf(digest: ContextDigest): string {
+    return join(this.options.dir, digestHex(digest));
+  }
+}
+
+/** `sha256:` and the first 12 hex digits: enough to recognise a context in a message. */
+export function shortDigest(digest: ContextDigest): string {
+  return `${digest.slice(0, "sha256:".length + 12)}…`;
+}
+
+/** Hashes what passes through and fails the pipeline as soon as the limit is passed. */
+class HashingLimit extends Transform {
+  bytes = 0;
+  private readonly hash = createHash("sha256");
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly digest: ContextDigest,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      done(
+        new ContextError(
+          "too-large",
+          `context ${shortDigest(this.digest)} is larger than the ${this.maxBytes}-byte upload limit`,
+          "exclude what the build does not need with .dockerignore, or raise the dispatcher's context size limit",
+        ),
+      );
+      return;
+    }
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+
+  hex(): string {
+    return this.hash.digest("hex");
+  }
+}
+
+/**
+ * link() fails with EEXIST when the name is taken, which makes a concurrent
+ * upload of the same digest a no-op instead of a second writer. Filesystems
+ * without hard links get rename(), whose replace is atomic and, the content
+ * being identical, harmless.
+ */
+async function moveIntoPlace(temp: string, final: string): Promise<boolean> {
+  try {
+    await link(temp, final);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
+  }
+  if (await exists(final)) return false;
+  await rename(temp, final);
+  return true;
+}
+
+async function touch(path: string): Promise<boolean> {
+  const now = new Date();
+  try {
+    await utimes(path, now, now);
+    return true;
+  } catch (error) {
+    ignoreMissing(error);
+    return false;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(ignoreMissing)) !== undefined;
+}
+
+function ignoreMissing(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+  throw error;
+}
+
+function notStored(digest: ContextDigest): ContextError {
+  return new ContextError(
+    "not-found",
+    `context ${digest} is not stored (never uploaded, or expired)`,
+    "upload it with PUT /v1/contexts/{sha256} before starting the build",
+  );
+}
