@@ -1,0 +1,515 @@
+// The body of POST /v1/builds: its schema (TypeBox, so it is both the TS type
+// and the JSON Schema for docs) and the validation that turns an untrusted body
+// into a BuildRequest or a RequestError naming the field and what to do.
+//
+// validateBuildRequest is the authority: run it on the raw parsed body. (A
+// framework validator in front of it must not coerce types or drop unknown
+// properties — Fastify's default Ajv does both — or users lose the error that
+// tells them a field was misspelled.)
+
+import { type Static, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import { RequestError, type RequestProblem, quoteValue } from "../errors.js";
+import { parseImageReference, formatImageReference, type ImageReference } from "../plan/image-reference.js";
+import {
+  type PlatformString,
+  type WindowsVersion,
+  parsePlatform,
+  supportedPlatforms,
+  windowsVersions,
+} from "../plan/platforms.js";
+import { maxTagLength, perPlatformTag } from "../plan/push-refs.js";
+
+export const builderPreferences = ["auto", "docker", "buildkit"] as const;
+export type BuilderPreference = (typeof builderPreferences)[number];
+
+// GitHub: owner 1–39 alphanumerics or single hyphens, not at either end;
+// repository 1–100 of [A-Za-z0-9._-]. "." and ".." are checked separately.
+const repositoryPattern = "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]{1,100}$";
+const refPattern = "^refs/(?:heads/.+|tags/.+|pull/[0-9]+/(?:merge|head))$";
+// BuildKit's stage-name rule (dockerfile parser: `^[a-z][a-z0-9-_\.]*$`,
+// compared case-insensitively).
+const stageNamePattern = "^[A-Za-z][A-Za-z0-9_.-]*$";
+// Names a Dockerfile ARG can be referenced by ($NAME / ${NAME}).
+const buildArgNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$";
+// Reverse-DNS style keys (org.opencontainers.image.source); no "=" or spaces,
+// which would change the meaning of `--label K=V`.
+const labelKeyPattern = "^[A-Za-z0-9][A-Za-z0-9._/-]*$";
+const noControlCharacters = "^[^\\u0000-\\u001f\\u007f]*$";
+
+const imageString = (description: string) => Type.String({ minLength: 1, maxLength: 512, description });
+
+export const BuildRequestSchema = Type.Object(
+  {
+    repository: Type.String({
+      pattern: repositoryPattern,
+      maxLength: 140,
+      description: 'GitHub repository "owner/name" the commit belongs to (github.repository).',
+    }),
+    sha: Type.String({ pattern: "^[0-9a-f]{40}$", description: "Commit SHA, 40 lowercase hex digits (github.sha)." }),
+    ref: Type.String({
+      pattern: refPattern,
+      maxLength: 255,
+      description: 'Git ref being built: "refs/heads/<branch>", "refs/tags/<tag>" or "refs/pull/<n>/merge".',
+    }),
+    context: Type.String({
+      pattern: "^sha256:[0-9a-f]{64}$",
+      description: "Digest of the build context uploaded beforehand to PUT /v1/contexts/{sha256}.",
+    }),
+    file: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        default: "Dockerfile",
+        description: "Dockerfile path inside the context, relative, forward slashes.",
+      }),
+    ),
+    target: Type.Optional(
+      Type.String({ pattern: stageNamePattern, maxLength: 128, description: "Stage to build; default the last." }),
+    ),
+    tags: Type.Optional(
+      Type.Array(imageString("Image reference to tag and push, e.g. ghcr.io/owner/app:1.0."), {
+        maxItems: 16,
+        default: [],
+        description: "Image references to push; at least one when push is true. A missing tag means :latest.",
+      }),
+    ),
+    buildArgs: Type.Optional(
+      Type.Record(Type.String({ pattern: buildArgNamePattern, maxLength: 128 }), Type.String({ maxLength: 4096 }), {
+        additionalProperties: false,
+        maxProperties: 64,
+        default: {},
+        description: "Build arguments (--build-arg K=V).",
+      }),
+    ),
+    labels: Type.Optional(
+      Type.Record(Type.String({ pattern: labelKeyPattern, maxLength: 255 }), Type.String({ maxLength: 4096 }), {
+        additionalProperties: false,
+        maxProperties: 64,
+        default: {},
+        description: "Image labels (--label K=V).",
+      }),
+    ),
+    push: Type.Optional(Type.Boolean({ default: true, description: "Push the tags after building." })),
+    platforms: Type.Array(Type.Union(supportedPlatforms.map((platform) => Type.Literal(platform))), {
+      minItems: 1,
+      maxItems: supportedPlatforms.length,
+      description: 'Platforms to build, e.g. ["windows/amd64:ltsc2022", "linux/amd64"].',
+    }),
+    builder: Type.Optional(
+      Type.Union(
+        builderPreferences.map((builder) => Type.Literal(builder)),
+        {
+          default: "auto",
+          description:
+            'Which builder: "auto" (Windows RUN → dockerd pool, otherwise BuildKit), "docker" or "buildkit".',
+        },
+      ),
+    ),
+    statusContext: Type.Optional(
+      Type.String({
+        pattern: "^[A-Za-z0-9][A-Za-z0-9._/ -]*$",
+        maxLength: 100,
+        description: "Commit status context prefix; default from the dispatcher config (dockhand).",
+      }),
+    ),
+    idempotencyKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        pattern: noControlCharacters,
+        description: 'Same key (per repository) → same build, e.g. "<runId>/<runAttempt>/<job>/<step>".',
+      }),
+    ),
+    baseImages: Type.Optional(
+      Type.Object(
+        Object.fromEntries(windowsVersions.map((version) => [version, Type.Optional(imageString(`Base image for ${version}.`))])),
+        {
+          additionalProperties: false,
+          description:
+            "Per-Windows-version base image, passed to that platform's build as build-arg DOCKHAND_BASE_IMAGE.",
+        },
+      ),
+    ),
+    githubToken: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        pattern: "^[A-Za-z0-9_.-]+$",
+        description: "Token for this build's commit statuses only; never logged.",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type BuildRequestBody = Static<typeof BuildRequestSchema>;
+
+/** A validated request with defaults filled in and tags written out in full. */
+export interface BuildRequest {
+  readonly repository: string;
+  readonly sha: string;
+  readonly ref: string;
+  readonly context: `sha256:${string}`;
+  readonly file: string;
+  readonly target: string | undefined;
+  /** Each with an explicit tag (`app` became `app:latest`). */
+  readonly tags: readonly string[];
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly push: boolean;
+  readonly platforms: readonly PlatformString[];
+  readonly builder: BuilderPreference;
+  /** Undefined: use the config's statusContextPrefix. */
+  readonly statusContext: string | undefined;
+  readonly idempotencyKey: string | undefined;
+  readonly baseImages: Readonly<Partial<Record<WindowsVersion, string>>>;
+  readonly githubToken: string | undefined;
+}
+
+/**
+ * Build args dockhand fills itself: the BuildKit platform args decide which
+ * stages run where (overriding them would defeat the builder choice), and
+ * WINDOWS_VERSION / DOCKHAND_* are set per platform.
+ */
+const reservedBuildArgs = new Set([
+  "TARGETPLATFORM",
+  "TARGETOS",
+  "TARGETARCH",
+  "TARGETVARIANT",
+  "BUILDPLATFORM",
+  "BUILDOS",
+  "BUILDARCH",
+  "BUILDVARIANT",
+  "WINDOWS_VERSION",
+]);
+
+const fieldHints: Readonly<Record<string, string>> = {
+  repository: 'send the GitHub repository as "owner/name" (github.repository)',
+  sha: "send the full 40-character lowercase commit SHA (github.sha)",
+  ref: 'send a full ref: "refs/heads/main", "refs/tags/v1.0" or "refs/pull/12/merge" (github.ref)',
+  context: "upload the context to PUT /v1/contexts/{sha256} and send its digest as sha256:<64 hex digits>",
+  file: 'give the Dockerfile path relative to the context root, e.g. "docker/windows.Dockerfile"',
+  target: "name a stage from the Dockerfile (FROM … AS <name>): a letter, then letters, digits, _, . or -",
+  tags: "give image references like ghcr.io/owner/app:1.0",
+  buildArgs: "build-arg names are letters, digits and _ (not starting with a digit); values are strings",
+  labels: "label keys are letters, digits, ., _, / and - (e.g. org.opencontainers.image.source); values are strings",
+  push: "send true or false",
+  platforms: `list platforms from ${supportedPlatforms.map((p) => `"${p}"`).join(", ")}`,
+  builder: 'use "auto", "docker" or "buildkit"',
+  statusContext: 'use a short prefix like "dockhand" (letters, digits, space, ., _, / and -)',
+  idempotencyKey: "use a short printable key, e.g. <runId>/<runAttempt>/<job>/<step>",
+  baseImages: "map a Windows version (ltsc2019, ltsc2022, ltsc2025) to a base image reference",
+  githubToken: "send the token as issued by GitHub (e.g. github.token)",
+};
+
+const knownFields = Object.keys(BuildRequestSchema.properties);
+
+/**
+ * Validates a parsed JSON body. Throws a RequestError for the first problem,
+ * carrying every problem found in `problems`.
+ */
+export function validateBuildRequest(body: unknown): BuildRequest {
+  const schemaProblems = checkSchema(body);
+  if (schemaProblems.length > 0) throw requestError(schemaProblems);
+  const withDefaults = Value.Default(BuildRequestSchema, Value.Clone(body)) as BuildRequestBody;
+  const { request, problems } = checkSemantics(withDefaults);
+  if (problems.length > 0) throw requestError(problems);
+  return request;
+}
+
+function requestError(problems: RequestProblem[]): RequestError {
+  return new RequestError(problems[0] as RequestProblem, 400, problems);
+}
+
+function checkSchema(body: unknown): RequestProblem[] {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return [{ error: "body: must be a JSON object", field: "body", hint: "send the build request as a JSON object" }];
+  }
+  const problems: RequestProblem[] = [];
+  const seen = new Set<string>();
+  for (const error of Value.Errors(BuildRequestSchema, body)) {
+    const field = fieldName(error.path, body);
+    // TypeBox can report one field several ways (missing, then wrong type); the first says it best.
+    if (seen.has(field)) continue;
+    seen.add(field);
+    problems.push(describeSchemaError(error, field));
+  }
+  return problems;
+}
+
+// What a value that fails a field's pattern (or enum) is not.
+const notA: Readonly<Record<string, string>> = {
+  repository: "is not a GitHub repository",
+  sha: "is not a 40-character lowercase commit SHA",
+  ref: "is not a branch, tag or pull request ref",
+  context: "is not a sha256 digest",
+  target: "is not a stage name",
+  builder: "is not a builder",
+  statusContext: "is not a usable status context",
+  idempotencyKey: "contains control characters",
+};
+
+function describeSchemaError(error: ValueError, field: string): RequestProblem {
+  const segments = pointerSegments(error.path);
+  const root = segments[0] ?? "body";
+  const hint = fieldHints[root] ?? "see the build request schema";
+  const problem = (what: string, overrideHint = hint): RequestProblem => ({
+    error: `${field}: ${what}`,
+    field,
+    hint: overrideHint,
+  });
+
+  if (root === "platforms" && segments.length === 2 && typeof error.value === "string") {
+    try {
+      parsePlatform(error.value, field);
+    } catch (parseError) {
+      if (parseError instanceof RequestError) return parseError.toBody();
+      throw parseError;
+    }
+  }
+  if (error.value === undefined) return problem("is required");
+  switch (error.type) {
+    case ValueErrorType.ObjectAdditionalProperties:
+      if (segments.length === 1) {
+        return problem("is not a known field", `remove it; the fields are ${knownFields.join(", ")}`);
+      }
+      if (root === "buildArgs") return problem(`${quoteValue(segments.at(-1))} is not a valid build-arg name`);
+      if (root === "labels") return problem(`${quoteValue(segments.at(-1))} is not a valid label key`);
+      return problem("is not a known field");
+    case ValueErrorType.String:
+      return problem("must be a string");
+    case ValueErrorType.Boolean:
+      return problem("must be true or false");
+    case ValueErrorType.Array:
+      return problem("must be an array");
+    case ValueErrorType.Object:
+      return problem("must be an object");
+    case ValueErrorType.StringMaxLength:
+      return problem(`is longer than ${String(error.schema["maxLength"])} characters`);
+    case ValueErrorType.StringMinLength:
+    case ValueErrorType.ArrayMinItems:
+      return problem("is empty");
+    case ValueErrorType.ArrayMaxItems:
+      return problem(`has ${arrayLength(error.value)} entries; at most ${String(error.schema["maxItems"])} are allowed`);
+    case ValueErrorType.ObjectMaxProperties:
+      return problem(
+        `has ${objectSize(error.value)} entries; at most ${String(error.schema["maxProperties"])} are allowed`,
+      );
+    case ValueErrorType.StringPattern:
+    case ValueErrorType.Union:
+    case ValueErrorType.Literal:
+      // The token must never appear in an error: errors are logged and echoed.
+      if (root === "githubToken") return problem("is not a GitHub token");
+      return problem(`${quoteValue(error.value)} ${notA[root] ?? "is not valid"}`);
+    default:
+      return problem(`is not valid (${error.message})`);
+  }
+}
+
+function checkSemantics(body: BuildRequestBody): { request: BuildRequest; problems: RequestProblem[] } {
+  const problems: RequestProblem[] = [];
+  const add = (field: string, what: string, hint: string) => problems.push({ error: `${field}: ${what}`, field, hint });
+
+  const repositoryName = body.repository.split("/")[1];
+  if (repositoryName === "." || repositoryName === "..") {
+    add("repository", `${quoteValue(body.repository)} is not a GitHub repository`, fieldHints["repository"] as string);
+  }
+
+  const refProblem = gitRefProblem(body.ref);
+  if (refProblem) add("ref", `${quoteValue(body.ref)} ${refProblem}`, fieldHints["ref"] as string);
+
+  const file = normalizeDockerfilePath(body.file ?? "Dockerfile");
+  if (!file.ok) add("file", `${quoteValue(body.file)} ${file.problem}`, file.hint);
+
+  const platforms = body.platforms as PlatformString[];
+  const parsedPlatforms = platforms.map((platform, index) => parsePlatform(platform, `platforms[${index}]`));
+  platforms.forEach((platform, index) => {
+    const first = platforms.indexOf(platform);
+    if (first !== index) {
+      add(`platforms[${index}]`, `${quoteValue(platform)} is listed twice`, `remove the duplicate (also at platforms[${first}])`);
+    }
+  });
+  const multiPlatform = new Set(platforms).size > 1;
+  const requestedWindows = new Set(
+    parsedPlatforms.flatMap((platform) => (platform.os === "windows" ? [platform.windowsVersion] : [])),
+  );
+
+  const tags: string[] = [];
+  (body.tags ?? []).forEach((tag, index) => {
+    const field = `tags[${index}]`;
+    const parsed = parseImageReference(tag);
+    if (!parsed.ok) {
+      add(field, `${quoteValue(tag)} ${parsed.problem}`, fieldHints["tags"] as string);
+      return;
+    }
+    if (parsed.reference.digest !== undefined) {
+      add(field, `${quoteValue(tag)} has a digest; a pushed image is named by a tag`, "remove the @sha256:… part");
+      return;
+    }
+    const full = withTag(parsed.reference);
+    const tagText = full.tag ?? "latest";
+    if (multiPlatform) {
+      const longest = Math.max(...parsedPlatforms.map((platform) => perPlatformTag(tagText, platform.slug).length));
+      if (longest > maxTagLength) {
+        add(
+          field,
+          `${quoteValue(tag)} has a tag too long for per-platform tags (<tag>-<platform> must fit in ${maxTagLength} characters)`,
+          `shorten the tag to at most ${maxTagLength - (longest - tagText.length)} characters`,
+        );
+        return;
+      }
+    }
+    const text = formatImageReference(full);
+    const first = tags.indexOf(text);
+    if (first !== -1) {
+      add(field, `${quoteValue(tag)} is listed twice`, `remove the duplicate (same image as tags[${first}])`);
+      return;
+    }
+    tags.push(text);
+  });
+  const push = body.push ?? true;
+  if (push && (body.tags ?? []).length === 0) {
+    add("tags", "is empty but push is true", "add at least one tag, e.g. ghcr.io/owner/app:1.0, or set push to false");
+  }
+
+  const buildArgs = body.buildArgs ?? {};
+  for (const name of Object.keys(buildArgs)) {
+    if (reservedBuildArgs.has(name) || name.startsWith("DOCKHAND_")) {
+      add(
+        memberField("buildArgs", name),
+        `${quoteValue(name)} is set by dockhand`,
+        name === "WINDOWS_VERSION" || name.startsWith("DOCKHAND_")
+          ? "remove it: dockhand sets it per platform (use baseImages to choose a base image per Windows version)"
+          : "remove it: the builder sets it from the platform",
+      );
+    }
+    if ((buildArgs[name] as string).includes("\u0000")) {
+      add(memberField("buildArgs", name), "contains a NUL character", "remove it; build-arg values are text");
+    }
+  }
+  const labels = body.labels ?? {};
+  for (const key of Object.keys(labels)) {
+    if ((labels[key] as string).includes("\u0000")) add(memberField("labels", key), "contains a NUL character", "remove it; label values are text");
+  }
+
+  const baseImages: Partial<Record<WindowsVersion, string>> = {};
+  for (const [version, image] of Object.entries(body.baseImages ?? {}) as [WindowsVersion, string | undefined][]) {
+    if (image === undefined) continue;
+    const field = `baseImages.${version}`;
+    const parsed = parseImageReference(image);
+    if (!parsed.ok) {
+      add(field, `${quoteValue(image)} ${parsed.problem}`, "give an image reference, e.g. mcr.microsoft.com/windows/servercore:ltsc2022");
+      continue;
+    }
+    if (!requestedWindows.has(version)) {
+      add(field, `is set but platforms does not include "windows/amd64:${version}"`, `remove it or add "windows/amd64:${version}" to platforms`);
+      continue;
+    }
+    baseImages[version] = image;
+  }
+
+  const request: BuildRequest = {
+    repository: body.repository,
+    sha: body.sha,
+    ref: body.ref,
+    context: body.context as `sha256:${string}`,
+    file: file.ok ? file.path : "Dockerfile",
+    target: body.target,
+    tags,
+    buildArgs: { ...buildArgs },
+    labels: { ...labels },
+    push,
+    platforms,
+    builder: (body.builder ?? "auto") as BuilderPreference,
+    statusContext: body.statusContext?.replace(/\/+$/, ""),
+    idempotencyKey: body.idempotencyKey,
+    baseImages,
+    githubToken: body.githubToken,
+  };
+  return { request, problems };
+}
+
+function withTag(reference: ImageReference): ImageReference {
+  return reference.tag === undefined ? { ...reference, tag: "latest" } : reference;
+}
+
+// `git check-ref-format` rules that the pattern does not already cover
+// (https://git-scm.com/docs/git-check-ref-format).
+function gitRefProblem(ref: string): string | undefined {
+  if (/[\u0000-\u0020\u007f~^:?*[\\]/.test(ref)) return "contains a character git does not allow in refs";
+  if (ref.includes("..")) return 'contains ".."';
+  if (ref.includes("@{")) return 'contains "@{"';
+  if (ref.includes("//")) return 'contains "//"';
+  if (ref.endsWith("/") || ref.endsWith(".") || ref.endsWith(".lock")) return 'ends with "/", "." or ".lock"';
+  if (ref.split("/").some((component) => component.startsWith("."))) return 'has a component starting with "."';
+  return undefined;
+}
+
+export type DockerfilePathResult =
+  | { readonly ok: true; readonly path: string }
+  | { readonly ok: false; readonly problem: string; readonly hint: string };
+
+/**
+ * Checks a Dockerfile path is a plain relative path inside the context, and
+ * drops a leading "./". Both builders resolve it inside the context, but the
+ * docker CLI runs on Windows here, where "\", drive letters and ":" streams
+ * mean something, so those are refused rather than interpreted.
+ */
+export function normalizeDockerfilePath(value: string): DockerfilePathResult {
+  const hint = fieldHints["file"] as string;
+  if (value.includes("\\")) {
+    return { ok: false, problem: 'uses "\\"', hint: `use forward slashes: ${quoteValue(value.replaceAll("\\", "/"))}` };
+  }
+  if (value.startsWith("/")) return { ok: false, problem: "is absolute", hint };
+  if (/^[A-Za-z]:/.test(value)) return { ok: false, problem: "has a drive letter", hint };
+  if (value === "-") return { ok: false, problem: "would read the Dockerfile from stdin", hint };
+  if (/[\u0000-\u001f\u007f:*?"<>|]/.test(value)) {
+    return { ok: false, problem: 'contains a character not allowed in file names (control, :, *, ?, ", <, >, |)', hint };
+  }
+  const segments = value.split("/");
+  while (segments[0] === "." && segments.length > 1) segments.shift();
+  if (segments.some((segment) => segment === "..")) return { ok: false, problem: 'leaves the context with ".."', hint };
+  if (segments.some((segment) => segment === "" || segment === ".")) {
+    return { ok: false, problem: 'has an empty or "." path segment', hint };
+  }
+  return { ok: true, path: segments.join("/") };
+}
+
+// --- JSON pointer → user-facing field names: /platforms/1 → platforms[1], /buildArgs/FOO → buildArgs.FOO
+
+function pointerSegments(pointer: string): string[] {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((segment) => segment.replaceAll("~1", "/").replaceAll("~0", "~"));
+}
+
+function fieldName(pointer: string, body: unknown): string {
+  let name = "";
+  let node: unknown = body;
+  for (const segment of pointerSegments(pointer)) {
+    if (Array.isArray(node)) {
+      name += `[${segment}]`;
+    } else {
+      name = name === "" ? segment : memberField(name, segment);
+    }
+    node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined;
+  }
+  return name || "body";
+}
+
+/** `buildArgs.FOO`, or `labels["org.opencontainers.image.source"]` when the key is not a plain identifier. */
+function memberField(parent: string, key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
+
+function arrayLength(value: unknown): number {
+  return Array.isArray(value) ? value.length : 0;
+}
+
+function objectSize(value: unknown): number {
+  return typeof value === "object" && value !== null ? Object.keys(value).length : 0;
+}
