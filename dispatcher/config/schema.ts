@@ -1,0 +1,342 @@
+// The dispatcher's one configuration: a TypeBox schema (the TS type, the
+// defaults and the documentation in one place). Every key has a description;
+// describeConfig() turns them into the README table. Keys holding secrets are
+// marked `secret: true` so nothing ever prints their values.
+
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+
+// Kubernetes names and labels
+// (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
+const dnsLabel = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
+const dnsSubdomain = "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+const labelKey = "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+const labelValue = "^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$";
+// resource.Quantity: a decimal with an optional binary or decimal suffix.
+const quantity = "^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$";
+const hostPort = "^(\\[[0-9A-Fa-f:]+\\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:[0-9]{1,5})?$";
+
+const NodeSelector = (description: string) =>
+  Type.Record(
+    Type.String({ pattern: labelKey, maxLength: 317, expected: "a label key ([DNS prefix/]name, name at most 63 characters)" }),
+    Type.String({ pattern: labelValue, expected: "a label value (at most 63 letters, digits, -, _ or .)" }),
+    { additionalProperties: false, default: {}, description },
+  );
+
+const Toleration = Type.Object(
+  {
+    key: Type.Optional(Type.String({ pattern: labelKey, expected: "a taint key" })),
+    operator: Type.Optional(Type.Union([Type.Literal("Equal"), Type.Literal("Exists")])),
+    value: Type.Optional(Type.String({ pattern: labelValue, expected: "a taint value" })),
+    effect: Type.Optional(
+      Type.Union([Type.Literal("NoSchedule"), Type.Literal("PreferNoSchedule"), Type.Literal("NoExecute")]),
+    ),
+    tolerationSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+const Tolerations = (description: string) => Type.Array(Toleration, { default: [], description });
+
+const Quantity = () => Type.String({ pattern: quantity, expected: "a quantity like 500m, 2 or 1Gi" });
+
+const ResourceList = (description: string, defaults: Record<string, string>) =>
+  Type.Object(
+    {
+      cpu: Type.Optional(Quantity()),
+      memory: Type.Optional(Quantity()),
+      "ephemeral-storage": Type.Optional(Quantity()),
+    },
+    { additionalProperties: false, default: defaults, description },
+  );
+
+const ImageRef = (description: string, defaultImage: string) =>
+  Type.String({ minLength: 1, maxLength: 512, default: defaultImage, description });
+
+const section = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description: string) =>
+  Type.Object(properties, { additionalProperties: false, default: {}, description });
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: section(
+      {
+        host: Type.String({ minLength: 1, default: "0.0.0.0", description: "Address the HTTP API listens on." }),
+        port: Type.Integer({ minimum: 1, maximum: 65535, default: 8080, description: "Port the HTTP API listens on." }),
+      },
+      "Where the dispatcher's HTTP API listens.",
+    ),
+    publicUrl: Type.String({
+      pattern: "^https?://[^\\s?#]+$",
+      expected: "an http(s) URL without query or fragment",
+      description:
+        "URL build pods and the action reach the dispatcher at (signed context URLs and status links start with it), e.g. http://dockhand.dockhand.svc:8080.",
+    }),
+    executor: Type.Union([Type.Literal("auto"), Type.Literal("kubernetes"), Type.Literal("local")], {
+      default: "auto",
+      description:
+        '"kubernetes" creates build Jobs; "local" runs the same plan on a local Docker daemon / BuildKit; "auto" picks kubernetes when running in a cluster or a kubeconfig is set.',
+    }),
+    kubernetes: section(
+      {
+        namespace: Type.String({
+          pattern: dnsLabel,
+          expected: "a namespace name (lowercase letters, digits and -, at most 63)",
+          default: "dockhand",
+          description: "Namespace build Jobs run in.",
+        }),
+        kubeconfig: Type.Optional(
+          Type.String({ minLength: 1, description: "Path to a kubeconfig; unset means in-cluster credentials." }),
+        ),
+      },
+      "Where build Jobs are created.",
+    ),
+    contexts: section(
+      {
+        dir: Type.String({
+          minLength: 1,
+          default: "/var/lib/dockhand/contexts",
+          description: "Directory uploaded build contexts are stored in.",
+        }),
+        maxBytes: Type.Integer({
+          minimum: 1,
+          default: 1024 * 1024 * 1024,
+          description: "Largest build context accepted, in bytes (compressed).",
+        }),
+        ttlSeconds: Type.Integer({
+          minimum: 60,
+          default: 6 * 3600,
+          description: "How long an uploaded context and its signed download URLs stay valid.",
+        }),
+        signingKey: Type.String({
+          minLength: 32,
+          secret: true,
+          description: "HMAC key for signed context download URLs; at least 32 characters (openssl rand -hex 32).",
+        }),
+      },
+      "Build context storage and signed download URLs.",
+    ),
+    dockerPool: section(
+      {
+        nodeSelector: NodeSelector(
+          "Extra node labels selecting the Windows dockerd pool (e.g. agentpool: win1); kubernetes.io/os and node.kubernetes.io/windows-build are always set.",
+        ),
+        tolerations: Tolerations("Tolerations for the Windows dockerd pool's taints."),
+        images: section(
+          {
+            ltsc2019: ImageRef("Docker CLI image for Windows Server 2019 nodes.", "docker:windowsservercore-1809"),
+            ltsc2022: ImageRef("Docker CLI image for Windows Server 2022 nodes.", "docker:windowsservercore-ltsc2022"),
+            ltsc2025: ImageRef("Docker CLI image for Windows Server 2025 nodes.", "docker:windowsservercore-ltsc2025"),
+          },
+          "Docker CLI image per Windows version; it must match the node's Windows build (process isolation).",
+        ),
+      },
+      "The Windows node pool whose dockerd builds images with Windows RUN steps.",
+    ),
+    buildkit: section(
+      {
+        address: Type.String({
+          pattern: "^(tcp|unix)://.+$",
+          expected: "an address like tcp://host:1234 or unix:///run/buildkit/buildkitd.sock",
+          default: "tcp://buildkitd.dockhand.svc:1234",
+          description: "buildkitd address buildctl connects to.",
+        }),
+        tlsSecret: Type.Optional(
+          Type.String({
+            pattern: dnsSubdomain,
+            expected: "a Secret name (lowercase letters, digits, - and .)",
+            description: "Secret with ca.crt, tls.crt and tls.key for mTLS to buildkitd; unset means plain TCP.",
+          }),
+        ),
+        image: ImageRef("Image providing buildctl.", "moby/buildkit:v0.20.0"),
+        nodeSelector: NodeSelector("Extra node labels for buildctl pods (kubernetes.io/os=linux is always set)."),
+        tolerations: Tolerations("Tolerations for buildctl pods."),
+        cacheRepository: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 255,
+            description:
+              "Registry repository for BuildKit's registry cache (mode=max), e.g. ghcr.io/org/cache; one tag per repository and platform.",
+          }),
+        ),
+      },
+      "The BuildKit pool used for Linux images and Windows images without Windows RUN steps.",
+    ),
+    registry: section(
+      {
+        secretName: Type.Optional(
+          Type.String({
+            pattern: dnsSubdomain,
+            expected: "a Secret name (lowercase letters, digits, - and .)",
+            description:
+              "kubernetes.io/dockerconfigjson Secret (in the build namespace) mounted into build pods for push and pull credentials.",
+          }),
+        ),
+        insecureRegistries: Type.Array(Type.String({ pattern: hostPort, expected: "a registry host[:port]" }), {
+          default: [],
+          description: "Registries (host[:port]) BuildKit pushes to over plain HTTP.",
+        }),
+      },
+      "Registry credentials and transport.",
+    ),
+    limits: section(
+      {
+        activeDeadlineSeconds: Type.Integer({
+          minimum: 60,
+          default: 3600,
+          description: "A build Job is stopped after this long.",
+        }),
+        ttlSecondsAfterFinished: Type.Integer({
+          minimum: 300,
+          default: 86400,
+          description: "Finished Jobs (and their logs) are deleted after this long.",
+        }),
+        unschedulableAfterSeconds: Type.Integer({
+          minimum: 10,
+          default: 600,
+          description: "A build pod still unschedulable after this long fails the build (no node of that Windows version?).",
+        }),
+        resources: section(
+          {
+            requests: ResourceList("Requests of the build pods' containers (docker CLI / buildctl clients).", {
+              cpu: "100m",
+              memory: "128Mi",
+            }),
+            limits: ResourceList("Limits of the build pods' containers.", { memory: "1Gi" }),
+          },
+          "Resources of the client containers; the build itself runs in dockerd or buildkitd.",
+        ),
+      },
+      "Limits applied to every build Job.",
+    ),
+    github: section(
+      {
+        apiUrl: Type.String({
+          pattern: "^https?://[^\\s?#]+$",
+          expected: "an http(s) URL without query or fragment",
+          default: "https://api.github.com",
+          description: "GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3).",
+        }),
+        token: Type.Optional(
+          Type.String({ minLength: 1, secret: true, description: "Token used for commit statuses when a build brings none." }),
+        ),
+        app: Type.Optional(
+          Type.Object(
+            {
+              appId: Type.Integer({ minimum: 1, description: "GitHub App ID." }),
+              privateKey: Type.String({ minLength: 1, secret: true, description: "GitHub App private key (PEM)." }),
+              installationId: Type.Optional(
+                Type.Integer({ minimum: 1, description: "Installation ID; unset means looked up per repository." }),
+              ),
+            },
+            { additionalProperties: false, description: "GitHub App used for commit statuses (instead of token)." },
+          ),
+        ),
+      },
+      "How the dispatcher writes commit statuses.",
+    ),
+    statusContextPrefix: Type.String({
+      pattern: "^[A-Za-z0-9][A-Za-z0-9._/ -]*$",
+      expected: "a status context prefix (letters, digits, space, ., _, / and -)",
+      maxLength: 100,
+      default: "dockhand",
+      description: 'Commit status contexts are "<prefix>/<platform>" unless a request sets statusContext.',
+    }),
+    local: section(
+      {
+        dockerHost: Type.Optional(
+          Type.String({
+            pattern: "^(unix|npipe|tcp)://.+$",
+            expected: "a Docker host like unix:///var/run/docker.sock or npipe:////./pipe/docker_engine",
+            description: "Docker daemon for the local executor; unset means DOCKER_HOST or the default socket.",
+          }),
+        ),
+        buildkitAddress: Type.Optional(
+          Type.String({
+            pattern: "^(tcp|unix)://.+$",
+            expected: "an address like tcp://host:1234 or unix:///run/buildkit/buildkitd.sock",
+            description: "buildkitd for the local executor; unset means buildkit.address.",
+          }),
+        ),
+      },
+      "The local executor (development and tests).",
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/**
+ * Environment variables that override single keys (for secrets and the few
+ * things a deployment sets per environment). Values are strings; integer keys
+ * are parsed.
+ */
+export const envOverrides = [
+  { env: "DOCKHAND_LISTEN_HOST", key: "listen.host" },
+  { env: "DOCKHAND_LISTEN_PORT", key: "listen.port" },
+  { env: "DOCKHAND_PUBLIC_URL", key: "publicUrl" },
+  { env: "DOCKHAND_EXECUTOR", key: "executor" },
+  { env: "DOCKHAND_NAMESPACE", key: "kubernetes.namespace" },
+  { env: "DOCKHAND_KUBECONFIG", key: "kubernetes.kubeconfig" },
+  { env: "DOCKHAND_SIGNING_KEY", key: "contexts.signingKey" },
+  { env: "DOCKHAND_GITHUB_API_URL", key: "github.apiUrl" },
+  { env: "DOCKHAND_GITHUB_TOKEN", key: "github.token" },
+  { env: "DOCKHAND_GITHUB_APP_ID", key: "github.app.appId" },
+  { env: "DOCKHAND_GITHUB_APP_PRIVATE_KEY", key: "github.app.privateKey" },
+  { env: "DOCKHAND_GITHUB_APP_INSTALLATION_ID", key: "github.app.installationId" },
+] as const;
+
+/** The variable naming the config file (YAML or JSON). */
+export const configFileEnv = "DOCKHAND_CONFIG";
+
+export interface ConfigKeyDescription {
+  /** Dotted path: `contexts.signingKey`. */
+  readonly key: string;
+  readonly type: string;
+  readonly required: boolean;
+  /** JSON of the default, or undefined when there is none. */
+  readonly default: string | undefined;
+  readonly secret: boolean;
+  readonly env: string | undefined;
+  readonly description: string;
+}
+
+/** One row per leaf key, in schema order: the source of the README's config table. */
+export function describeConfig(): ConfigKeyDescription[] {
+  const rows: ConfigKeyDescription[] = [];
+  const walk = (schema: TSchema, prefix: string, required: boolean) => {
+    const properties = schema["properties"] as Record<string, TSchema> | undefined;
+    // An object with a non-empty default (resource lists) is documented as one
+    // value, since its fields have no defaults of their own.
+    const wholeDefault = schema["default"] !== undefined && Object.keys(schema["default"] as object).length > 0;
+    if (schema["type"] === "object" && properties && !wholeDefault) {
+      const requiredKeys = new Set((schema["required"] as string[] | undefined) ?? []);
+      for (const [name, child] of Object.entries(properties)) {
+        walk(child, prefix === "" ? name : `${prefix}.${name}`, required && requiredKeys.has(name));
+      }
+      return;
+    }
+    rows.push({
+      key: prefix,
+      type: typeName(schema),
+      required: required && schema["default"] === undefined,
+      default: schema["default"] === undefined ? undefined : JSON.stringify(schema["default"]),
+      secret: schema["secret"] === true,
+      env: envOverrides.find((override) => override.key === prefix)?.env,
+      description: String(schema["description"] ?? ""),
+    });
+  };
+  walk(ConfigSchema, "", true);
+  return rows;
+}
+
+function typeName(schema: TSchema): string {
+  if (Array.isArray(schema["anyOf"])) {
+    return (schema["anyOf"] as TSchema[]).map((option) => JSON.stringify(option["const"])).join(" | ");
+  }
+  if (schema["type"] === "array") {
+    const items = schema["items"] as TSchema;
+    return items["type"] === "object" ? "list of objects" : `list of ${String(items["type"])}`;
+  }
+  if (schema["type"] === "object") return schema["properties"] ? "object" : "map of string";
+  return String(schema["type"]);
+}

@@ -1,0 +1,243 @@
+import { describe, expect, it } from "vitest";
+import { describeConfig } from "./schema.js";
+import { ConfigError, type ConfigProblem, parseConfigText, resolveConfig } from "./validate.js";
+
+const signingKey = "k".repeat(32);
+const base = { publicUrl: "http://dockhand.dockhand.svc:8080", contexts: { signingKey } };
+
+function problemsOf(raw: unknown, env: Record<string, string> = {}): ConfigProblem[] {
+  try {
+    resolveConfig(raw, env, "dockhand.yaml");
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("resolveConfig", () => {
+  it("fills every default", () => {
+    expect(resolveConfig(base, {}, "dockhand.yaml")).toEqual({
+      listen: { host: "0.0.0.0", port: 8080 },
+      publicUrl: "http://dockhand.dockhand.svc:8080",
+      executor: "auto",
+      kubernetes: { namespace: "dockhand" },
+      contexts: { dir: "/var/lib/dockhand/contexts", maxBytes: 1073741824, ttlSeconds: 21600, signingKey },
+      dockerPool: {
+        nodeSelector: {},
+        tolerations: [],
+        images: {
+          ltsc2019: "docker:windowsservercore-1809",
+          ltsc2022: "docker:windowsservercore-ltsc2022",
+          ltsc2025: "docker:windowsservercore-ltsc2025",
+        },
+      },
+      buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.20.0", nodeSelector: {}, tolerations: [] },
+      registry: { insecureRegistries: [] },
+      limits: {
+        activeDeadlineSeconds: 3600,
+        ttlSecondsAfterFinished: 86400,
+        unschedulableAfterSeconds: 600,
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
+      },
+      github: { apiUrl: "https://api.github.com" },
+      statusContextPrefix: "dockhand",
+      local: {},
+    });
+  });
+
+  it.each([
+    {
+      name: "env overrides scalar keys, parsing integers",
+      raw: { ...base, listen: { port: 9000 } },
+      env: {
+        DOCKHAND_LISTEN_HOST: "127.0.0.1", DOCKHAND_LISTEN_PORT: "18080", DOCKHAND_PUBLIC_URL: "http://127.0.0.1:18080/",
+        DOCKHAND_EXECUTOR: "local", DOCKHAND_NAMESPACE: "builds", DOCKHAND_SIGNING_KEY: "s".repeat(40),
+        DOCKHAND_GITHUB_APP_ID: "123", DOCKHAND_GITHUB_APP_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\\nabc\\n-----END RSA PRIVATE KEY-----",
+      },
+      expected: {
+        listen: { host: "127.0.0.1", port: 18080 }, publicUrl: "http://127.0.0.1:18080", executor: "local",
+        kubernetes: { namespace: "builds" }, contexts: expect.objectContaining({ signingKey: "s".repeat(40) }),
+        github: {
+          apiUrl: "https://api.github.com",
+          app: { appId: 123, privateKey: "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----" },
+        },
+      },
+    },
+    {
+      name: "empty env variables count as unset",
+      raw: base,
+      env: { DOCKHAND_GITHUB_TOKEN: "", DOCKHAND_NAMESPACE: "" },
+      expected: { kubernetes: { namespace: "dockhand" }, github: { apiUrl: "https://api.github.com" } },
+    },
+    {
+      name: "a full pool and BuildKit setup",
+      raw: {
+        ...base,
+        dockerPool: { nodeSelector: { agentpool: "win1" }, tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+        buildkit: { address: "tcp://127.0.0.1:11234", tlsSecret: "buildkit-client-tls", cacheRepository: "127.0.0.1:15000/cache" },
+        registry: { secretName: "registry-push", insecureRegistries: ["127.0.0.1:15000"] },
+      },
+      env: {},
+      expected: {
+        dockerPool: expect.objectContaining({
+          nodeSelector: { agentpool: "win1" },
+          tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }],
+        }),
+        buildkit: expect.objectContaining({ address: "tcp://127.0.0.1:11234", tlsSecret: "buildkit-client-tls", cacheRepository: "127.0.0.1:15000/cache" }),
+        registry: { secretName: "registry-push", insecureRegistries: ["127.0.0.1:15000"] },
+      },
+    },
+  ])("$name", ({ raw, env, expected }) => {
+    expect(resolveConfig(raw, env, "dockhand.yaml")).toMatchObject(expected);
+  });
+
+  it.each<{ name: string; raw: unknown; env?: Record<string, string>; problems: ConfigProblem[] }>([
+    {
+      name: "a missing signing key and public URL",
+      raw: {},
+      problems: [
+        { key: "publicUrl", message: "is required (set it in the config file or DOCKHAND_PUBLIC_URL)" },
+        { key: "contexts.signingKey", message: "is required (set it in the config file or DOCKHAND_SIGNING_KEY)" },
+      ],
+    },
+    {
+      name: "a short signing key, without showing it",
+      raw: { ...base, contexts: { signingKey: "hunter2" } },
+      problems: [{ key: "contexts.signingKey", message: "is shorter than 32 characters" }],
+    },
+    {
+      name: "a bad port from the environment, naming the variable",
+      raw: base,
+      env: { DOCKHAND_LISTEN_PORT: "http" },
+      problems: [{ key: "listen.port (from DOCKHAND_LISTEN_PORT)", message: '"http" must be an integer' }],
+    },
+    {
+      name: "a port out of range",
+      raw: { ...base, listen: { port: 70000 } },
+      problems: [{ key: "listen.port", message: "70000 must be at most 65535" }],
+    },
+    {
+      name: "an unknown executor",
+      raw: { ...base, executor: "k8s" },
+      problems: [{ key: "executor", message: '"k8s" must be one of "auto", "kubernetes", "local"' }],
+    },
+    {
+      name: "a misspelled key",
+      raw: { ...base, kubernetes: { namespce: "x" } },
+      problems: [{ key: "kubernetes.namespce", message: "is not a known key (known here: namespace, kubeconfig)" }],
+    },
+    {
+      name: "an unknown top-level key",
+      raw: { ...base, buildKit: {} },
+      problems: [{
+        key: "buildKit",
+        message: "is not a known key (known here: listen, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, registry, limits, github, statusContextPrefix, local)",
+      }],
+    },
+    {
+      name: "a namespace that is not a DNS label",
+      raw: { ...base, kubernetes: { namespace: "Build_NS" } },
+      problems: [{ key: "kubernetes.namespace", message: '"Build_NS" is not a namespace name (lowercase letters, digits and -, at most 63)' }],
+    },
+    {
+      name: "a public URL with a query",
+      raw: { ...base, publicUrl: "http://x/?a=1" },
+      problems: [{ key: "publicUrl", message: '"http://x/?a=1" is not an http(s) URL without query or fragment' }],
+    },
+    {
+      name: "a bad node selector label value",
+      raw: { ...base, dockerPool: { nodeSelector: { agentpool: "win 1" } } },
+      problems: [{ key: "dockerPool.nodeSelector.agentpool", message: '"win 1" is not a label value (at most 63 letters, digits, -, _ or .)' }],
+    },
+    {
+      name: "a toleration with an unknown effect",
+      raw: { ...base, buildkit: { tolerations: [{ key: "a", effect: "NoRun" }] } },
+      problems: [{ key: "buildkit.tolerations[0].effect", message: '"NoRun" must be one of "NoSchedule", "PreferNoSchedule", "NoExecute"' }],
+    },
+    {
+      name: "a bad quantity",
+      raw: { ...base, limits: { resources: { limits: { memory: "1GB" } } } },
+      problems: [{ key: "limits.resources.limits.memory", message: '"1GB" is not a quantity like 500m, 2 or 1Gi' }],
+    },
+    {
+      name: "a BuildKit address without scheme",
+      raw: { ...base, buildkit: { address: "buildkitd:1234" } },
+      problems: [{ key: "buildkit.address", message: '"buildkitd:1234" is not an address like tcp://host:1234 or unix:///run/buildkit/buildkitd.sock' }],
+    },
+    {
+      name: "a cache repository with a tag",
+      raw: { ...base, buildkit: { cacheRepository: "ghcr.io/o/cache:x" } },
+      problems: [{ key: "buildkit.cacheRepository", message: '"ghcr.io/o/cache:x" names a tag or digest; give the repository only (dockhand picks the tags)' }],
+    },
+    {
+      name: "a docker image with upper case",
+      raw: { ...base, dockerPool: { images: { ltsc2022: "Docker:cli" } } },
+      problems: [{ key: "dockerPool.images.ltsc2022", message: '"Docker:cli" has a repository name that is not lowercase' }],
+    },
+    {
+      name: "both a token and an app",
+      raw: { ...base, github: { token: "t", app: { appId: 1, privateKey: "-----BEGIN PRIVATE KEY-----\nx" } } },
+      problems: [{ key: "github", message: "sets both token and app; keep one (the app is preferred: its tokens expire and are scoped)" }],
+    },
+    {
+      name: "an app key that is not PEM, without showing it",
+      raw: { ...base, github: { app: { appId: 1, privateKey: "secret-bytes" } } },
+      problems: [{ key: "github.app.privateKey", message: "is not a PEM private key (-----BEGIN RSA PRIVATE KEY----- …)" }],
+    },
+    {
+      name: "an app without an ID",
+      raw: { ...base, github: { app: { privateKey: "-----BEGIN PRIVATE KEY-----" } } },
+      problems: [{ key: "github.app.appId", message: "is required (set it in the config file or DOCKHAND_GITHUB_APP_ID)" }],
+    },
+    {
+      name: "a list at the top level",
+      raw: [],
+      problems: [{ key: "(top level)", message: "must be a mapping of keys to values" }],
+    },
+  ])("rejects $name", ({ raw, env, problems }) => {
+    expect(problemsOf(raw, env)).toEqual(problems);
+  });
+
+  it("never puts a secret in the error message", () => {
+    const secret = "ghp_" + "x".repeat(10);
+    try {
+      resolveConfig({ ...base, contexts: { signingKey: secret }, github: { app: { appId: "x", privateKey: secret } } }, {}, "f");
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).not.toContain(secret);
+    }
+  });
+});
+
+describe("parseConfigText", () => {
+  it.each([
+    { text: "", expected: {} },
+    { text: "publicUrl: http://x\nlisten:\n  port: 1\n", expected: { publicUrl: "http://x", listen: { port: 1 } } },
+    { text: '{"executor": "local"}', expected: { executor: "local" } },
+  ])("parses $text", ({ text, expected }) => {
+    expect(parseConfigText(text, "f.yaml")).toEqual(expected);
+  });
+
+  it("names the line of a YAML syntax error", () => {
+    expect(() => parseConfigText("listen:\n  port: [1\n", "f.yaml")).toThrow(
+      "invalid dockhand config (f.yaml):\n  line 3, column 1: is not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
+    );
+  });
+});
+
+describe("describeConfig", () => {
+  it("documents every leaf key, with env variables and secrets marked", () => {
+    const rows = describeConfig();
+    expect(rows.every((row) => row.description.length > 0)).toBe(true);
+    expect(rows.find((row) => row.key === "contexts.signingKey")).toEqual({
+      key: "contexts.signingKey", type: "string", required: true, default: undefined, secret: true, env: "DOCKHAND_SIGNING_KEY",
+      description: "HMAC key for signed context download URLs; at least 32 characters (openssl rand -hex 32).",
+    });
+    expect(rows.find((row) => row.key === "executor")).toMatchObject({ type: '"auto" | "kubernetes" | "local"', default: '"auto"', required: false });
+    expect(rows.find((row) => row.key === "limits.resources.requests")).toMatchObject({ type: "object", default: '{"cpu":"100m","memory":"128Mi"}' });
+    expect(rows.find((row) => row.key === "github.app.privateKey")).toMatchObject({ required: false, secret: true });
+    expect(rows.map((row) => row.key)).toContain("dockerPool.images.ltsc2025");
+  });
+});

@@ -1,0 +1,235 @@
+// Pure config parsing: text → object, env overrides, defaults, validation.
+// load.ts is the only part that reads files or process.env.
+
+import { type TSchema } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { parseImageReference } from "../plan/image-reference.js";
+import { type Config, ConfigSchema, envOverrides } from "./schema.js";
+
+export interface ConfigProblem {
+  /** Dotted key: `contexts.signingKey`, `dockerPool.nodeSelector["agent pool"]`. */
+  readonly key: string;
+  /** What is wrong and, where it helps, what to do. Never contains a secret's value. */
+  readonly message: string;
+}
+
+/** The one error type of the config boundary: the dispatcher prints it and exits. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+
+  constructor(
+    /** Where the config came from: the file path, or "environment". */
+    readonly source: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(
+      `invalid dockhand config (${source}):\n${problems.map((problem) => `  ${problem.key}: ${problem.message}`).join("\n")}`,
+    );
+  }
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses config file text (YAML; JSON is YAML too). An empty file is an empty config. */
+export function parseConfigText(text: string, source: string): unknown {
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    if (error instanceof YAMLParseError) {
+      const position = error.linePos?.[0];
+      const where = position ? `line ${position.line}, column ${position.col}` : "file";
+      const reason = (error.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
+      throw new ConfigError(source, [{ key: where, message: `is not valid YAML: ${reason}` }]);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Turns raw config (from a file, possibly `{}`) plus environment overrides into
+ * a validated Config with defaults. Throws a ConfigError listing every problem.
+ */
+export function resolveConfig(raw: unknown, env: Env, source: string): Config {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(source, [{ key: "(top level)", message: "must be a mapping of keys to values" }]);
+  }
+  const { config: overridden, envByKey } = applyEnvOverrides(raw as Record<string, unknown>, env);
+  const withDefaults = Value.Default(ConfigSchema, overridden);
+  const problems = schemaProblems(withDefaults, envByKey);
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  const config = normalize(withDefaults as Config);
+  const semantic = semanticProblems(config, envByKey);
+  if (semantic.length > 0) throw new ConfigError(source, semantic);
+  return config;
+}
+
+/**
+ * Copies `raw` with each set DOCKHAND_* variable written to its key. Empty
+ * variables count as unset (manifests often template an empty value for
+ * "not configured"). Integer keys are parsed when the text is an integer;
+ * otherwise the string stays and validation reports it against the variable.
+ */
+export function applyEnvOverrides(
+  raw: Record<string, unknown>,
+  env: Env,
+): { config: Record<string, unknown>; envByKey: Map<string, string> } {
+  const config = structuredClone(raw);
+  const envByKey = new Map<string, string>();
+  for (const { env: name, key } of envOverrides) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    const path = key.split(".");
+    const isInteger = schemaAt(path)?.["type"] === "integer";
+    let node: Record<string, unknown> = config;
+    for (const segment of path.slice(0, -1)) {
+      const child = node[segment];
+      if (typeof child !== "object" || child === null || Array.isArray(child)) node[segment] = {};
+      node = node[segment] as Record<string, unknown>;
+    }
+    node[path.at(-1) as string] = isInteger && /^[0-9]+$/.test(value) ? Number(value) : value;
+    envByKey.set(key, name);
+  }
+  return { config, envByKey };
+}
+
+function schemaAt(path: readonly string[]): TSchema | undefined {
+  let schema: TSchema | undefined = ConfigSchema;
+  for (const segment of path) {
+    const properties = schema?.["properties"] as Record<string, TSchema> | undefined;
+    schema = properties?.[segment];
+  }
+  return schema;
+}
+
+function schemaProblems(value: unknown, envByKey: ReadonlyMap<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const seen = new Set<string>();
+  for (const error of Value.Errors(ConfigSchema, value)) {
+    const key = keyName(error.path, value);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const fromEnv = envByKey.get(key);
+    problems.push({ key: fromEnv ? `${key} (from ${fromEnv})` : key, message: describe(error, key) });
+  }
+  return problems;
+}
+
+function describe(error: ValueError, key: string): string {
+  const schema = error.schema;
+  const secret = schema["secret"] === true;
+  const shown = secret ? "the value" : quote(error.value);
+  if (error.value === undefined) {
+    const env = envOverrides.find((override) => override.key === key)?.env;
+    return env ? `is required (set it in the config file or ${env})` : "is required";
+  }
+  switch (error.type) {
+    case ValueErrorType.ObjectAdditionalProperties: {
+      const parentSchema = schemaAt(pointerSegments(error.path).slice(0, -1));
+      const known = Object.keys((parentSchema?.["properties"] as object | undefined) ?? {});
+      return known.length > 0 ? `is not a known key (known here: ${known.join(", ")})` : "is not a valid key";
+    }
+    case ValueErrorType.StringPattern:
+      return `${shown} is not ${String(schema["expected"] ?? `matching ${String(schema["pattern"])}`)}`;
+    case ValueErrorType.StringMinLength:
+      return secret
+        ? `is shorter than ${String(schema["minLength"])} characters`
+        : `${shown} is shorter than ${String(schema["minLength"])} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `is longer than ${String(schema["maxLength"])} characters`;
+    case ValueErrorType.Integer:
+      return `${shown} must be an integer`;
+    case ValueErrorType.IntegerMinimum:
+      return `${shown} must be at least ${String(schema["minimum"])}`;
+    case ValueErrorType.IntegerMaximum:
+      return `${shown} must be at most ${String(schema["maximum"])}`;
+    case ValueErrorType.String:
+      return `${shown} must be a string`;
+    case ValueErrorType.Object:
+      return `${shown} must be a mapping`;
+    case ValueErrorType.Array:
+      return `${shown} must be a list`;
+    case ValueErrorType.Union:
+      return `${shown} must be one of ${((schema["anyOf"] as TSchema[] | undefined) ?? []).map((option) => JSON.stringify(option["const"])).join(", ")}`;
+    default:
+      return `${secret ? "is not valid" : `${shown} is not valid`} (${error.message})`;
+  }
+}
+
+// Values written in ways the schema accepts but the dispatcher wants in one form.
+function normalize(config: Config): Config {
+  const app = config.github.app;
+  return {
+    ...config,
+    publicUrl: config.publicUrl.replace(/\/+$/, ""),
+    github: {
+      ...config.github,
+      apiUrl: config.github.apiUrl.replace(/\/+$/, ""),
+      // A PEM key passed through an environment variable often arrives with
+      // literal "\n" instead of newlines.
+      ...(app ? { app: { ...app, privateKey: app.privateKey.includes("\n") ? app.privateKey : app.privateKey.replaceAll("\\n", "\n") } } : {}),
+    },
+  };
+}
+
+function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (key: string, message: string) => {
+    const fromEnv = envByKey.get(key);
+    problems.push({ key: fromEnv ? `${key} (from ${fromEnv})` : key, message });
+  };
+
+  try {
+    new URL(config.publicUrl);
+  } catch {
+    add("publicUrl", `${quote(config.publicUrl)} is not a URL`);
+  }
+  if (config.github.token !== undefined && config.github.app !== undefined) {
+    add("github", "sets both token and app; keep one (the app is preferred: its tokens expire and are scoped)");
+  }
+  if (config.github.app && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.github.app.privateKey)) {
+    add("github.app.privateKey", "is not a PEM private key (-----BEGIN RSA PRIVATE KEY----- …)");
+  }
+  for (const [version, image] of Object.entries(config.dockerPool.images)) {
+    const parsed = parseImageReference(image);
+    if (!parsed.ok) add(`dockerPool.images.${version}`, `${quote(image)} ${parsed.problem}`);
+  }
+  const buildctlImage = parseImageReference(config.buildkit.image);
+  if (!buildctlImage.ok) add("buildkit.image", `${quote(config.buildkit.image)} ${buildctlImage.problem}`);
+  const cache = config.buildkit.cacheRepository;
+  if (cache !== undefined) {
+    const parsed = parseImageReference(cache);
+    if (!parsed.ok) add("buildkit.cacheRepository", `${quote(cache)} ${parsed.problem}`);
+    else if (parsed.reference.tag !== undefined || parsed.reference.digest !== undefined) {
+      add("buildkit.cacheRepository", `${quote(cache)} names a tag or digest; give the repository only (dockhand picks the tags)`);
+    }
+  }
+  return problems;
+}
+
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= 100 ? text : `${text.slice(0, 100)}…`;
+}
+
+function pointerSegments(pointer: string): string[] {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((segment) => segment.replaceAll("~1", "/").replaceAll("~0", "~"));
+}
+
+// /dockerPool/nodeSelector/agent pool → dockerPool.nodeSelector["agent pool"]; /x/tolerations/0 → x.tolerations[0]
+function keyName(pointer: string, root: unknown): string {
+  let name = "";
+  let node: unknown = root;
+  for (const segment of pointerSegments(pointer)) {
+    if (Array.isArray(node)) name += `[${segment}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) name += name === "" ? segment : `.${segment}`;
+    else name += `[${JSON.stringify(segment)}]`;
+    node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined;
+  }
+  return name || "(top level)";
+}
