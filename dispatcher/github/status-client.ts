@@ -1,0 +1,213 @@
+import { createAppAuth } from "@octokit/auth-app";
+import { retry } from "@octokit/plugin-retry";
+import { throttling } from "@octokit/plugin-throttling";
+import { Octokit } from "@octokit/rest";
+import { truncateDescription, type CommitState } from "./status-description.js";
+
+export type GitHubAuth =
+  /** A PAT, a workflow's GITHUB_TOKEN, or a build's own githubToken. */
+  | { kind: "token"; token: string }
+  /** A GitHub App; the installation is looked up per repository. */
+  | { kind: "app"; appId: number | string; privateKey: string };
+
+export type GitHubApiErrorKind = "server-error" | "rate-limit" | "secondary-rate-limit" | "client-error" | "network";
+
+/** One failed attempt of a GitHub API call (retried attempts report too). */
+export interface GitHubApiErrorEvent {
+  /** Method and route template, e.g. "POST /repos/{owner}/{repo}/statuses/{sha}": few values, fit for a metric label. */
+  route: string;
+  status: number | undefined;
+  kind: GitHubApiErrorKind;
+}
+
+export interface StatusClientOptions {
+  auth: GitHubAuth;
+  /** https://api.github.com (default), https://<host>/api/v3 for GHES, or a test stand-in. */
+  baseUrl?: string;
+  userAgent?: string;
+  /** Called for every failed attempt, e.g. to count errors by kind in Prometheus. */
+  onApiError?: (event: GitHubApiErrorEvent) => void;
+  /** Retries of a 5xx or network failure (waits 1, 4, 9… × retryBaseMs). Default 3. */
+  retries?: number;
+  /** Retries after a rate-limit answer, each after the wait GitHub asks for. Default 2. */
+  rateLimitRetries?: number;
+  /**
+   * A rate limit asking for a longer wait fails the call instead: the
+   * reconciler reports again on its next pass, and a worker asleep for an
+   * hour helps nobody. Default 120.
+   */
+  maxRateLimitWaitSeconds?: number;
+  /** Milliseconds per unit of retry wait (GitHub's retry-after is in seconds). Default 1000; tests shrink it. */
+  retryBaseMs?: number;
+}
+
+export interface CommitStatusInput {
+  /** "owner/name". */
+  repository: string;
+  /** 40 hex digits. */
+  sha: string;
+  state: CommitState;
+  /** e.g. dockhand/windows-ltsc2022. */
+  context: string;
+  /** Cut to GitHub's 140-character limit; anything token-shaped is redacted first. */
+  description: string;
+  targetUrl?: string;
+}
+
+export interface StatusClient {
+  setCommitStatus(status: CommitStatusInput): Promise<{ id: number }>;
+}
+
+const repositoryPattern = /^([A-Za-z0-9-]{1,39})\/([A-Za-z0-9._-]{1,100})$/;
+const shaPattern = /^[0-9a-f]{40}$/;
+const states: readonly CommitState[] = ["pending", "success", "failure", "error"];
+
+// Token formats GitHub documents (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_), and
+// JWTs (an App's): a description is public, so none of them may reach it, even
+// from a build log line quoted in a failure reason.
+const tokenShapes = /\b(?:gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)/g;
+
+export function createStatusClient(options: StatusClientOptions): StatusClient {
+  const onApiError = options.onApiError ?? (() => undefined);
+  const retryBaseMs = options.retryBaseMs ?? 1000;
+  const rateLimitRetries = options.rateLimitRetries ?? 2;
+  const maxWait = options.maxRateLimitWaitSeconds ?? 120;
+  const secrets = options.auth.kind === "token" ? [options.auth.token] : [];
+
+  const retryOnRateLimit = (retryAfter: number, _request: unknown, _octokit: unknown, retryCount: number): boolean =>
+    retryCount < rateLimitRetries && retryAfter <= maxWait;
+
+  // Plugins listed later wrap the earlier ones: the error reporter comes first
+  // so it sits inside the retry loops and sees every attempt, not just the last.
+  const StatusOctokit = Octokit.plugin(reportErrors(onApiError), retry, throttling);
+  const common = {
+    baseUrl: options.baseUrl ?? "https://api.github.com",
+    userAgent: options.userAgent ?? "dockhand-dispatcher",
+    // Octokit logs failed requests at error level; the caller reports them through onApiError instead.
+    log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    retry: {
+      retries: options.retries ?? 3,
+      // Rate limits (403/429) are the throttling plugin's, which waits as long as GitHub asks; other 4xx never change on retry.
+      doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451],
+      retryAfterBaseValue: retryBaseMs,
+    },
+    throttle: {
+      onRateLimit: retryOnRateLimit,
+      onSecondaryRateLimit: retryOnRateLimit,
+      retryAfterBaseValue: retryBaseMs,
+    },
+  };
+
+  let clientFor: (owner: string, repo: string) => Promise<{ octokit: Octokit; forget(): void }>;
+  if (options.auth.kind === "token") {
+    const octokit = new StatusOctokit({ ...common, auth: options.auth.token });
+    clientFor = async () => ({ octokit, forget: () => undefined });
+  } else {
+    const appOctokit = new StatusOctokit({
+      ...common,
+      authStrategy: createAppAuth,
+      auth: { appId: options.auth.appId, privateKey: options.auth.privateKey },
+    });
+    // Installations rarely change, so the lookup is cached per repository; a
+    // failed status call forgets it, in case the App was reinstalled under a
+    // new id. Tokens are cached (and renewed before expiry) by auth-app.
+    const installations = new Map<string, Promise<number>>();
+    const installationClients = new Map<number, Octokit>();
+    clientFor = async (owner, repo) => {
+      const key = `${owner}/${repo}`.toLowerCase();
+      let installationId = installations.get(key);
+      if (installationId === undefined) {
+        installationId = appOctokit.rest.apps.getRepoInstallation({ owner, repo }).then((response) => response.data.id);
+        installations.set(key, installationId);
+        installationId.catch(() => installations.delete(key));
+      }
+      const id = await installationId;
+      let octokit = installationClients.get(id);
+      if (octokit === undefined) {
+        octokit = await appOctokit.auth({
+          type: "installation",
+          installationId: id,
+          factory: (auth: Record<string, unknown>) => new StatusOctokit({ ...common, authStrategy: createAppAuth, auth }),
+        }) as Octokit;
+        installationClients.set(id, octokit);
+      }
+      return {
+        octokit,
+        forget: () => {
+          installations.delete(key);
+          installationClients.delete(id);
+        },
+      };
+    };
+  }
+
+  return {
+    async setCommitStatus(status) {
+      const { owner, repo } = checkInput(status);
+      const { octokit, forget } = await clientFor(owner, repo);
+      try {
+        const response = await octokit.rest.repos.createCommitStatus({
+          owner,
+          repo,
+          sha: status.sha,
+          state: status.state,
+          context: status.context,
+          description: truncateDescription(redactSecrets(status.description, secrets)),
+          ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
+        });
+        return { id: response.data.id };
+      } catch (error) {
+        const code = (error as { status?: number }).status;
+        if (code === 401 || code === 404) forget();
+        throw error;
+      }
+    },
+  };
+}
+
+/** Replaces token-shaped strings and the given secrets with "[redacted]". */
+export function redactSecrets(text: string, secrets: readonly string[] = []): string {
+  let redacted = text;
+  for (const secret of secrets) if (secret.length >= 8) redacted = redacted.split(secret).join("[redacted]");
+  return redacted.replace(tokenShapes, "[redacted]");
+}
+
+function checkInput(status: CommitStatusInput): { owner: string; repo: string } {
+  const match = repositoryPattern.exec(status.repository);
+  if (match === null) throw new Error(`repository ${JSON.stringify(status.repository)} is not "owner/name"`);
+  if (!shaPattern.test(status.sha)) throw new Error(`sha ${JSON.stringify(status.sha)} is not 40 lowercase hex digits`);
+  if (!states.includes(status.state)) throw new Error(`state ${JSON.stringify(status.state)} is not one of ${states.join(", ")}`);
+  if (status.context.trim() === "") throw new Error("context is empty");
+  if (status.targetUrl !== undefined && !/^https?:\/\//.test(status.targetUrl)) {
+    throw new Error(`targetUrl ${JSON.stringify(status.targetUrl)} is not an http(s) URL`);
+  }
+  return { owner: match[1]!, repo: match[2]! };
+}
+
+function reportErrors(onApiError: (event: GitHubApiErrorEvent) => void) {
+  return (octokit: Pick<Octokit, "hook">) => {
+    octokit.hook.error("request", (error, options) => {
+      const failure = error as { status?: number; message?: string; response?: { headers?: Record<string, string | undefined> } };
+      const status = typeof failure.status === "number" && failure.status > 0 ? failure.status : undefined;
+      try {
+        onApiError({ route: `${options.method} ${options.url}`, status, kind: classify(status, failure) });
+      } catch {
+        // A broken metrics callback must not turn into a failed status.
+      }
+      throw error;
+    });
+  };
+}
+
+function classify(
+  status: number | undefined,
+  failure: { message?: string; response?: { headers?: Record<string, string | undefined> } },
+): GitHubApiErrorKind {
+  if (status === undefined) return "network";
+  if (status >= 500) return "server-error";
+  if (status === 403 || status === 429) {
+    if (/\bsecondary rate\b/i.test(failure.message ?? "")) return "secondary-rate-limit";
+    if (failure.response?.headers?.["x-ratelimit-remaining"] === "0") return "rate-limit";
+  }
+  return "client-error";
+}
