@@ -1,0 +1,138 @@
+// Names, labels and annotations: the hand-off between planning, the executor,
+// the reconciler and GitHub reporting. Jobs carry all build state, so these
+// keys are the dispatcher's data model; change them only with a migration.
+
+import { createHash } from "node:crypto";
+import type { PlatformSlug } from "./platforms.js";
+
+/** Selectable Job/pod labels. Values must be valid label values (≤63, alphanumeric ends). */
+export const labelKeys = {
+  managedBy: "app.kubernetes.io/managed-by",
+  buildId: "dockhand.dev/build-id",
+  /** Platform slug: linux-amd64, win-ltsc2022. */
+  platform: "dockhand.dev/platform",
+  /** docker | buildkit */
+  builder: "dockhand.dev/builder",
+  /** First 16 hex digits of sha256(lowercased owner/name): selects one repository's builds. */
+  repositoryHash: "dockhand.dev/repository-hash",
+  sha: "dockhand.dev/sha",
+} as const;
+
+export const managedByValue = "dockhand";
+
+/** Job/pod annotations: everything the reconciler and reporter need, unrestricted in length. */
+export const annotationKeys = {
+  repository: "dockhand.dev/repository",
+  sha: "dockhand.dev/sha",
+  ref: "dockhand.dev/ref",
+  /** The request's platform string: windows/amd64:ltsc2022. */
+  platform: "dockhand.dev/platform",
+  statusContext: "dockhand.dev/status-context",
+  targetUrl: "dockhand.dev/target-url",
+  /** ≤140 characters, shown in logs and the commit status description. */
+  builderReason: "dockhand.dev/builder-reason",
+  /** JSON array of the requested tags. */
+  tags: "dockhand.dev/tags",
+  /** The first reference this platform pushes (absent when push is false); its digest is what gets reported. */
+  pushRef: "dockhand.dev/push-ref",
+  requestHash: "dockhand.dev/request-hash",
+  idempotencyKey: "dockhand.dev/idempotency-key",
+  /** Written by the reconciler only: what it already reported. */
+  reported: "dockhand.dev/reported",
+  /** Name of the Secret holding this build's GitHub token, when the request brought one. */
+  githubTokenSecret: "dockhand.dev/github-token-secret",
+} as const;
+
+/** Container names inside build pods; the reconciler reads logs and termination messages by these. */
+export const containerNames = {
+  build: "build",
+  push: (index: number) => `push-${index}`,
+} as const;
+
+const base32 = "abcdefghijklmnopqrstuvwxyz234567";
+const buildIdLength = 12;
+
+/**
+ * Deterministic build ID for (repository, idempotency key): the same key sent
+ * twice names the same Jobs, so the API server's name uniqueness turns a
+ * concurrent duplicate into a conflict instead of a second build.
+ * 12 characters, lowercase, DNS-safe, starting with a letter.
+ */
+export function buildIdFromKey(repository: string, idempotencyKey: string): string {
+  const digest = createHash("sha256").update(`${repository.toLowerCase()}\n${idempotencyKey}`).digest();
+  return encodeBuildId(digest);
+}
+
+/** Build ID for a request without an idempotency key, from caller-supplied random bytes (≥8). */
+export function buildIdFromRandom(randomBytes: Uint8Array): string {
+  if (randomBytes.length < 8) throw new Error("buildIdFromRandom needs at least 8 random bytes");
+  return encodeBuildId(randomBytes);
+}
+
+export function isBuildId(value: string): boolean {
+  return /^[a-z][a-z2-7]{11}$/.test(value);
+}
+
+// The first character is a letter so the ID (and names derived from it) also
+// fit RFC 1035 labels, which Services and some tools require; the other 11 are
+// base32 of the following bits: about 60 bits in all.
+function encodeBuildId(bytes: Uint8Array): string {
+  let id = base32[(bytes[0] as number) % 26] as string;
+  let bits = 0;
+  let value = 0;
+  for (let index = 1; index < bytes.length && id.length < buildIdLength; index++) {
+    value = (value << 8) | (bytes[index] as number);
+    bits += 8;
+    while (bits >= 5 && id.length < buildIdLength) {
+      id += base32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return id;
+}
+
+/** `dh-<buildId>-<slug>`: at most 3 + 12 + 1 + 12 = 28 characters, always a DNS label. */
+export function jobName(buildId: string, slug: PlatformSlug): string {
+  return `dh-${buildId}-${slug}`;
+}
+
+/** The Secret holding a per-build GitHub token (created by the executor, owned by the build's first Job). */
+export function githubTokenSecretName(buildId: string): string {
+  return `dh-${buildId}-github-token`;
+}
+
+export function repositoryHash(repository: string): string {
+  return createHash("sha256").update(repository.toLowerCase()).digest("hex").slice(0, 16);
+}
+
+/**
+ * Hash of a request, to tell a retried request (same key, same hash) from a key
+ * reused for a different build (409). Keys are sorted so property order does
+ * not matter; the GitHub token is left out: a retry may carry a fresh one.
+ */
+export function requestHash(request: object): string {
+  const { githubToken: _token, ...rest } = request as Record<string, unknown>;
+  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, child]) => child !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, child]) => `${JSON.stringify(key)}:${canonicalJson(child)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** RFC 1123 label, as Kubernetes requires for Job and container names. */
+export function isDnsLabel(value: string): boolean {
+  return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value);
+}
+
+/** Kubernetes label value: empty, or ≤63 alphanumerics, '-', '_', '.' with alphanumeric ends. */
+export function isLabelValue(value: string): boolean {
+  return /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/.test(value);
+}
