@@ -1,0 +1,175 @@
+// Request + config + Dockerfile text → BuildPlan: for each platform, which
+// builder, why, the Job name, what it pushes and which commit status it
+// reports to. Pure: the caller computes the build ID and the signed context URL.
+
+import { createHash } from "node:crypto";
+import type { BuildRequest } from "../api/build-request.js";
+import type { Config } from "../config/schema.js";
+import { RequestError } from "../errors.js";
+import { type Builder, chooseBuilder } from "./builder-choice.js";
+import { type ParsedDockerfile, parseDockerfile, resolveStages } from "./dockerfile-analysis.js";
+import { parseImageReference } from "./image-reference.js";
+import { githubTokenSecretName, jobName, requestHash } from "./names.js";
+import { type Platform, parsePlatform } from "./platforms.js";
+import { pushRefsFor } from "./push-refs.js";
+
+/**
+ * Build args dockhand fills per Windows platform.
+ *
+ * WINDOWS_VERSION (ltsc2019 | ltsc2022 | ltsc2025) lets one Dockerfile serve
+ * every version: `ARG WINDOWS_VERSION` + `FROM …/nanoserver:${WINDOWS_VERSION}`.
+ *
+ * DOCKHAND_BASE_IMAGE carries the request's `baseImages[<version>]` override.
+ * A build arg is the only override both builders honour without rewriting the
+ * user's Dockerfile, so the Dockerfile opts in with
+ * `ARG DOCKHAND_BASE_IMAGE=<default>` before its first FROM and
+ * `FROM ${DOCKHAND_BASE_IMAGE}`. An override for a Dockerfile that does not
+ * declare it is rejected rather than silently ignored.
+ */
+export const windowsVersionArg = "WINDOWS_VERSION";
+export const baseImageArg = "DOCKHAND_BASE_IMAGE";
+
+export interface PlatformPlan {
+  readonly platform: Platform;
+  readonly builder: Builder;
+  /** ≤140 characters. */
+  readonly reason: string;
+  readonly jobName: string;
+  /** What this platform tags (and pushes when push is true); empty when there are no tags. */
+  readonly pushRefs: readonly string[];
+  /** `dockhand/windows-ltsc2022`, `dockhand/linux-amd64`. */
+  readonly statusContext: string;
+  /** The request's build args plus the per-platform ones. */
+  readonly buildArgs: Readonly<Record<string, string>>;
+  /** BuildKit registry cache reference, when configured and BuildKit builds this platform. */
+  readonly cacheRef: string | undefined;
+}
+
+export interface BuildPlan {
+  readonly buildId: string;
+  readonly namespace: string;
+  readonly repository: string;
+  readonly sha: string;
+  readonly ref: string;
+  readonly contextDigest: string;
+  readonly contextUrl: string;
+  readonly file: string;
+  readonly target: string | undefined;
+  /** The requested tags (full references). */
+  readonly tags: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly push: boolean;
+  readonly multiPlatform: boolean;
+  readonly idempotencyKey: string | undefined;
+  readonly requestHash: string;
+  /** Name of the Secret the executor creates for the request's GitHub token, if it sent one. */
+  readonly githubTokenSecret: string | undefined;
+  readonly targetUrl: string;
+  readonly platforms: readonly PlatformPlan[];
+}
+
+export interface PlanInput {
+  readonly request: BuildRequest;
+  readonly config: Config;
+  readonly dockerfile: string;
+  readonly buildId: string;
+  /** Signed download URL of the context for this build (contexts/signed-url.ts). */
+  readonly contextUrl: string;
+  /** Where commit statuses link to; default `<publicUrl>/v1/builds/<buildId>`. */
+  readonly targetUrl?: string;
+}
+
+/** Throws RequestError (422) when the Dockerfile cannot be built as requested. */
+export function planBuild(input: PlanInput): BuildPlan {
+  const { request, config, buildId } = input;
+  const parsed = parseDockerfile(input.dockerfile);
+  checkBaseImageOverride(request, parsed);
+
+  const multiPlatform = request.platforms.length > 1;
+  const tagReferences = request.tags.map((tag) => {
+    const parsedTag = parseImageReference(tag);
+    if (!parsedTag.ok) throw new Error(`planBuild got an unvalidated tag ${tag}: ${parsedTag.problem}`);
+    return parsedTag.reference;
+  });
+  const statusPrefix = request.statusContext ?? config.statusContextPrefix;
+
+  const platforms = request.platforms.map((platformString, index): PlatformPlan => {
+    const platform = parsePlatform(platformString, `platforms[${index}]`);
+    const buildArgs = platformBuildArgs(request, platform);
+    const resolution = resolveStages(parsed, { platform, buildArgs, target: request.target });
+    const { builder, reason } = chooseBuilder(request.builder, platform, resolution);
+    return {
+      platform,
+      builder,
+      reason,
+      jobName: jobName(buildId, platform.slug),
+      pushRefs: pushRefsFor(tagReferences, platform.slug, multiPlatform),
+      statusContext: `${statusPrefix}/${statusContextSuffix(platform)}`,
+      buildArgs,
+      cacheRef: builder === "buildkit" ? cacheRef(config, request, platform) : undefined,
+    };
+  });
+
+  return {
+    buildId,
+    namespace: config.kubernetes.namespace,
+    repository: request.repository,
+    sha: request.sha,
+    ref: request.ref,
+    contextDigest: request.context,
+    contextUrl: input.contextUrl,
+    file: request.file,
+    target: request.target,
+    tags: request.tags,
+    labels: request.labels,
+    push: request.push,
+    multiPlatform,
+    idempotencyKey: request.idempotencyKey,
+    requestHash: requestHash(request),
+    githubTokenSecret: request.githubToken === undefined ? undefined : githubTokenSecretName(buildId),
+    targetUrl: input.targetUrl ?? `${config.publicUrl}/v1/builds/${buildId}`,
+    platforms,
+  };
+}
+
+function platformBuildArgs(request: BuildRequest, platform: Platform): Record<string, string> {
+  if (platform.os !== "windows") return { ...request.buildArgs };
+  const baseImage = request.baseImages[platform.windowsVersion];
+  return {
+    ...request.buildArgs,
+    [windowsVersionArg]: platform.windowsVersion,
+    ...(baseImage === undefined ? {} : { [baseImageArg]: baseImage }),
+  };
+}
+
+function checkBaseImageOverride(request: BuildRequest, parsed: ParsedDockerfile): void {
+  const versions = Object.keys(request.baseImages);
+  if (versions.length === 0) return;
+  if (parsed.globalArgs.some((arg) => arg.name === baseImageArg)) return;
+  const field = `baseImages.${versions[0]}`;
+  throw new RequestError(
+    {
+      error: `${field}: the Dockerfile does not declare ARG ${baseImageArg} before its first FROM, so the override would be ignored`,
+      field,
+      hint: `add "ARG ${baseImageArg}=<default image>" before the first FROM and use "FROM \${${baseImageArg}}"`,
+    },
+    422,
+  );
+}
+
+function statusContextSuffix(platform: Platform): string {
+  return platform.os === "windows" ? `windows-${platform.windowsVersion}` : "linux-amd64";
+}
+
+// One cache tag per (repository, Dockerfile, target, platform): mode=max
+// exports every stage, so two Dockerfiles sharing a tag would evict each
+// other's cache on every build.
+function cacheRef(config: Config, request: BuildRequest, platform: Platform): string | undefined {
+  const repository = config.buildkit.cacheRepository;
+  if (repository === undefined) return undefined;
+  const key = createHash("sha256")
+    .update(`${request.repository.toLowerCase()}\n${request.file}\n${request.target ?? ""}`)
+    .digest("hex")
+    .slice(0, 16);
+  return `${repository}:${key}-${platform.slug}`;
+}

@@ -1,0 +1,12 @@
+import type { V1Job } from "@kubernetes/client-node";
+import type { Config } from "../config/schema.js";
+import type { BuildPlan } from "./build-plan.js";
+import { buildkitJob } from "./buildkit-job.js";
+import { dockerJob } from "./docker-job.js";
+
+/** One Job per platform, in the order the request listed the platforms. */
+export function jobManifests(plan: BuildPlan, config: Config): V1Job[] {
+  return plan.platforms.map((platformPlan) =>
+    platformPlan.builder === "docker" ? dockerJob(plan, platformPlan, config) : buildkitJob(plan, platformPlan, config),
+  );
+}

@@ -1,0 +1,41 @@
+// Shared inputs for the plan tests: a validated request and a resolved config,
+// built through the real validators so fixtures cannot drift from the schemas.
+
+import { type BuildRequest, validateBuildRequest } from "../api/build-request.js";
+import type { Config } from "../config/schema.js";
+import { resolveConfig } from "../config/validate.js";
+
+export const sha = "0123456789abcdef0123456789abcdef01234567";
+export const contextDigest = `sha256:${"c".repeat(64)}`;
+export const contextUrl = `http://dockhand.dockhand.svc:8080/v1/contexts/${"c".repeat(64)}/download?build=abcdefghijkl&expires=1700000000&sig=deadbeef`;
+
+export function testRequest(overrides: Record<string, unknown> = {}): BuildRequest {
+  return validateBuildRequest({
+    repository: "octo-org/app",
+    sha,
+    ref: "refs/heads/main",
+    context: contextDigest,
+    tags: ["127.0.0.1:15000/octo-org/app:1.0"],
+    platforms: ["windows/amd64:ltsc2022"],
+    ...overrides,
+  });
+}
+
+export function testConfig(overrides: Record<string, unknown> = {}): Config {
+  return resolveConfig(
+    {
+      publicUrl: "http://dockhand.dockhand.svc:8080",
+      contexts: { signingKey: "k".repeat(32) },
+      dockerPool: {
+        nodeSelector: { agentpool: "win1" },
+        tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }],
+        images: { ltsc2022: "127.0.0.1:15000/docker-cli:ltsc2022", ltsc2019: "127.0.0.1:15000/docker-cli:ltsc2019" },
+      },
+      buildkit: { address: "tcp://127.0.0.1:11234", image: "127.0.0.1:15000/buildctl:test", nodeSelector: { pool: "buildkit" } },
+      registry: { secretName: "registry-push", insecureRegistries: ["127.0.0.1:15000"] },
+      ...overrides,
+    },
+    {},
+    "test",
+  );
+}
