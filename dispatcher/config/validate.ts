@@ -150,8 +150,10 @@ function describe(error: ValueError, key: string): string {
       return `${shown} must be a mapping`;
     case ValueErrorType.Array:
       return `${shown} must be a list`;
-    case ValueErrorType.Union:
-      return `${shown} must be one of ${((schema["anyOf"] as TSchema[] | undefined) ?? []).map((option) => JSON.stringify(option["const"])).join(", ")}`;
+    case ValueErrorType.Union: {
+      const options = (schema["anyOf"] as TSchema[] | undefined) ?? [];
+      return `${shown} must be one of ${options.map((option) => JSON.stringify(option["const"])).join(", ")}`;
+    }
     default:
       return `${secret ? "is not valid" : `${shown} is not valid`} (${error.message})`;
   }
@@ -168,9 +170,13 @@ function normalize(config: Config): Config {
       apiUrl: config.github.apiUrl.replace(/\/+$/, ""),
       // A PEM key passed through an environment variable often arrives with
       // literal "\n" instead of newlines.
-      ...(app ? { app: { ...app, privateKey: app.privateKey.includes("\n") ? app.privateKey : app.privateKey.replaceAll("\\n", "\n") } } : {}),
+      ...(app ? { app: { ...app, privateKey: unescapeNewlines(app.privateKey) } } : {}),
     },
   };
+}
+
+function unescapeNewlines(pem: string): string {
+  return pem.includes("\n") ? pem : pem.replaceAll("\\n", "\n");
 }
 
 function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>): ConfigProblem[] {

@@ -56,8 +56,14 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     return property ? [{ name: property.getName(), defaultValue: property.getValue() ?? undefined }] : [];
   });
 
+  interface StageBeingRead {
+    from: From;
+    runs: RunStep[];
+    references: { value: string; line: number }[];
+    buildKitOnly: BuildKitOnlyFeature[];
+  }
   const stages: ParsedStage[] = [];
-  let current: { from: From; runs: RunStep[]; references: ParsedStage["references"][number][]; buildKitOnly: BuildKitOnlyFeature[] } | undefined;
+  let current: StageBeingRead | undefined;
   const finish = () => {
     if (!current) return;
     const stageName = current.from.getBuildStage();
