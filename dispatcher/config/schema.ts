@@ -146,7 +146,7 @@ export const ConfigSchema = Type.Object(
             description: "Secret with ca.crt, tls.crt and tls.key for mTLS to buildkitd; unset means plain TCP.",
           }),
         ),
-        image: ImageRef("Image providing buildctl.", "moby/buildkit:v0.20.0"),
+        image: ImageRef("Image providing buildctl (same BuildKit release the test bed pins).", "moby/buildkit:v0.34.2"),
         nodeSelector: NodeSelector("Extra node labels for buildctl pods (kubernetes.io/os=linux is always set)."),
         tolerations: Tolerations("Tolerations for buildctl pods."),
         cacheRepository: Type.Optional(

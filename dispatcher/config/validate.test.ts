@@ -32,7 +32,7 @@ describe("resolveConfig", () => {
           ltsc2025: "docker:windowsservercore-ltsc2025",
         },
       },
-      buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.20.0", nodeSelector: {}, tolerations: [] },
+      buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.34.2", nodeSelector: {}, tolerations: [] },
       registry: { insecureRegistries: [] },
       limits: {
         activeDeadlineSeconds: 3600,
