@@ -1,0 +1,45 @@
+// What the HTTP API needs from whatever runs builds: the Kubernetes executor
+// (one Job per platform) or the local one (a Docker daemon on this host).
+
+import type { BuildPlan } from "./plan/build-plan.js";
+import type { BuildState } from "./reconcile/build-state.js";
+
+export interface LogLine {
+  /** The request's platform string, e.g. windows/amd64:ltsc2022. */
+  platform: string;
+  /** The step (container) the line came from: build, push-0, … */
+  step: string;
+  /** 1-based line number within (platform, step): what a resumed stream skips to. */
+  n: number;
+  line: string;
+}
+
+/** How many lines of each "platform/step" the client has already seen. */
+export type LogResume = Readonly<Record<string, number>>;
+
+export interface LogOptions {
+  follow: boolean;
+  resume: LogResume;
+  signal: AbortSignal;
+}
+
+export interface SubmitResult {
+  build: BuildState;
+  /** False when every Job already existed: a retried request, not a new build. */
+  created: boolean;
+}
+
+export interface Executor {
+  readonly kind: "kubernetes" | "local";
+  /** Where builds run, for the start-up log: a namespace and API server, or a Docker host. */
+  readonly where: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stores the build (idempotently) and resolves once every platform's work is durably recorded. */
+  submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult>;
+  get(buildId: string): Promise<BuildState | undefined>;
+  cancel(buildId: string, reason: string): Promise<BuildState | undefined>;
+  logs(buildId: string, options: LogOptions): AsyncIterable<LogLine>;
+  /** True when the executor can take builds (API server reachable, caches synced). */
+  ready(): Promise<boolean>;
+}

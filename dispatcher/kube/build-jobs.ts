@@ -1,0 +1,197 @@
+import {
+  BatchV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Job,
+  type V1OwnerReference,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { annotationKeys, labelKeys, managedByValue } from "../plan/names.js";
+import { isAlreadyExists, isNotFound } from "./api-errors.js";
+
+/**
+ * Set on every build Job at creation, removed by the reconciler once it has
+ * reported the Job's final state. A Job can then never vanish (cancelled,
+ * deleted by hand, or collected by the TTL controller) before GitHub has heard
+ * how it ended, even when the dispatcher was down at the time.
+ */
+export const reportFinalizer = "dockhand.dev/report";
+
+/** Set (with a reason) just before a cancelled build's Jobs are deleted. */
+export const cancelledAnnotation = "dockhand.dev/cancelled";
+
+export class IdempotencyConflict extends Error {
+  constructor(readonly jobName: string) {
+    super(`idempotency key already used for a different build request (Job ${jobName})`);
+  }
+}
+
+const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+
+/**
+ * The only place that reads and writes build Jobs and their pods. Each method
+ * is one step the API or the reconciler needs; none keeps state.
+ */
+export class BuildJobs {
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+
+  constructor(kc: KubeConfig, readonly namespace: string) {
+    this.batch = kc.makeApiClient(BatchV1Api);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  /**
+   * Stores every Job of a build. A Job that already exists (the same request
+   * sent again, or concurrently) is read back instead of created, so a build
+   * is created at most once whatever the number of retries; one created for a
+   * different request is an IdempotencyConflict.
+   */
+  async create(jobs: V1Job[]): Promise<{ jobs: V1Job[]; created: boolean }> {
+    const stored: V1Job[] = [];
+    let created = false;
+    for (const job of jobs) {
+      const body: V1Job = {
+        ...job,
+        metadata: { ...job.metadata, finalizers: [...(job.metadata?.finalizers ?? []), reportFinalizer] },
+      };
+      try {
+        stored.push(await this.batch.createNamespacedJob({ namespace: this.namespace, body }));
+        created = true;
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+        const name = job.metadata!.name!;
+        const existing = await this.batch.readNamespacedJob({ namespace: this.namespace, name });
+        const want = job.metadata?.annotations?.[annotationKeys.requestHash];
+        if (existing.metadata?.annotations?.[annotationKeys.requestHash] !== want) throw new IdempotencyConflict(name);
+        stored.push(existing);
+      }
+    }
+    return { jobs: stored, created };
+  }
+
+  /**
+   * Keeps a per-build GitHub token in a Secret owned by the build's Jobs: it
+   * never appears in a Job spec, and the garbage collector deletes it with
+   * the last Job.
+   */
+  async storeGitHubToken(name: string, jobs: V1Job[], token: string): Promise<void> {
+    const ownerReferences: V1OwnerReference[] = jobs.map((job) => ({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      name: job.metadata!.name!,
+      uid: job.metadata!.uid!,
+    }));
+    try {
+      await this.core.createNamespacedSecret({
+        namespace: this.namespace,
+        body: {
+          metadata: { name, labels: { [labelKeys.managedBy]: managedByValue }, ownerReferences },
+          type: "Opaque",
+          stringData: { token },
+        },
+      });
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  async readGitHubToken(name: string): Promise<string | undefined> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ namespace: this.namespace, name });
+      const data = secret.data?.token;
+      return data ? Buffer.from(data, "base64").toString("utf8") : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async jobsOf(buildId: string): Promise<V1Job[]> {
+    const list = await this.batch.listNamespacedJob({ namespace: this.namespace, labelSelector: `${labelKeys.buildId}=${buildId}` });
+    return list.items;
+  }
+
+  async podsOf(buildId: string): Promise<V1Pod[]> {
+    const list = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${labelKeys.buildId}=${buildId}` });
+    return list.items;
+  }
+
+  /** Jobs of one repository's builds for one commit (webhooks cancel by these). */
+  async jobsOfCommit(repositoryHash: string, sha?: string): Promise<V1Job[]> {
+    const selector = [`${labelKeys.repositoryHash}=${repositoryHash}`, ...(sha ? [`${labelKeys.sha}=${sha}`] : [])].join(",");
+    const list = await this.batch.listNamespacedJob({ namespace: this.namespace, labelSelector: selector });
+    return list.items;
+  }
+
+  /**
+   * Cancels a build: marks each Job with the reason, then deletes it in the
+   * foreground so its pods (and their processes) go first. The report
+   * finalizer keeps the Job visible until the reconciler has reported
+   * "cancelled". Jobs that already finished are left as they are.
+   */
+  async cancel(buildId: string, reason: string): Promise<V1Job[]> {
+    const jobs = await this.jobsOf(buildId);
+    const cancelled: V1Job[] = [];
+    for (const job of jobs) {
+      if (job.metadata?.deletionTimestamp || isFinished(job)) continue;
+      const name = job.metadata!.name!;
+      try {
+        await this.patchAnnotations(name, { [cancelledAnnotation]: reason });
+        await this.batch.deleteNamespacedJob({ namespace: this.namespace, name, propagationPolicy: "Foreground" });
+        cancelled.push(job);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return cancelled;
+  }
+
+  /** Deletes a Job and its pods now (an unschedulable build's cleanup). */
+  async delete(name: string): Promise<void> {
+    try {
+      await this.batch.deleteNamespacedJob({ namespace: this.namespace, name, propagationPolicy: "Foreground" });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /**
+   * Merge-patches annotations with the Job's resourceVersion as a
+   * precondition, so two dispatchers (or a stale cache) cannot both record a
+   * report: the loser gets 409 and re-reads.
+   */
+  async patchAnnotations(name: string, annotations: Record<string, string | null>, resourceVersion?: string): Promise<V1Job> {
+    const metadata: Record<string, unknown> = { annotations };
+    if (resourceVersion) metadata.resourceVersion = resourceVersion;
+    return this.batch.patchNamespacedJob({ namespace: this.namespace, name, body: { metadata } }, mergePatch);
+  }
+
+  /** Lets a finished or deleted Job go once its final state is reported. */
+  async releaseFinalizer(job: V1Job): Promise<void> {
+    const finalizers = job.metadata?.finalizers ?? [];
+    if (!finalizers.includes(reportFinalizer)) return;
+    try {
+      await this.batch.patchNamespacedJob(
+        {
+          namespace: this.namespace,
+          name: job.metadata!.name!,
+          body: { metadata: { finalizers: finalizers.filter((f) => f !== reportFinalizer), resourceVersion: job.metadata!.resourceVersion } },
+        },
+        mergePatch,
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async readLog(pod: string, container: string, tailLines?: number): Promise<string> {
+    return this.core.readNamespacedPodLog({ namespace: this.namespace, name: pod, container, tailLines });
+  }
+}
+
+export function isFinished(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}

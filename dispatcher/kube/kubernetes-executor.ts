@@ -1,0 +1,156 @@
+import type { KubeConfig, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { Config } from "../config/schema.js";
+import type { Executor, LogLine, LogOptions, SubmitResult } from "../executor.js";
+import type { BuildPlan } from "../plan/build-plan.js";
+import { jobManifests } from "../plan/job-manifests.js";
+import { annotationKeys, labelKeys } from "../plan/names.js";
+import { deriveBuildState, type BuildState } from "../reconcile/build-state.js";
+import { Reconciler, type ReconcilerLog, type ReconcilerOptions, type StatusReporter } from "../reconcile/reconciler.js";
+import { BuildJobs, isFinished } from "./build-jobs.js";
+import { buildInformers, type BuildInformers } from "./informers.js";
+import { containerLogLines, stepsOf, stepStarted } from "./pod-logs.js";
+import { mergeAsync } from "./merge-async.js";
+
+export interface KubernetesExecutorOptions {
+  kc: KubeConfig;
+  source: string;
+  config: Config;
+  report: StatusReporter;
+  log: ReconcilerLog;
+  /** Whether this replica reconciles (the leader) or only serves the API. */
+  reconcile: boolean;
+  onState?: ReconcilerOptions["onState"];
+  onReported?: ReconcilerOptions["onReported"];
+}
+
+/** Runs each platform of a build as a Kubernetes Job and reports through the reconciler. */
+export class KubernetesExecutor implements Executor {
+  readonly kind = "kubernetes";
+  readonly where: string;
+  readonly jobs: BuildJobs;
+  private readonly informers: BuildInformers;
+  private readonly reconciler: Reconciler | undefined;
+  private synced = false;
+
+  constructor(private readonly options: KubernetesExecutorOptions) {
+    const namespace = options.config.kubernetes.namespace;
+    this.where = `namespace ${namespace} on ${options.kc.getCurrentCluster()?.server ?? "?"} (kubeconfig: ${options.source})`;
+    this.jobs = new BuildJobs(options.kc, namespace);
+    this.informers = buildInformers(options.kc, namespace, (what, err) =>
+      options.log.warn({ informer: what, err: String((err as Error)?.message ?? err) }, "watch failed; restarting"),
+    );
+    this.reconciler = options.reconcile
+      ? new Reconciler(this.informers, this.jobs, options.report, options.log, {
+          unschedulableAfterSeconds: options.config.limits.unschedulableAfterSeconds,
+          onState: options.onState,
+          onReported: options.onReported,
+        })
+      : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.reconciler) await this.reconciler.start();
+    else await this.informers.start();
+    this.synced = true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.reconciler) await this.reconciler.stop();
+    else await this.informers.stop();
+  }
+
+  /** For tests: resolves once the reconciler has nothing queued. */
+  async idle(): Promise<void> {
+    await this.reconciler?.idle();
+  }
+
+  async ready(): Promise<boolean> {
+    return this.synced;
+  }
+
+  async submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult> {
+    const { jobs, created } = await this.jobs.create(jobManifests(plan, this.options.config));
+    if (githubToken && plan.githubTokenSecret) await this.jobs.storeGitHubToken(plan.githubTokenSecret, jobs, githubToken);
+    const build = deriveBuildState(plan.buildId, jobs, [], this.deriveOptions());
+    return { build: build!, created };
+  }
+
+  async get(buildId: string): Promise<BuildState | undefined> {
+    const [jobs, pods] = await Promise.all([this.jobs.jobsOf(buildId), this.jobs.podsOf(buildId)]);
+    return deriveBuildState(buildId, jobs, pods, this.deriveOptions());
+  }
+
+  async cancel(buildId: string, reason: string): Promise<BuildState | undefined> {
+    await this.jobs.cancel(buildId, reason);
+    return this.get(buildId);
+  }
+
+  async *logs(buildId: string, options: LogOptions): AsyncIterable<LogLine> {
+    const jobs = await this.jobs.jobsOf(buildId);
+    yield* mergeAsync(jobs.map((job) => this.platformLogs(job, options)));
+  }
+
+  private async *platformLogs(job: V1Job, options: LogOptions): AsyncGenerator<LogLine> {
+    const platform = job.metadata?.annotations?.[annotationKeys.platform] ?? "";
+    const slug = job.metadata?.labels?.[labelKeys.platform] ?? "";
+    let pod = await this.podFor(job, () => true, options);
+    if (!pod) return;
+    for (const step of stepsOf(pod)) {
+      pod = await this.podFor(job, (p) => stepStarted(p, step), options);
+      if (!pod || !stepStarted(pod, step)) return;
+      const skip = options.resume[`${slug}/${step}`] ?? 0;
+      let n = 0;
+      for await (const line of containerLogLines(this.options.kc, this.jobs.namespace, pod.metadata!.name!, step, options.follow, options.signal)) {
+        n++;
+        if (n > skip) yield { platform, step, n, line };
+      }
+    }
+  }
+
+  /**
+   * The Job's newest pod once `ready` holds for it. With follow it waits on
+   * the pod informer (no polling) until that happens or the Job ends;
+   * otherwise it answers from the cache at once.
+   */
+  private podFor(job: V1Job, ready: (pod: V1Pod) => boolean, options: LogOptions): Promise<V1Pod | undefined> {
+    const uid = job.metadata?.uid;
+    const name = job.metadata?.name;
+    const current = () =>
+      this.informers.pods
+        .list(this.jobs.namespace)
+        .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === uid))
+        .sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+    const over = () => {
+      const latest = this.informers.jobs.get(name!, this.jobs.namespace);
+      return !latest || isFinished(latest) || Boolean(latest.metadata?.deletionTimestamp);
+    };
+    const now = current();
+    if (now && ready(now)) return Promise.resolve(now);
+    if (!options.follow || options.signal.aborted) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const check = () => {
+        const pod = current();
+        if (pod && ready(pod)) finish(pod);
+        else if (over() || options.signal.aborted) finish(pod);
+      };
+      const finish = (pod: V1Pod | undefined) => {
+        for (const verb of ["add", "update", "delete"] as const) {
+          this.informers.pods.off(verb, check);
+          this.informers.jobs.off(verb, check);
+        }
+        options.signal.removeEventListener("abort", check);
+        resolve(pod);
+      };
+      for (const verb of ["add", "update", "delete"] as const) {
+        this.informers.pods.on(verb, check);
+        this.informers.jobs.on(verb, check);
+      }
+      options.signal.addEventListener("abort", check, { once: true });
+      check();
+    });
+  }
+
+  private deriveOptions() {
+    return { now: new Date(), unschedulableAfterSeconds: this.options.config.limits.unschedulableAfterSeconds };
+  }
+}

@@ -1,0 +1,194 @@
+// Derives a build's state from its Jobs and pods: the single source of truth
+// for the API (GET /v1/builds/{id}), the build page and the reconciler. Pure:
+// what the cluster says in, what to show out.
+
+import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
+import { annotationKeys, labelKeys } from "../plan/names.js";
+import { cancelledAnnotation } from "../kube/build-jobs.js";
+
+export type PlatformPhase = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
+
+/** Written by the reconciler once it has found the pushed digest. */
+export const digestAnnotation = "dockhand.dev/digest";
+
+export interface PlatformState {
+  platform: string;
+  slug: string;
+  job: string;
+  builder: "docker" | "buildkit";
+  builderReason: string;
+  statusContext: string;
+  state: PlatformPhase;
+  node?: string;
+  pod?: string;
+  digest?: string;
+  pushRef?: string;
+  /** Why it failed or errored, in words a user can act on. */
+  message?: string;
+  /** The step (container) that failed, and how. */
+  failedStep?: { name: string; exitCode?: number };
+  createdAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** What the reconciler last reported for this platform (state:description hash), if anything. */
+  reported?: string;
+}
+
+export interface BuildState {
+  id: string;
+  repository: string;
+  sha: string;
+  ref: string;
+  targetUrl: string;
+  state: PlatformPhase;
+  platforms: PlatformState[];
+}
+
+export interface DeriveOptions {
+  now: Date;
+  /** A pod unschedulable this long ends its platform with "error". */
+  unschedulableAfterSeconds: number;
+}
+
+export function deriveBuildState(buildId: string, jobs: V1Job[], pods: V1Pod[], options: DeriveOptions): BuildState | undefined {
+  if (jobs.length === 0) return undefined;
+  const platforms = jobs
+    .map((job) => derivePlatformState(job, newestPodOf(job, pods), options))
+    .sort((a, b) => a.platform.localeCompare(b.platform));
+  const first = jobs[0]!.metadata?.annotations ?? {};
+  return {
+    id: buildId,
+    repository: first[annotationKeys.repository] ?? "",
+    sha: first[annotationKeys.sha] ?? "",
+    ref: first[annotationKeys.ref] ?? "",
+    targetUrl: first[annotationKeys.targetUrl] ?? "",
+    state: overallPhase(platforms.map((p) => p.state)),
+    platforms,
+  };
+}
+
+/** The build is as far as its least advanced platform, and failed if any failed. */
+export function overallPhase(phases: PlatformPhase[]): PlatformPhase {
+  if (phases.includes("running")) return "running";
+  if (phases.includes("queued")) return "queued";
+  for (const end of ["error", "failed", "cancelled"] as const) if (phases.includes(end)) return end;
+  return "succeeded";
+}
+
+function newestPodOf(job: V1Job, pods: V1Pod[]): V1Pod | undefined {
+  const uid = job.metadata?.uid;
+  return pods
+    .filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === uid) ?? false)
+    .sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")))[0];
+}
+
+export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options: DeriveOptions): PlatformState {
+  const annotations = job.metadata?.annotations ?? {};
+  const labels = job.metadata?.labels ?? {};
+  const base: PlatformState = {
+    platform: annotations[annotationKeys.platform] ?? "",
+    slug: labels[labelKeys.platform] ?? "",
+    job: job.metadata?.name ?? "",
+    builder: labels[labelKeys.builder] === "docker" ? "docker" : "buildkit",
+    builderReason: annotations[annotationKeys.builderReason] ?? "",
+    statusContext: annotations[annotationKeys.statusContext] ?? "",
+    state: "queued",
+    node: pod?.spec?.nodeName,
+    pod: pod?.metadata?.name,
+    digest: annotations[digestAnnotation] ?? buildkitDigest(pod),
+    pushRef: annotations[annotationKeys.pushRef],
+    createdAt: iso(job.metadata?.creationTimestamp),
+    startedAt: iso(pod?.status?.startTime),
+    finishedAt: iso(job.status?.completionTime ?? conditionTime(job, "Failed")),
+    reported: annotations[annotationKeys.reported],
+  };
+
+  const cancelled = annotations[cancelledAnnotation];
+  if (cancelled !== undefined) return { ...base, state: "cancelled", message: cancelled || "cancelled" };
+
+  const failed = condition(job, "Failed");
+  if (failed) {
+    if (failed.reason === "DeadlineExceeded") {
+      return { ...base, state: "failed", message: `timed out: ${failed.message ?? "the Job ran past its activeDeadlineSeconds"}` };
+    }
+    const step = failedStep(pod);
+    return {
+      ...base,
+      state: "failed",
+      failedStep: step ? { name: step.name, exitCode: step.state?.terminated?.exitCode } : undefined,
+      message: step
+        ? `step ${step.name} exited with code ${step.state?.terminated?.exitCode}${step.state?.terminated?.message ? `: ${lastLine(step.state.terminated.message)}` : ""}`
+        : (failed.message ?? "the build Job failed"),
+    };
+  }
+  if (condition(job, "Complete")) return { ...base, state: "succeeded" };
+  if (job.metadata?.deletionTimestamp) return { ...base, state: "cancelled", message: "the build Job was deleted" };
+
+  const unschedulable = unschedulableFor(pod, options);
+  if (unschedulable !== undefined) return { ...base, state: "error", message: unschedulable };
+
+  if (pod?.status?.phase === "Running" || (pod?.spec?.nodeName && anyContainerStarted(pod))) {
+    return { ...base, state: "running" };
+  }
+  return base;
+}
+
+/**
+ * A pod the scheduler could not place for longer than the configured limit.
+ * The message names what no node offers, from the pod's own nodeSelector, so
+ * the user sees which pool or Windows build is missing.
+ */
+function unschedulableFor(pod: V1Pod | undefined, options: DeriveOptions): string | undefined {
+  if (!pod || pod.spec?.nodeName) return undefined;
+  const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+  if (scheduled?.status !== "False" || scheduled.reason !== "Unschedulable") return undefined;
+  const since = new Date(pod.metadata?.creationTimestamp ?? options.now).getTime();
+  if (options.now.getTime() - since < options.unschedulableAfterSeconds * 1000) return undefined;
+  const selector = Object.entries(pod.spec?.nodeSelector ?? {})
+    .map(([key, value]) => `${key}=${value}`)
+    .join(", ");
+  return `no node matches ${selector || "the pod"} (${scheduled.message ?? "unschedulable"})`;
+}
+
+function failedStep(pod: V1Pod | undefined): V1ContainerStatus | undefined {
+  const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
+  return statuses.find((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
+}
+
+function anyContainerStarted(pod: V1Pod): boolean {
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  return statuses.some((s) => s.state?.running || s.state?.terminated);
+}
+
+/** buildctl --metadata-file /dev/termination-log leaves the pushed digest in the build step's termination message. */
+function buildkitDigest(pod: V1Pod | undefined): string | undefined {
+  for (const status of pod?.status?.containerStatuses ?? []) {
+    const message = status.state?.terminated?.exitCode === 0 ? status.state.terminated.message : undefined;
+    if (!message) continue;
+    try {
+      const digest = (JSON.parse(message) as Record<string, unknown>)["containerimage.digest"];
+      if (typeof digest === "string" && /^sha256:[0-9a-f]{64}$/.test(digest)) return digest;
+    } catch {
+      // not the metadata JSON: FallbackToLogsOnError only puts logs there on failure
+    }
+  }
+  return undefined;
+}
+
+function condition(job: V1Job, type: "Complete" | "Failed") {
+  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+}
+
+function conditionTime(job: V1Job, type: "Complete" | "Failed"): Date | undefined {
+  const t = condition(job, type)?.lastTransitionTime;
+  return t ? new Date(t) : undefined;
+}
+
+function iso(value: Date | string | undefined): string | undefined {
+  return value === undefined ? undefined : new Date(value).toISOString();
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split("\n");
+  return lines[lines.length - 1]!.slice(0, 200);
+}

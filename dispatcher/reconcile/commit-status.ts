@@ -1,0 +1,49 @@
+// What a platform's state looks like as a GitHub commit status. Pure.
+
+import { describeStatus, type CommitState, truncateDescription } from "../github/status-description.js";
+import type { PlatformState } from "./build-state.js";
+
+export interface CommitStatusWanted {
+  state: CommitState;
+  description: string;
+  final: boolean;
+}
+
+export function commitStatusFor(platform: PlatformState): CommitStatusWanted {
+  switch (platform.state) {
+    case "queued":
+      // The builder choice is the first thing a reader wants explained.
+      return { state: "pending", description: truncateDescription(`Queued: ${platform.builderReason}`), final: false };
+    case "running":
+      return { ...describeStatus({ phase: "building", builder: platform.builder, node: platform.node }), final: false };
+    case "succeeded":
+      return { ...describeStatus({ phase: "succeeded", digest: platform.digest, durationSeconds: durationOf(platform) }), final: true };
+    case "failed":
+      if (platform.message?.startsWith("timed out")) {
+        return { ...describeStatus({ phase: "timed-out", durationSeconds: durationOf(platform) }), final: true };
+      }
+      return {
+        ...describeStatus({
+          phase: "failed",
+          step: platform.failedStep?.name ?? "build",
+          exitCode: platform.failedStep?.exitCode,
+          durationSeconds: durationOf(platform),
+        }),
+        final: true,
+      };
+    case "cancelled":
+      return { ...describeStatus({ phase: "cancelled" }), final: true };
+    case "error":
+      return { state: "error", description: truncateDescription(capitalize(platform.message ?? "error")), final: true };
+  }
+}
+
+function durationOf(platform: PlatformState): number {
+  const start = Date.parse(platform.startedAt ?? platform.createdAt ?? "");
+  const end = Date.parse(platform.finishedAt ?? "");
+  return Number.isFinite(start) && Number.isFinite(end) ? (end - start) / 1000 : 0;
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

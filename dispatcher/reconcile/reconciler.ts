@@ -1,0 +1,200 @@
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
+import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
+import type { BuildInformers } from "../kube/informers.js";
+import { apiMessage, isNotFound } from "../kube/api-errors.js";
+import { derivePlatformState, digestAnnotation, type PlatformState } from "./build-state.js";
+import { commitStatusFor, type CommitStatusWanted } from "./commit-status.js";
+
+/** Set by the reconciler on a Job it ended because no node could run it. */
+export const unschedulableAnnotation = "dockhand.dev/unschedulable";
+
+export interface StatusReport {
+  repository: string;
+  sha: string;
+  context: string;
+  targetUrl: string;
+  state: CommitStatusWanted["state"];
+  description: string;
+  /** Name of the Secret with this build's own GitHub token, if the request brought one. */
+  tokenSecret?: string;
+}
+
+/** Delivers commit statuses (GitHub, or the log when no GitHub credentials are configured). */
+export type StatusReporter = (report: StatusReport) => Promise<void>;
+
+export interface ReconcilerLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface ReconcilerOptions {
+  unschedulableAfterSeconds: number;
+  now?: () => Date;
+  /** Called with each platform state as it is reconciled (metrics, build page). */
+  onState?: (platform: PlatformState, job: V1Job) => void;
+  /** Called once a status is delivered and recorded (metrics). */
+  onReported?: (platform: PlatformState, final: boolean) => void;
+}
+
+/**
+ * Level-triggered: every change to a build Job or its pod queues that Job;
+ * reconciling it derives the platform's state from the cluster alone,
+ * compares the commit status it calls for with the one recorded on the Job
+ * (annotation dockhand.dev/reported), reports the difference, records it, and
+ * lets the Job go (report finalizer) once its final state is out. Running it
+ * again changes nothing, so a restarted dispatcher neither loses nor repeats
+ * a status.
+ */
+export class Reconciler {
+  private readonly queue = new Set<string>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private running = false;
+  private draining: Promise<void> | undefined;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly informers: BuildInformers,
+    private readonly jobs: BuildJobs,
+    private readonly report: StatusReporter,
+    private readonly log: ReconcilerLog,
+    private readonly options: ReconcilerOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    const enqueueJob = (job: V1Job) => this.enqueue(job.metadata?.name);
+    const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"]);
+    for (const verb of ["add", "update", "delete"] as const) {
+      this.informers.jobs.on(verb, enqueueJob);
+      this.informers.pods.on(verb, enqueuePod);
+    }
+    await this.informers.start();
+    // A full list arrived: reconcile everything once, which is how a restart catches up.
+    for (const job of this.informers.jobs.list()) this.enqueue(job.metadata?.name);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    await this.informers.stop();
+    await this.draining;
+  }
+
+  /** Resolves when the queue is empty (tests and graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private enqueue(name: string | undefined): void {
+    if (!name || !this.running) return;
+    this.queue.add(name);
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.size > 0 && this.running) {
+      const [name] = this.queue;
+      this.queue.delete(name!);
+      try {
+        await this.reconcile(name!);
+      } catch (err) {
+        this.log.error({ job: name, err: apiMessage(err) }, "reconcile failed; retrying in 2 s");
+        this.requeueAfter(name!, 2_000);
+      }
+    }
+  }
+
+  private requeueAfter(name: string, ms: number): void {
+    clearTimeout(this.timers.get(name));
+    this.timers.set(
+      name,
+      setTimeout(() => {
+        this.timers.delete(name);
+        this.enqueue(name);
+      }, ms).unref(),
+    );
+  }
+
+  private async reconcile(name: string): Promise<void> {
+    const job = this.informers.jobs.get(name, this.jobs.namespace);
+    if (!job?.metadata?.labels?.[labelKeys.buildId]) return;
+    const uid = job.metadata.uid;
+    const pod = this.informers.pods
+      .list(this.jobs.namespace)
+      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === uid))
+      .sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+
+    let platform = derivePlatformState(job, pod, { now: this.now(), unschedulableAfterSeconds: this.options.unschedulableAfterSeconds });
+    const ended = job.metadata.annotations?.[unschedulableAnnotation];
+    if (ended !== undefined) platform = { ...platform, state: "error", message: ended };
+    this.options.onState?.(platform, job);
+
+    if (platform.state === "queued" && pod && !pod.spec?.nodeName) this.scheduleUnschedulableCheck(name, pod);
+    if (platform.state === "succeeded" && !platform.digest && platform.pushRef && pod) {
+      // docker push prints the digest; BuildKit leaves it in the termination message (read by derivePlatformState).
+      const digest = await this.digestFromPushLog(pod);
+      if (digest) {
+        await this.jobs.patchAnnotations(name, { [digestAnnotation]: digest });
+        return; // the update event brings us back with the digest in place
+      }
+    }
+
+    const wanted = commitStatusFor(platform);
+    const annotations = job.metadata.annotations ?? {};
+    if (annotations[annotationKeys.reported] !== wanted.state) {
+      await this.report({
+        repository: annotations[annotationKeys.repository] ?? "",
+        sha: annotations[annotationKeys.sha] ?? "",
+        context: platform.statusContext,
+        targetUrl: annotations[annotationKeys.targetUrl] ?? "",
+        state: wanted.state,
+        description: wanted.description,
+        tokenSecret: annotations[annotationKeys.githubTokenSecret],
+      });
+      try {
+        await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      this.options.onReported?.(platform, wanted.final);
+      this.log.info(
+        { buildId: job.metadata.labels[labelKeys.buildId], platform: platform.platform, state: wanted.state, description: wanted.description },
+        "commit status reported",
+      );
+      return; // the annotation update brings us back for the next step
+    }
+
+    if (!wanted.final) return;
+    if (platform.state === "error" && ended === undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
+      // Unschedulable past the limit: record why before deleting, so the
+      // deleted Job still explains itself to GET /v1/builds/{id}.
+      await this.jobs.patchAnnotations(name, { [unschedulableAnnotation]: platform.message ?? "no node can run this build" });
+      await this.jobs.delete(name);
+      return;
+    }
+    await this.jobs.releaseFinalizer(job);
+  }
+
+  private scheduleUnschedulableCheck(name: string, pod: V1Pod): void {
+    const created = new Date(pod.metadata?.creationTimestamp ?? this.now()).getTime();
+    const due = created + this.options.unschedulableAfterSeconds * 1000 - this.now().getTime();
+    if (!this.timers.has(name)) this.requeueAfter(name, Math.max(due, 0) + 50);
+  }
+
+  private async digestFromPushLog(pod: V1Pod): Promise<string | undefined> {
+    const push = containerNames.push(0);
+    if (!pod.spec?.containers.some((c) => c.name === push)) return undefined;
+    try {
+      const text = await this.jobs.readLog(pod.metadata!.name!, push, 50);
+      return /digest: (sha256:[0-9a-f]{64})/.exec(text)?.[1];
+    } catch (err) {
+      this.log.warn({ pod: pod.metadata?.name, err: apiMessage(err) }, "could not read the push log for the digest");
+      return undefined;
+    }
+  }
+}
