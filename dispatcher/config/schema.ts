@@ -278,6 +278,7 @@ export const envOverrides = [
   { env: "DOCKHAND_NAMESPACE", key: "kubernetes.namespace" },
   { env: "DOCKHAND_KUBECONFIG", key: "kubernetes.kubeconfig" },
   { env: "DOCKHAND_SIGNING_KEY", key: "contexts.signingKey" },
+  { env: "DOCKHAND_CONTEXTS_DIR", key: "contexts.dir" },
   { env: "DOCKHAND_GITHUB_API_URL", key: "github.apiUrl" },
   { env: "DOCKHAND_GITHUB_TOKEN", key: "github.token" },
   { env: "DOCKHAND_GITHUB_APP_ID", key: "github.app.appId" },

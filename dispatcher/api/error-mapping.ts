@@ -1,0 +1,72 @@
+// Every user-facing error becomes `{ error, field, hint }` here, and only here.
+
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { ContextError, type ContextErrorCode } from "../contexts/errors.js";
+import { RequestError } from "../errors.js";
+import { IdempotencyConflict } from "../kube/build-jobs.js";
+import { apiMessage, apiStatus } from "../kube/api-errors.js";
+
+const contextStatus: Record<ContextErrorCode, number> = {
+  "invalid-digest": 400,
+  "digest-mismatch": 400,
+  "too-large": 413,
+  "not-found": 404,
+  "invalid-path": 400,
+  "file-not-found": 422,
+  "file-too-large": 422,
+  "invalid-archive": 422,
+};
+
+export interface ErrorBody {
+  error: string;
+  field: string;
+  hint: string;
+}
+
+export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+  if (err instanceof RequestError) return { status: err.status, body: err.toBody() };
+  if (err instanceof ContextError) {
+    return {
+      status: contextStatus[err.code],
+      body: { error: err.message, field: err.code === "file-not-found" ? "file" : "context", hint: err.hint ?? "" },
+    };
+  }
+  if (err instanceof IdempotencyConflict) {
+    return {
+      status: 409,
+      body: {
+        error: `idempotencyKey: already used for a different build request`,
+        field: "idempotencyKey",
+        hint: "send a new idempotency key for a changed request (the Action derives it from run id, attempt, job and step)",
+      },
+    };
+  }
+  const fastifyError = err as FastifyError;
+  if (fastifyError?.validation) {
+    const first = fastifyError.validation[0];
+    const field = (first?.instancePath ?? "").replace(/^\//, "").replaceAll("/", ".") || String(first?.params?.missingProperty ?? "");
+    return { status: 400, body: { error: `${field || "request"}: ${first?.message ?? "invalid"}`, field, hint: "see GET /openapi.json for the request format" } };
+  }
+  if (typeof fastifyError?.statusCode === "number" && fastifyError.statusCode < 500) {
+    return { status: fastifyError.statusCode, body: { error: fastifyError.message, field: "", hint: "" } };
+  }
+  const kubeStatus = apiStatus(err);
+  if (kubeStatus === 403) {
+    return {
+      status: 503,
+      body: {
+        error: `the dispatcher's ServiceAccount may not do this: ${apiMessage(err)}`,
+        field: "",
+        hint: "apply deploy/ again: its Role grants what the dispatcher needs",
+      },
+    };
+  }
+  return { status: 500, body: { error: "internal error; the dispatcher's log has the details", field: "", hint: "retry; report it if it persists" } };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body } = toHttpError(err);
+  if (status >= 500) request.log.error({ err }, "request failed");
+  else request.log.info({ status, field: body.field }, body.error);
+  void reply.code(status).send(body);
+}

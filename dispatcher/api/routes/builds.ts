@@ -1,0 +1,163 @@
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import type { Config } from "../../config/schema.js";
+import type { ContextStore } from "../../contexts/context-store.js";
+import { signContextUrl } from "../../contexts/signed-url.js";
+import { RequestError } from "../../errors.js";
+import type { Executor, LogResume } from "../../executor.js";
+import type { Metrics } from "../../metrics.js";
+import { planBuild } from "../../plan/build-plan.js";
+import { buildIdFromKey, buildIdFromRandom, isBuildId } from "../../plan/names.js";
+import type { BuildState } from "../../reconcile/build-state.js";
+import { BuildRequestSchema, validateBuildRequest } from "../build-request.js";
+import { BuildStateSchema, ErrorSchema } from "./schemas.js";
+
+export interface BuildRoutesDeps {
+  config: Config;
+  store: ContextStore;
+  executor: Executor;
+  metrics: Metrics;
+}
+
+const IdParams = Type.Object({ id: Type.String({ description: "Build id, as returned by POST /v1/builds." }) });
+
+export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
+  const { config, store, executor, metrics } = deps;
+  const present = (build: BuildState) => ({
+    ...build,
+    url: `${config.publicUrl}/v1/builds/${build.id}`,
+    logsUrl: `${config.publicUrl}/v1/builds/${build.id}/logs`,
+  });
+
+  app.post(
+    "/v1/builds",
+    {
+      schema: {
+        summary: "Request a build: one Job per platform; answers once every Job is stored",
+        body: BuildRequestSchema,
+        response: { 202: BuildStateSchema, 200: BuildStateSchema, "4xx": ErrorSchema },
+      },
+      // validateBuildRequest checks the raw body itself: fastify's validator
+      // would coerce types and drop unknown fields, hiding typos from the user.
+      validatorCompiler: () => () => true,
+    },
+    async (request, reply) => {
+      let buildRequest;
+      try {
+        buildRequest = validateBuildRequest(request.body);
+      } catch (err) {
+        if (err instanceof RequestError) metrics.buildsRejected.inc({ field: err.field.replace(/\[\d+\]|\..*$/g, "") });
+        throw err;
+      }
+      if (!(await store.has(buildRequest.context))) {
+        throw new RequestError({
+          error: `context: ${buildRequest.context} has not been uploaded`,
+          field: "context",
+          hint: "PUT the tar.gz to /v1/contexts/{sha256} first (the Action does this), then send the build again",
+        });
+      }
+      const dockerfile = (await store.readFile(buildRequest.context, buildRequest.file)).toString("utf8");
+      const buildId = buildRequest.idempotencyKey
+        ? buildIdFromKey(buildRequest.repository, buildRequest.idempotencyKey)
+        : buildIdFromRandom(randomBytes(10));
+      // The URL must outlive the build: the pod fetches it when its build step starts.
+      const expiresAt = new Date(Date.now() + (config.limits.activeDeadlineSeconds + 3600) * 1000);
+      const contextUrl = signContextUrl({ publicUrl: config.publicUrl, digest: buildRequest.context, buildId, expiresAt, key: config.contexts.signingKey });
+      const plan = planBuild({ request: buildRequest, config, dockerfile, buildId, contextUrl });
+      const { build, created } = await executor.submit(plan, buildRequest.githubToken);
+      if (created) metrics.buildsAccepted.inc({ executor: executor.kind });
+      request.log.info(
+        { buildId, repository: plan.repository, sha: plan.sha, created, platforms: plan.platforms.map((p) => ({ platform: p.platform.request, builder: p.builder, reason: p.reason })) },
+        created ? "build accepted" : "build request repeated; returning the existing build",
+      );
+      return reply.code(created ? 202 : 200).send(present(build));
+    },
+  );
+
+  app.get(
+    "/v1/builds/:id",
+    { schema: { summary: "State of a build, per platform", params: IdParams, response: { 200: BuildStateSchema, "4xx": ErrorSchema } } },
+    async (request, reply) => {
+      const build = await executor.get(buildIdParam(request.params));
+      if (!build) return reply.code(404).send(notFound(buildIdParam(request.params)));
+      return present(build);
+    },
+  );
+
+  app.delete(
+    "/v1/builds/:id",
+    { schema: { summary: "Cancel a build: its Jobs and pods are deleted; statuses become error \"Cancelled\"", params: IdParams, response: { 202: BuildStateSchema, "4xx": ErrorSchema } } },
+    async (request, reply) => {
+      const id = buildIdParam(request.params);
+      const build = await executor.cancel(id, "cancelled through the API");
+      if (!build) return reply.code(404).send(notFound(id));
+      request.log.info({ buildId: id }, "build cancelled");
+      return reply.code(202).send(present(build));
+    },
+  );
+
+  app.get(
+    "/v1/builds/:id/logs",
+    {
+      schema: {
+        summary: "The build's logs as NDJSON lines {platform, step, n, line}; follow=1 streams until the build ends",
+        params: IdParams,
+        querystring: Type.Object({
+          follow: Type.Optional(Type.Union([Type.Literal("1"), Type.Literal("0"), Type.Literal("true"), Type.Literal("false")])),
+          resume: Type.Optional(Type.String({ description: 'Lines already seen, "<slug>/<step>:<n>" comma-separated; those are skipped.', maxLength: 2048 })),
+        }),
+        produces: ["application/x-ndjson"],
+        response: { "4xx": ErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      const id = buildIdParam(request.params);
+      const query = request.query as { follow?: string; resume?: string };
+      if (!(await executor.get(id))) return reply.code(404).send(notFound(id));
+      const abort = new AbortController();
+      request.raw.on("close", () => abort.abort());
+      const lines = executor.logs(id, { follow: query.follow === "1" || query.follow === "true", resume: parseResume(query.resume), signal: abort.signal });
+      const ndjson = Readable.from(
+        (async function* () {
+          try {
+            for await (const line of lines) yield `${JSON.stringify(line)}\n`;
+            const end = await executor.get(id);
+            yield `${JSON.stringify({ event: "end", state: end?.state ?? "unknown" })}\n`;
+          } catch (err) {
+            if (!abort.signal.aborted) {
+              request.log.warn({ buildId: id, err: String(err) }, "log stream broke");
+              yield `${JSON.stringify({ event: "error", error: "the log stream broke; reconnect with resume to continue" })}\n`;
+            }
+          }
+        })(),
+      );
+      return reply.type("application/x-ndjson").header("cache-control", "no-store").header("x-accel-buffering", "no").send(ndjson);
+    },
+  );
+}
+
+function buildIdParam(params: unknown): string {
+  const id = (params as { id: string }).id;
+  if (!isBuildId(id)) {
+    throw new RequestError({ error: `id: ${JSON.stringify(id.slice(0, 40))} is not a build id`, field: "id", hint: "use the id POST /v1/builds returned (12 lowercase letters and digits)" });
+  }
+  return id;
+}
+
+function notFound(id: string) {
+  return { error: `build ${id} not found`, field: "id", hint: "builds are kept for limits.ttlSecondsAfterFinished after they end" };
+}
+
+function parseResume(value: string | undefined): LogResume {
+  const resume: Record<string, number> = {};
+  for (const part of (value ?? "").split(",")) {
+    const m = /^([a-z0-9-]+\/[a-z0-9-]+):(\d{1,9})$/.exec(part.trim());
+    if (m) resume[m[1]!] = Number(m[2]);
+    else if (part.trim()) {
+      throw new RequestError({ error: `resume: ${JSON.stringify(part.slice(0, 60))} is not "<slug>/<step>:<n>"`, field: "resume", hint: 'send e.g. resume=win-ltsc2022/build:120,linux-amd64/build:80' });
+    }
+  }
+  return resume;
+}
