@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { planBuild } from "../plan/build-plan.js";
+import { contextUrl, sha, testConfig, testRequest } from "../plan/test-fixtures.js";
+import { commitStatusFor } from "../reconcile/commit-status.js";
+import {
+  buildStateOf,
+  endInterrupted,
+  forgetProcesses,
+  newBuildRecord,
+  parseBuildRecord,
+  type BuildRecord,
+  type PlatformRecord,
+} from "./build-record.js";
+import { localPlatformSteps } from "./local-steps.js";
+
+const buildId = "abcdefghijkl";
+const created = new Date("2030-01-02T03:04:05.000Z");
+const windowsRun = "ARG WINDOWS_VERSION=ltsc2022\nFROM mcr.microsoft.com/windows/servercore:${WINDOWS_VERSION}\nRUN setup.exe\n";
+
+function record(): BuildRecord {
+  const config = testConfig();
+  const plan = planBuild({
+    request: testRequest({ platforms: ["windows/amd64:ltsc2022", "linux/amd64"], tags: ["127.0.0.1:15000/o/app:1.0"], idempotencyKey: "1/1/b/s" }),
+    config,
+    dockerfile: windowsRun,
+    buildId,
+    contextUrl,
+  });
+  return newBuildRecord(
+    plan,
+    (slug) => localPlatformSteps(plan, plan.platforms.find((p) => p.platform.slug === slug)!, config, { buildkitAddress: undefined, metadataFile: "/m.json" }),
+    created,
+  );
+}
+
+describe("newBuildRecord and buildStateOf", () => {
+  it("records every platform queued, with the plan's names and what it pushes", () => {
+    const stored = record();
+    expect(stored).toMatchObject({ version: 1, id: buildId, sha, idempotencyKey: "1/1/b/s", createdAt: created.toISOString() });
+    expect(stored.platforms.map((p) => [p.slug, p.job, p.state, p.pushRef, p.steps.map((s) => `${s.name}:${s.state}`)])).toEqual([
+      ["win-ltsc2022", "dh-abcdefghijkl-win-ltsc2022", "queued", "127.0.0.1:15000/o/app:1.0-win-ltsc2022", ["build:pending", "push-0:pending"]],
+      ["linux-amd64", "dh-abcdefghijkl-linux-amd64", "queued", "127.0.0.1:15000/o/app:1.0-linux-amd64", ["build:pending", "push-0:pending"]],
+    ]);
+  });
+
+  it("shows the API a BuildState without the local bookkeeping, sorted by platform", () => {
+    const state = buildStateOf(record());
+    expect(state).toEqual({
+      id: buildId,
+      repository: "octo-org/app",
+      sha,
+      ref: "refs/heads/main",
+      targetUrl: `http://dockhand.dockhand.svc:8080/v1/builds/${buildId}`,
+      state: "queued",
+      platforms: [
+        {
+          platform: "linux/amd64",
+          slug: "linux-amd64",
+          job: "dh-abcdefghijkl-linux-amd64",
+          builder: "docker",
+          builderReason: "Docker daemon: no BuildKit address for the local executor (planned: linux/amd64: BuildKit)",
+          statusContext: "dockhand/linux-amd64",
+          state: "queued",
+          pushRef: "127.0.0.1:15000/o/app:1.0-linux-amd64",
+          createdAt: created.toISOString(),
+        },
+        {
+          platform: "windows/amd64:ltsc2022",
+          slug: "win-ltsc2022",
+          job: "dh-abcdefghijkl-win-ltsc2022",
+          builder: "docker",
+          builderReason: "windows stage #0 has RUN (line 3): dockerd pool",
+          statusContext: "dockhand/windows-ltsc2022",
+          state: "queued",
+          pushRef: "127.0.0.1:15000/o/app:1.0-win-ltsc2022",
+          createdAt: created.toISOString(),
+        },
+      ],
+    });
+  });
+});
+
+describe("a dispatcher restart", () => {
+  const later = new Date("2030-01-02T03:05:00.000Z");
+  const rows: { name: string; platform: Partial<PlatformRecord>; ended: boolean; state: string; commitState: string }[] = [
+    { name: "ends a running platform with an error", platform: { state: "running" }, ended: true, state: "error", commitState: "error" },
+    { name: "ends a queued platform with an error", platform: { state: "queued" }, ended: true, state: "error", commitState: "error" },
+    { name: "leaves a succeeded platform alone", platform: { state: "succeeded" }, ended: false, state: "succeeded", commitState: "success" },
+    { name: "leaves a cancelled platform alone", platform: { state: "cancelled", message: "by the workflow" }, ended: false, state: "cancelled", commitState: "error" },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const platform = { ...record().platforms[0]!, ...row.platform };
+      expect(endInterrupted(platform, "dispatcher restarted during the build", later)).toBe(row.ended);
+      expect(platform.state).toBe(row.state);
+      expect(commitStatusFor(platform).state).toBe(row.commitState);
+      if (row.ended) {
+        expect(platform.message).toBe("dispatcher restarted during the build");
+        expect(platform.finishedAt).toBe(later.toISOString());
+        expect(commitStatusFor(platform).description).toBe("Dispatcher restarted during the build");
+      }
+    });
+  }
+
+  it("forgets the processes of steps a previous dispatcher ran", () => {
+    const platform = record().platforms[0]!;
+    platform.steps[0] = { ...platform.steps[0]!, state: "running", process: { pid: 4242, startTime: "99" } };
+    expect(forgetProcesses(platform, later)).toBe(true);
+    expect(platform.steps.map((s) => [s.name, s.state, s.process, s.finishedAt])).toEqual([
+      ["build", "cancelled", undefined, later.toISOString()],
+      ["push-0", "pending", undefined, undefined],
+    ]);
+    expect(forgetProcesses(platform, later)).toBe(false);
+  });
+});
+
+describe("parseBuildRecord", () => {
+  const rows = [
+    { name: "reads back what was written", text: JSON.stringify(record()), error: undefined },
+    { name: "refuses another version", text: JSON.stringify({ ...record(), version: 2 }), error: "b.json: unknown build record version 2 (this dispatcher writes 1)" },
+    { name: "refuses something else", text: JSON.stringify({ version: 1, id: "x" }), error: "b.json: not a local build record (id, requestHash or platforms missing)" },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      if (row.error === undefined) expect(parseBuildRecord(row.text, "b.json")).toEqual(record());
+      else expect(() => parseBuildRecord(row.text, "b.json")).toThrow(row.error);
+    });
+  }
+});

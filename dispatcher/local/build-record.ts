@@ -1,0 +1,157 @@
+// A local build as the local executor stores it (one JSON file per build):
+// everything GET /v1/builds/{id}, the log stream and the status reporting
+// need, so a restarted dispatcher loses nothing. Pure: the executor does the
+// I/O and the processes.
+
+import type { BuildPlan } from "../plan/build-plan.js";
+import { overallPhase, type BuildState, type PlatformPhase, type PlatformState } from "../reconcile/build-state.js";
+import type { LocalPlatformSteps } from "./local-steps.js";
+
+export const buildRecordVersion = 1;
+
+export type StepPhase = "pending" | "running" | "succeeded" | "failed" | "cancelled";
+
+export interface StepRecord {
+  name: string;
+  argv: string[];
+  stage: number;
+  state: StepPhase;
+  /** The step's process while it runs; startTime tells a reused pid apart (Linux /proc/<pid>/stat). */
+  process?: { pid: number; startTime?: string };
+  exitCode?: number;
+  signal?: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface PlatformRecord extends PlatformState {
+  engine: LocalPlatformSteps["engine"];
+  metadataFile?: string;
+  steps: StepRecord[];
+}
+
+export interface BuildRecord {
+  version: typeof buildRecordVersion;
+  id: string;
+  repository: string;
+  sha: string;
+  ref: string;
+  targetUrl: string;
+  requestHash: string;
+  idempotencyKey?: string;
+  createdAt: string;
+  platforms: PlatformRecord[];
+}
+
+export const finalPhases: ReadonlySet<PlatformPhase> = new Set(["succeeded", "failed", "cancelled", "error"]);
+
+export function isFinal(platform: PlatformState): boolean {
+  return finalPhases.has(platform.state);
+}
+
+export function newBuildRecord(
+  plan: BuildPlan,
+  stepsFor: (slug: string) => LocalPlatformSteps,
+  now: Date,
+): BuildRecord {
+  const createdAt = now.toISOString();
+  return {
+    version: buildRecordVersion,
+    id: plan.buildId,
+    repository: plan.repository,
+    sha: plan.sha,
+    ref: plan.ref,
+    targetUrl: plan.targetUrl,
+    requestHash: plan.requestHash,
+    ...(plan.idempotencyKey === undefined ? {} : { idempotencyKey: plan.idempotencyKey }),
+    createdAt,
+    platforms: plan.platforms.map((platformPlan): PlatformRecord => {
+      const local = stepsFor(platformPlan.platform.slug);
+      const pushRef = plan.push ? platformPlan.pushRefs[0] : undefined;
+      return {
+        platform: platformPlan.platform.request,
+        slug: platformPlan.platform.slug,
+        job: platformPlan.jobName,
+        builder: local.builder,
+        builderReason: local.reason,
+        statusContext: platformPlan.statusContext,
+        state: "queued",
+        ...(pushRef === undefined ? {} : { pushRef }),
+        createdAt,
+        engine: local.engine,
+        ...(local.metadataFile === undefined ? {} : { metadataFile: local.metadataFile }),
+        steps: local.steps.map((step) => ({ name: step.name, argv: [...step.argv], stage: step.stage, state: "pending" })),
+      };
+    }),
+  };
+}
+
+/** What the API shows: the record without the local bookkeeping (steps, argv, pids). */
+export function buildStateOf(record: BuildRecord): BuildState {
+  const platforms = record.platforms
+    .map((platform) => platformStateOf(platform))
+    .sort((a, b) => a.platform.localeCompare(b.platform));
+  return {
+    id: record.id,
+    repository: record.repository,
+    sha: record.sha,
+    ref: record.ref,
+    targetUrl: record.targetUrl,
+    state: overallPhase(platforms.map((p) => p.state)),
+    platforms,
+  };
+}
+
+export function platformStateOf(platform: PlatformRecord): PlatformState {
+  const { engine: _engine, metadataFile: _metadataFile, steps: _steps, ...state } = platform;
+  return structuredClone(state);
+}
+
+/**
+ * Ends a platform that can no longer finish (the dispatcher restarted or
+ * stopped while it ran). Returns whether it changed anything.
+ */
+export function endInterrupted(platform: PlatformRecord, message: string, now: Date): boolean {
+  if (isFinal(platform)) return false;
+  platform.state = "error";
+  platform.message = message;
+  platform.finishedAt = now.toISOString();
+  return true;
+}
+
+/**
+ * Clears the steps a previous dispatcher left running: their processes are
+ * stopped and their exit codes lost with it. Returns whether it changed anything.
+ */
+export function forgetProcesses(platform: PlatformRecord, now: Date): boolean {
+  let changed = false;
+  for (const step of platform.steps) {
+    if (step.state === "running") {
+      step.state = "cancelled";
+      step.finishedAt ??= now.toISOString();
+      changed = true;
+    }
+    if (step.process) {
+      delete step.process;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** A record read back from disk, checked enough that the executor can rely on its shape. */
+export function parseBuildRecord(text: string, source: string): BuildRecord {
+  const value = JSON.parse(text) as Partial<BuildRecord>;
+  if (value.version !== buildRecordVersion) {
+    throw new Error(`${source}: unknown build record version ${JSON.stringify(value.version)} (this dispatcher writes ${buildRecordVersion})`);
+  }
+  if (typeof value.id !== "string" || !Array.isArray(value.platforms) || typeof value.requestHash !== "string") {
+    throw new Error(`${source}: not a local build record (id, requestHash or platforms missing)`);
+  }
+  for (const platform of value.platforms) {
+    if (typeof platform.slug !== "string" || typeof platform.state !== "string" || !Array.isArray(platform.steps)) {
+      throw new Error(`${source}: platform entry without slug, state or steps`);
+    }
+  }
+  return value as BuildRecord;
+}
