@@ -1,0 +1,122 @@
+package nodeagent
+
+// Windows node EMULATION — this file does not run anything on Windows.
+//
+// The Windows nodes of the test bed (win-ltsc2022-0, win-ltsc2019-0) are Linux
+// host processes that register Nodes labelled kubernetes.io/os=windows. What
+// is emulated is only what a Windows pod spec *says*, so that the same spec a
+// team would apply to a real Windows dockerd pool runs here unchanged:
+//
+//   - The Docker engine named pipe \\.\pipe\docker_engine (hostPath and
+//     mountPath) and DOCKER_HOST=npipe:////./pipe/docker_engine map to the bed
+//     dockerd's unix socket (--docker-sock); that daemon is a Linux dockerd, so
+//     `docker build` of a Windows Dockerfile would still build Linux layers.
+//   - Drive-letter paths (C:\dockhand\config) and backslash separators in
+//     mountPath, env values, args and workingDir are matched the way Windows
+//     matches them (case-insensitively, either separator) and rewritten to
+//     local directories by the ordinary path rewrite.
+//   - A command of docker.exe or C:\...\docker.exe runs the host's docker, and
+//     `cmd /c <line>` runs `sh -c <line>`; the line is handed to a POSIX shell,
+//     so only command lines that mean the same in both shells work.
+//
+// Not emulated: a Windows kernel or Windows containers, HostProcess
+// containers, process isolation vs Hyper-V isolation, powershell, %VAR%
+// expansion, Windows users/ACLs, and the Windows kubelet's own behaviour
+// (its stats, its CSI proxy). The command lines run on the Linux host.
+
+import (
+	"path"
+	"strings"
+)
+
+const dockerEngineNamedPipe = `\\.\pipe\docker_engine`
+
+// isWindowsStylePath reports a drive-letter path (C:\x, C:/x, C:) or a
+// UNC/device path (\\server\share, \\.\pipe\name).
+func isWindowsStylePath(p string) bool {
+	if strings.HasPrefix(p, `\\`) || strings.HasPrefix(p, `//`) {
+		return true
+	}
+	if len(p) < 2 || p[1] != ':' || !isASCIILetter(p[0]) {
+		return false
+	}
+	return len(p) == 2 || p[2] == '\\' || p[2] == '/'
+}
+
+// isWindowsDriveRoot reports C:\ or C:/ (the separator carries meaning there:
+// "C:" alone is the drive's current directory).
+func isWindowsDriveRoot(p string) bool {
+	return len(p) == 3 && isWindowsStylePath(p) && p[1] == ':'
+}
+
+// windowsPathKey folds case and separators the way Windows path lookup does.
+// It keeps the length of p so callers can cut the original string at the same
+// offsets (ASCII-only case folding).
+func windowsPathKey(p string) string {
+	b := []byte(p)
+	for i, c := range b {
+		switch {
+		case c == '\\':
+			b[i] = '/'
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+func isASCIILetter(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
+}
+
+// isDockerEngineNamedPipe reports the default Docker engine pipe in either
+// spelling (docker's npipe URLs use forward slashes).
+func isDockerEngineNamedPipe(p string) bool {
+	return windowsPathKey(p) == windowsPathKey(dockerEngineNamedPipe)
+}
+
+// namedPipeFromDockerHost turns a docker npipe:// address into the pipe's
+// path, e.g. npipe:////./pipe/docker_engine -> \\.\pipe\docker_engine, so the
+// path rewrite can look it up among the mounts.
+func namedPipeFromDockerHost(value string) (string, bool) {
+	rest, ok := strings.CutPrefix(value, "npipe://")
+	if !ok || rest == "" {
+		return "", false
+	}
+	return strings.ReplaceAll(rest, "/", `\`), true
+}
+
+// emulateWindowsCommand adapts argv written for a Windows container to the
+// Linux host: a Windows executable path that is not a mounted local file is
+// looked up by its base name on PATH without the .exe suffix, and cmd /c runs
+// through sh -c.
+func emulateWindowsCommand(argv []string) []string {
+	if len(argv) == 0 {
+		return argv
+	}
+	out := append([]string(nil), argv...)
+	out[0] = windowsExecutableName(out[0])
+	if (out[0] == "cmd") && len(out) >= 3 {
+		i := 1
+		for i < len(out)-1 && strings.EqualFold(out[i], "/s") {
+			i++
+		}
+		if strings.EqualFold(out[i], "/c") && i+1 < len(out) {
+			return []string{"sh", "-c", strings.Join(out[i+1:], " ")}
+		}
+	}
+	return out
+}
+
+func windowsExecutableName(name string) string {
+	if isWindowsStylePath(name) || strings.Contains(name, `\`) {
+		name = path.Base(strings.ReplaceAll(name, `\`, "/"))
+	}
+	if strings.Contains(name, "/") {
+		return name
+	}
+	if ext := path.Ext(name); strings.EqualFold(ext, ".exe") || strings.EqualFold(ext, ".cmd") || strings.EqualFold(ext, ".bat") {
+		name = strings.TrimSuffix(name, ext)
+	}
+	return strings.ToLower(name)
+}
