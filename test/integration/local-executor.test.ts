@@ -1,0 +1,414 @@
+// The local executor against the bed's real dockerd, registry and BuildKit:
+// builds, pushes, failures, cancel, idempotent submits, a dispatcher killed
+// mid-build and resumed logs. Commit statuses go to a StatusReporter that
+// keeps them in an array: the seam where GitHub would be.
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { validateBuildRequest } from "../../dispatcher/api/build-request.js";
+import type { Config } from "../../dispatcher/config/schema.js";
+import { resolveConfig } from "../../dispatcher/config/validate.js";
+import type { LogLine, LogResume } from "../../dispatcher/executor.js";
+import { IdempotencyConflict } from "../../dispatcher/kube/build-jobs.js";
+import { LocalExecutor } from "../../dispatcher/local/local-executor.js";
+import { isAlive } from "../../dispatcher/local/step-process.js";
+import { type BuildPlan, planBuild } from "../../dispatcher/plan/build-plan.js";
+import { buildIdFromRandom } from "../../dispatcher/plan/names.js";
+import type { StatusReport } from "../../dispatcher/reconcile/reconciler.js";
+import { bedEnv } from "../bed/bed-env.js";
+import { serveContexts, tarGz, type ContextServer } from "../bed/context-server.js";
+import { readManifest } from "../bed/registry.js";
+
+const run = promisify(execFile);
+const env = bedEnv();
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+// The executor runs buildctl from PATH, as a deployment would; the bed keeps its own.
+process.env["PATH"] = `${env.BED_BIN}:${process.env["PATH"]}`;
+
+// Every build gets a fresh NONCE build arg, which the RUN steps use: the
+// daemon's and BuildKit's layer caches would otherwise skip the RUN (and its
+// output) the second time a test runs against the same bed.
+const dockerfiles = {
+  ok: `FROM ${env.LINUX_BASE_IMAGE}
+ARG NONCE
+RUN echo built-by-the-local-executor \${NONCE} > /built.txt && echo line-two && echo line-three
+COPY hello.txt /hello.txt
+`,
+  fails: `FROM ${env.LINUX_BASE_IMAGE}
+ARG NONCE
+RUN echo about-to-fail \${NONCE} && exit 3
+`,
+  slow: `FROM ${env.LINUX_BASE_IMAGE}
+ARG NONCE
+RUN echo step-one-started && sleep 120 && echo step-one-done \${NONCE}
+`,
+  // Both platforms from one file: Linux goes to BuildKit, the Windows RUN to the daemon.
+  multi: `ARG WINDOWS_VERSION
+FROM ${env.LINUX_BASE_IMAGE}
+ARG NONCE
+ARG WINDOWS_VERSION
+RUN echo built-for-\${WINDOWS_VERSION:-linux} \${NONCE} > /built.txt
+`,
+};
+let contexts: ContextServer;
+const scratch: string[] = [];
+
+beforeAll(async () => {
+  const entries = await Promise.all(
+    Object.entries(dockerfiles).map(async ([name, text]) => [`${name}.tar.gz`, await tarGz({ Dockerfile: text, "hello.txt": "hello\n" })] as const),
+  );
+  contexts = await serveContexts(Object.fromEntries(entries));
+});
+
+afterAll(async () => {
+  await contexts?.close();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+function scratchDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "dockhand-local-"));
+  scratch.push(dir);
+  return dir;
+}
+
+function configIn(dir: string): Config {
+  return resolveConfig(
+    {
+      publicUrl: "http://127.0.0.1:8080",
+      contexts: { dir: join(dir, "contexts"), signingKey: "k".repeat(32) },
+      registry: { insecureRegistries: [env.REGISTRY] },
+    },
+    {},
+    "test",
+  );
+}
+
+interface Harness {
+  executor: LocalExecutor;
+  reports: StatusReport[];
+  config: Config;
+  dir: string;
+}
+
+async function startExecutor(dir: string, options: { buildkit?: boolean } = {}): Promise<Harness> {
+  const reports: StatusReport[] = [];
+  const config = configIn(dir);
+  const executor = new LocalExecutor({
+    config,
+    dockerHost: env.DOCKER_HOST,
+    buildkitAddress: options.buildkit ? env.BUILDKIT_HOST : undefined,
+    log: { info() {}, warn() {}, error() {} },
+    report: async (report) => {
+      reports.push(report);
+    },
+  });
+  await executor.start();
+  return { executor, reports, config, dir };
+}
+
+let repositorySerial = 0;
+
+function planFor(harness: Harness, context: keyof typeof dockerfiles, request: Record<string, unknown> = {}): BuildPlan {
+  const image = `${env.REGISTRY}/local-executor/t${Date.now().toString(36)}-${repositorySerial++}`;
+  const buildId = buildIdFromRandom(randomBytes(10));
+  return planBuild({
+    request: validateBuildRequest({
+      repository: "octo-org/app",
+      sha: "0123456789abcdef0123456789abcdef01234567",
+      ref: "refs/heads/main",
+      context: `sha256:${"c".repeat(64)}`,
+      tags: [`${image}:1.0`],
+      platforms: ["linux/amd64"],
+      buildArgs: { NONCE: randomBytes(8).toString("hex") },
+      ...request,
+    }),
+    config: harness.config,
+    dockerfile: dockerfiles[context],
+    buildId,
+    contextUrl: contexts.url(`${context}.tar.gz`),
+  });
+}
+
+async function collect(iterable: AsyncIterable<LogLine>): Promise<LogLine[]> {
+  const lines: LogLine[] = [];
+  for await (const line of iterable) lines.push(line);
+  return lines;
+}
+
+function logsOf(harness: Harness, buildId: string, resume: LogResume = {}): Promise<LogLine[]> {
+  return collect(harness.executor.logs(buildId, { follow: false, resume, signal: new AbortController().signal }));
+}
+
+function storedRecord(harness: Harness, buildId: string): any {
+  return JSON.parse(readFileSync(join(harness.executor.stateDir, "builds", buildId, "build.json"), "utf8"));
+}
+
+function repositoryAndTag(ref: string): [string, string] {
+  const withoutRegistry = ref.slice(env.REGISTRY.length + 1);
+  const colon = withoutRegistry.lastIndexOf(":");
+  return [withoutRegistry.slice(0, colon), withoutRegistry.slice(colon + 1)];
+}
+
+describe("local executor", () => {
+  it("builds a Linux image with RUN on the Docker daemon, pushes it and reports the digest the registry serves", async () => {
+    const harness = await startExecutor(scratchDir());
+    try {
+      const plan = planFor(harness, "ok");
+      const submitted = await harness.executor.submit(plan, undefined);
+      expect(submitted.created).toBe(true);
+      expect(submitted.build.platforms.map((p) => p.state)).toEqual(["queued"]);
+      await harness.executor.idle();
+
+      const build = (await harness.executor.get(plan.buildId))!;
+      const [platform] = build.platforms;
+      expect(build.state).toBe("succeeded");
+      expect(platform).toMatchObject({
+        builder: "docker",
+        builderReason: "Docker daemon: no BuildKit address for the local executor (planned: linux/amd64: BuildKit)",
+        pushRef: plan.tags[0],
+        reported: "success",
+      });
+      const [repository, tag] = repositoryAndTag(plan.tags[0]!);
+      const manifest = await readManifest(env.REGISTRY, repository, tag);
+      expect(platform?.digest).toBe(manifest.digest);
+
+      expect(harness.reports.map((r) => [r.context, r.state, r.description])).toEqual([
+        ["dockhand/linux-amd64", "pending", `Queued: ${platform?.builderReason}`],
+        ["dockhand/linux-amd64", "success", expect.stringMatching(new RegExp(`^Built ${manifest.digest.slice(0, 19)}… in \\d+s$`))],
+      ]);
+      expect(harness.reports[0]).toMatchObject({ repository: "octo-org/app", sha: plan.sha, targetUrl: plan.targetUrl });
+
+      const lines = await logsOf(harness, plan.buildId);
+      expect(lines.filter((l) => l.step === "build").map((l) => l.line)).toContain("line-two");
+      expect(lines.filter((l) => l.step === "push-0").map((l) => l.line).join("\n")).toContain(`digest: ${manifest.digest}`);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("runs the platforms of a build in parallel: Linux with buildctl on BuildKit, the Windows RUN with the docker CLI", async () => {
+    const harness = await startExecutor(scratchDir(), { buildkit: true });
+    try {
+      const plan = planFor(harness, "multi", { platforms: ["linux/amd64", "windows/amd64:ltsc2022"] });
+      await harness.executor.submit(plan, undefined);
+      // Both running at once, before either has finished.
+      await waitFor(async () => (await harness.executor.get(plan.buildId))!.platforms.every((p) => p.state === "running"), 60_000);
+      await harness.executor.idle();
+
+      const build = (await harness.executor.get(plan.buildId))!;
+      expect(build.platforms.map((p) => [p.platform, p.builder, p.state])).toEqual([
+        ["linux/amd64", "buildkit", "succeeded"],
+        ["windows/amd64:ltsc2022", "docker", "succeeded"],
+      ]);
+      for (const platform of build.platforms) {
+        const [repository, tag] = repositoryAndTag(platform.pushRef!);
+        expect(platform.digest).toBe((await readManifest(env.REGISTRY, repository, tag)).digest);
+      }
+      const lines = await logsOf(harness, plan.buildId);
+      expect(new Set(lines.map((l) => `${l.platform} ${l.step}`))).toEqual(
+        new Set(["linux/amd64 build", "windows/amd64:ltsc2022 build", "windows/amd64:ltsc2022 push-0"]),
+      );
+      expect(harness.executor.where).toContain(`BuildKit ${env.BUILDKIT_HOST} (buildctl from PATH`);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("fails a build whose RUN fails, with the failing step's output in its log and the exit code in the status", async () => {
+    const harness = await startExecutor(scratchDir());
+    try {
+      const plan = planFor(harness, "fails");
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+
+      const [platform] = (await harness.executor.get(plan.buildId))!.platforms;
+      expect(platform).toMatchObject({
+        state: "failed",
+        // The classic builder's docker CLI exits with the RUN's own code.
+        failedStep: { name: "build", exitCode: 3 },
+        message: expect.stringMatching(/^step build exited with code 3: The command '\/bin\/sh -c echo about-to-fail .* && exit 3' returned a non-zero code: 3$/),
+      });
+      expect(platform?.digest).toBeUndefined();
+      expect(harness.reports.map((r) => [r.state, r.description])).toEqual([
+        ["pending", expect.stringMatching(/^Queued: /)],
+        ["failure", expect.stringMatching(/^Failed: exit code 3 in step build after \d+s$/)],
+      ]);
+      const lines = await logsOf(harness, plan.buildId);
+      expect(lines.some((l) => l.line.startsWith("about-to-fail "))).toBe(true);
+      expect(lines.every((l) => l.step === "build")).toBe(true);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("cancel stops the running docker build and marks the build cancelled", { timeout: 60_000 }, async () => {
+    const harness = await startExecutor(scratchDir());
+    try {
+      const plan = planFor(harness, "slow");
+      await harness.executor.submit(plan, undefined);
+      // Follow the log until the RUN step has started.
+      let started = false;
+      for await (const line of harness.executor.logs(plan.buildId, { follow: true, resume: {}, signal: new AbortController().signal })) {
+        started = line.line === "step-one-started";
+        if (started) break;
+      }
+      expect(started).toBe(true);
+      const pid = storedRecord(harness, plan.buildId).platforms[0].steps[0].process.pid as number;
+      expect(await isAlive(pid, undefined)).toBe(true);
+
+      const build = (await harness.executor.cancel(plan.buildId, "cancelled by the workflow"))!;
+      expect(build.state).toBe("cancelled");
+      expect(build.platforms[0]).toMatchObject({ state: "cancelled", message: "cancelled by the workflow" });
+      expect(await isAlive(pid, undefined)).toBe(false);
+      // The daemon ends a build whose client went away: no RUN container is left.
+      await waitFor(async () => (await run("docker", ["-H", env.DOCKER_HOST, "ps", "-q"])).stdout.trim() === "", 30_000);
+
+      await harness.executor.idle();
+      expect(harness.reports.map((r) => [r.state, r.description])).toEqual([
+        ["pending", expect.stringMatching(/^Queued: /)],
+        ["error", "Cancelled"],
+      ]);
+      const step = storedRecord(harness, plan.buildId).platforms[0].steps[0];
+      expect(step).toMatchObject({ state: "cancelled" });
+      expect(step.process).toBeUndefined();
+      const lines = (await logsOf(harness, plan.buildId)).map((l) => l.line);
+      expect(lines).toContain("step-one-started");
+      expect(lines.some((line) => line.startsWith("step-one-done"))).toBe(false);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("treats the same build ID twice as one build, and a different request under it as a conflict", async () => {
+    const harness = await startExecutor(scratchDir());
+    try {
+      const plan = planFor(harness, "ok");
+      const [first, second] = await Promise.all([harness.executor.submit(plan, undefined), harness.executor.submit(plan, undefined)]);
+      expect([first.created, second.created].sort()).toEqual([false, true]);
+      expect(second.build.id).toBe(first.build.id);
+      const changed = { ...plan, requestHash: "0".repeat(64) };
+      await expect(harness.executor.submit(changed, undefined)).rejects.toBeInstanceOf(IdempotencyConflict);
+      await harness.executor.idle();
+      const again = await harness.executor.submit(plan, undefined);
+      expect(again).toMatchObject({ created: false, build: { state: "succeeded" } });
+      // One build ran: one build step, one pair of statuses.
+      expect(harness.reports.map((r) => r.state)).toEqual(["pending", "success"]);
+      const lines = await logsOf(harness, plan.buildId);
+      expect(lines.filter((l) => l.line === "line-two")).toHaveLength(1);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("reports failure once when the dispatcher restarts mid-build and the build's process is gone", async () => {
+    const dir = scratchDir();
+    const { plan, pid, crashReports } = await crashMidBuild(dir);
+    // Gone, as after a reboot.
+    process.kill(-pid, "SIGKILL");
+    await waitFor(async () => !(await isAlive(pid, undefined)), 10_000);
+
+    const restarted = await startExecutor(dir);
+    await restarted.executor.idle();
+    const build = (await restarted.executor.get(plan.buildId))!;
+    expect(build.platforms[0]).toMatchObject({ state: "error", message: "dispatcher restarted during the build", reported: "error" });
+    expect(crashReports.map((r) => r.state)).toEqual(["pending"]);
+    expect(restarted.reports.map((r) => [r.context, r.state, r.description])).toEqual([
+      ["dockhand/linux-amd64", "error", "Dispatcher restarted during the build"],
+    ]);
+    await restarted.executor.stop();
+
+    const again = await startExecutor(dir);
+    await again.executor.idle();
+    expect(again.reports).toEqual([]);
+    expect((await again.executor.get(plan.buildId))!.state).toBe("error");
+    await again.executor.stop();
+  });
+
+  it("stops a step the dead dispatcher left running before ending its build", async () => {
+    const dir = scratchDir();
+    const { plan, pid } = await crashMidBuild(dir);
+    expect(await isAlive(pid, undefined)).toBe(true);
+
+    const restarted = await startExecutor(dir);
+    expect(await isAlive(pid, undefined)).toBe(false);
+    await restarted.executor.idle();
+    expect((await restarted.executor.get(plan.buildId))!.platforms[0]).toMatchObject({ state: "error", reported: "error" });
+    expect(restarted.reports.map((r) => r.state)).toEqual(["error"]);
+    await restarted.executor.stop();
+  });
+
+  it("resumes a log stream after the lines the client has seen", async () => {
+    const harness = await startExecutor(scratchDir());
+    try {
+      const plan = planFor(harness, "ok");
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+
+      const all = await logsOf(harness, plan.buildId);
+      const build = all.filter((l) => l.step === "build");
+      const push = all.filter((l) => l.step === "push-0");
+      expect(build.map((l) => l.n)).toEqual(build.map((_, index) => index + 1));
+      expect(build.length).toBeGreaterThan(4);
+
+      const resumed = await logsOf(harness, plan.buildId, { "linux-amd64/build": 3, "linux-amd64/push-0": push.length });
+      expect(resumed).toEqual(build.slice(3));
+
+      // A follow stream on a finished build ends by itself, with the same lines.
+      const followed = await collect(
+        harness.executor.logs(plan.buildId, { follow: true, resume: { "linux-amd64/build": 3 }, signal: new AbortController().signal }),
+      );
+      expect(followed).toEqual([...build.slice(3), ...push]);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+});
+
+/**
+ * Starts a dispatcher in its own process, lets it submit a slow build, and
+ * SIGKILLs it once the build step runs. Returns that step's pid, which
+ * outlives the dispatcher (its own process group).
+ */
+async function crashMidBuild(dir: string): Promise<{ plan: BuildPlan; pid: number; crashReports: StatusReport[] }> {
+  const config = configIn(dir);
+  const plan = planFor({ config } as Harness, "slow");
+  const input = join(dir, "crash-input.json");
+  writeFileSync(input, JSON.stringify({ config, plan, dockerHost: env.DOCKER_HOST }));
+  // One process (tsx as a loader, not its CLI, which would run the script in a child): SIGKILL hits the dispatcher itself.
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/local/crash-dispatcher.ts"), input], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const crashReports: StatusReport[] = [];
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let output = "";
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split("\n")) {
+        const running = /^RUNNING (\d+)$/.exec(line);
+        if (running) resolve(Number(running[1]));
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`crash-dispatcher exited early (${code}): ${output}`)));
+  });
+  // Let the pending status out before the crash, as a live dispatcher would have.
+  await waitFor(async () => output.includes("REPORT "), 10_000);
+  child.kill("SIGKILL");
+  await exited;
+  for (const line of output.split("\n")) if (line.startsWith("REPORT ")) crashReports.push(JSON.parse(line.slice(7)));
+  return { plan, pid, crashReports };
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
