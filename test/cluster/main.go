@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -40,6 +41,15 @@ func usage() {
 }
 
 func main() {
+	// A symlink named kubectl makes this binary usable wherever tests or
+	// scripts expect kubectl on PATH.
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		if err := runKubectl(os.Args[1:]); err != nil {
+			fmt.Fprintf(os.Stderr, "kubectl: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) < 2 {
 		usage()
 		os.Exit(2)
