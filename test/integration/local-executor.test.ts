@@ -95,12 +95,12 @@ interface Harness {
   dir: string;
 }
 
-async function startExecutor(dir: string, options: { buildkit?: boolean } = {}): Promise<Harness> {
+async function startExecutor(dir: string, options: { buildkit?: boolean; dockerHost?: string } = {}): Promise<Harness> {
   const reports: StatusReport[] = [];
   const config = configIn(dir);
   const executor = new LocalExecutor({
     config,
-    dockerHost: env.DOCKER_HOST,
+    dockerHost: options.dockerHost ?? env.DOCKER_HOST,
     buildkitAddress: options.buildkit ? env.BUILDKIT_HOST : undefined,
     log: { info() {}, warn() {}, error() {} },
     report: async (report) => {
@@ -158,6 +158,7 @@ describe("local executor", () => {
   it("builds a Linux image with RUN on the Docker daemon, pushes it and reports the digest the registry serves", async () => {
     const harness = await startExecutor(scratchDir());
     try {
+      expect(await harness.executor.ready()).toBe(true);
       const plan = planFor(harness, "ok");
       const submitted = await harness.executor.submit(plan, undefined);
       expect(submitted.created).toBe(true);
@@ -250,6 +251,7 @@ describe("local executor", () => {
     const harness = await startExecutor(scratchDir());
     try {
       const plan = planFor(harness, "slow");
+      const before = await runningContainers();
       await harness.executor.submit(plan, undefined);
       // Follow the log until the RUN step has started.
       let started = false;
@@ -260,13 +262,18 @@ describe("local executor", () => {
       expect(started).toBe(true);
       const pid = storedRecord(harness, plan.buildId).platforms[0].steps[0].process.pid as number;
       expect(await isAlive(pid, undefined)).toBe(true);
+      const ours = [...(await runningContainers())].filter((id) => !before.has(id));
+      expect(ours).toHaveLength(1); // the RUN step's container
 
       const build = (await harness.executor.cancel(plan.buildId, "cancelled by the workflow"))!;
       expect(build.state).toBe("cancelled");
       expect(build.platforms[0]).toMatchObject({ state: "cancelled", message: "cancelled by the workflow" });
       expect(await isAlive(pid, undefined)).toBe(false);
       // The daemon ends a build whose client went away: no RUN container is left.
-      await waitFor(async () => (await run("docker", ["-H", env.DOCKER_HOST, "ps", "-q"])).stdout.trim() === "", 30_000);
+      await waitFor(async () => {
+        const running = await runningContainers();
+        return ours.every((id) => !running.has(id));
+      }, 30_000);
 
       await harness.executor.idle();
       expect(harness.reports.map((r) => [r.state, r.description])).toEqual([
@@ -279,6 +286,24 @@ describe("local executor", () => {
       const lines = (await logsOf(harness, plan.buildId)).map((l) => l.line);
       expect(lines).toContain("step-one-started");
       expect(lines.some((line) => line.startsWith("step-one-done"))).toBe(false);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("is not ready while the daemon does not answer, and a build there fails with the docker CLI's reason", async () => {
+    const dir = scratchDir();
+    const harness = await startExecutor(dir, { dockerHost: `unix://${join(dir, "no-daemon.sock")}` });
+    try {
+      expect(await harness.executor.ready()).toBe(false);
+      const plan = planFor(harness, "ok");
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+      expect((await harness.executor.get(plan.buildId))!.platforms[0]).toMatchObject({
+        state: "failed",
+        failedStep: { name: "build", exitCode: 1 },
+        message: expect.stringContaining("Cannot connect to the Docker daemon"),
+      });
     } finally {
       await harness.executor.stop();
     }
@@ -403,6 +428,11 @@ async function crashMidBuild(dir: string): Promise<{ plan: BuildPlan; pid: numbe
   await exited;
   for (const line of output.split("\n")) if (line.startsWith("REPORT ")) crashReports.push(JSON.parse(line.slice(7)));
   return { plan, pid, crashReports };
+}
+
+async function runningContainers(): Promise<Set<string>> {
+  const { stdout } = await run("docker", ["-H", env.DOCKER_HOST, "ps", "-q", "--no-trunc"]);
+  return new Set(stdout.split("\n").filter(Boolean));
 }
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
