@@ -1,0 +1,50 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+/** What test/bed/up wrote: where each real component of the bed answers. */
+export interface BedEnv {
+  KUBECONFIG: string;
+  DOCKER_HOST: string;
+  REGISTRY: string;
+  BUILDKIT_HOST: string;
+  BED_DIR: string;
+  BED_BIN: string;
+  LINUX_BASE_IMAGE: string;
+  WINDOWS_BASE_IMAGE: string;
+}
+
+export function bedEnvFile(): string {
+  const dir = process.env.DOCKHAND_BED_DIR ?? fileURLToPath(new URL("../../.bed", import.meta.url));
+  return `${dir}/env`;
+}
+
+export function bedEnv(): BedEnv {
+  const file = bedEnvFile();
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new Error(`${file} is missing: run test/bed/up (vitest's bed project does it for you)`);
+  }
+  const env: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  for (const key of ["KUBECONFIG", "DOCKER_HOST", "REGISTRY", "BUILDKIT_HOST", "BED_DIR", "BED_BIN"]) {
+    if (!env[key]) throw new Error(`${file} has no ${key}: rerun test/bed/up`);
+  }
+  return env as unknown as BedEnv;
+}
+
+/** Environment for child processes (docker, buildctl, kubectl) aimed at the bed. */
+export function bedProcessEnv(): NodeJS.ProcessEnv {
+  const env = bedEnv();
+  return {
+    ...process.env,
+    KUBECONFIG: env.KUBECONFIG,
+    DOCKER_HOST: env.DOCKER_HOST,
+    BUILDKIT_HOST: env.BUILDKIT_HOST,
+    PATH: `${env.BED_BIN}:${process.env.PATH}`,
+  };
+}
