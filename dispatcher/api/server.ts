@@ -1,5 +1,6 @@
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import type { ContextStore } from "../contexts/context-store.js";
 import type { Executor } from "../executor.js";
@@ -14,16 +15,16 @@ export interface ServerDeps {
   store: ContextStore;
   executor: Executor;
   metrics: Metrics;
-  logger?: FastifyServerOptions["logger"];
+  /** Structured JSON logs; each request logs with its own child (reqId). */
+  logger?: Logger;
 }
 
 /** The dispatcher's HTTP API. Pure wiring: every route's work lives in its own module. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     // Build requests are small; contexts stream past this limit through their own parser.
     bodyLimit: 1 << 20,
-    disableRequestLogging: false,
   });
   await app.register(swagger, {
     openapi: {

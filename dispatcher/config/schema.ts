@@ -190,7 +190,7 @@ export const ConfigSchema = Type.Object(
           description: "Finished Jobs (and their logs) are deleted after this long.",
         }),
         unschedulableAfterSeconds: Type.Integer({
-          minimum: 10,
+          minimum: 1,
           default: 600,
           description: "A build pod still unschedulable after this long fails the build (no node of that Windows version?).",
         }),

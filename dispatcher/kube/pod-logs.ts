@@ -1,5 +1,6 @@
-import { Log, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
-import { PassThrough } from "node:stream";
+import type { KubeConfig, V1Pod } from "@kubernetes/client-node";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { createInterface } from "node:readline";
 
 /** The steps of a build pod in the order they run: init containers, then containers. */
@@ -16,6 +17,11 @@ export function stepStarted(pod: V1Pod, step: string): boolean {
  * Lines of one container's log through the API server's pod log endpoint
  * (which proxies to the kubelet). With follow it ends when the container
  * exits; aborting the signal closes the connection.
+ *
+ * Not client-node's Log helper: it pipes the response into the caller's
+ * stream and drops both its own done callback and the response's errors, so
+ * a connection lost mid-build would leave the reader waiting forever. Node's
+ * own https client with the kubeconfig's TLS and credentials reports both.
  */
 export async function* containerLogLines(
   kc: KubeConfig,
@@ -25,22 +31,33 @@ export async function* containerLogLines(
   follow: boolean,
   signal: AbortSignal,
 ): AsyncGenerator<string> {
-  const stream = new PassThrough();
-  const done = new Promise<void>((resolve, reject) => {
-    new Log(kc)
-      .log(namespace, pod, container, stream, (err) => {
-        stream.end();
-        if (err && !signal.aborted) reject(err);
-        else resolve();
-      }, { follow })
-      .then((abort) => signal.addEventListener("abort", () => abort.abort(), { once: true }))
-      .catch((err) => {
-        stream.end();
-        reject(err);
-      });
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig has no current cluster");
+  const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
+  url.searchParams.set("container", container);
+  if (follow) url.searchParams.set("follow", "true");
+  const options: RequestOptions = { method: "GET", signal };
+  await kc.applyToHTTPSOptions(options);
+  const response = await new Promise<IncomingMessage>((resolve, reject) => {
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const req = send(url, options, resolve);
+    req.on("error", reject);
+    req.end();
   });
-  done.catch(() => undefined); // surfaced below, after the lines already read
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  for await (const line of lines) yield line;
-  await done;
+  if (response.statusCode !== 200) {
+    let body = "";
+    for await (const chunk of response) body += chunk;
+    let message = body.slice(0, 500);
+    try {
+      message = (JSON.parse(body) as { message?: string }).message ?? message;
+    } catch {
+      // not a Status object
+    }
+    throw Object.assign(new Error(`pod log ${pod}/${container}: HTTP ${response.statusCode}: ${message}`), { code: response.statusCode });
+  }
+  try {
+    for await (const line of createInterface({ input: response, crlfDelay: Infinity })) yield line;
+  } catch (err) {
+    if (!signal.aborted) throw err;
+  }
 }

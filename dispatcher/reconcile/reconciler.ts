@@ -50,6 +50,13 @@ export interface ReconcilerOptions {
 export class Reconciler {
   private readonly queue = new Set<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /**
+   * Commit states this process reported but the informer may not show yet:
+   * the cache lags our own annotation write, and an event in between (the
+   * pod starting) must not report the same state again. The annotation stays
+   * the durable record; this only covers the lag.
+   */
+  private readonly reportedNotYetSeen = new Map<string, string>();
   private running = false;
   private draining: Promise<void> | undefined;
   private readonly now: () => Date;
@@ -122,7 +129,10 @@ export class Reconciler {
 
   private async reconcile(name: string): Promise<void> {
     const job = this.informers.jobs.get(name, this.jobs.namespace);
-    if (!job?.metadata?.labels?.[labelKeys.buildId]) return;
+    if (!job?.metadata?.labels?.[labelKeys.buildId]) {
+      this.reportedNotYetSeen.delete(name);
+      return;
+    }
     const uid = job.metadata.uid;
     const pod = this.informers.pods
       .list(this.jobs.namespace)
@@ -146,7 +156,10 @@ export class Reconciler {
 
     const wanted = commitStatusFor(platform);
     const annotations = job.metadata.annotations ?? {};
-    if (annotations[annotationKeys.reported] !== wanted.state) {
+    const seen = annotations[annotationKeys.reported];
+    if (this.reportedNotYetSeen.get(name) === seen) this.reportedNotYetSeen.delete(name);
+    const reported = this.reportedNotYetSeen.get(name) ?? seen;
+    if (reported !== wanted.state) {
       await this.report({
         repository: annotations[annotationKeys.repository] ?? "",
         sha: annotations[annotationKeys.sha] ?? "",
@@ -156,6 +169,7 @@ export class Reconciler {
         description: wanted.description,
         tokenSecret: annotations[annotationKeys.githubTokenSecret],
       });
+      this.reportedNotYetSeen.set(name, wanted.state);
       try {
         await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
       } catch (err) {

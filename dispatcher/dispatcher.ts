@@ -1,0 +1,117 @@
+// The composition root: config in, a running dispatcher out. main.ts calls
+// it for `npm start`; tests call it to run the real thing in-process.
+
+import type { FastifyInstance } from "fastify";
+import type { AddressInfo } from "node:net";
+import pino, { type Logger } from "pino";
+import { buildServer } from "./api/server.js";
+import type { Config } from "./config/schema.js";
+import { ContextStore } from "./contexts/context-store.js";
+import type { Executor } from "./executor.js";
+import { githubStatusReporter } from "./github/status-reporter.js";
+import { findKubeConfig } from "./kube/kubeconfig.js";
+import { KubernetesExecutor } from "./kube/kubernetes-executor.js";
+import { LocalExecutor } from "./local/local-executor.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import type { StatusReporter } from "./reconcile/reconciler.js";
+
+export interface Dispatcher {
+  app: FastifyInstance;
+  executor: Executor;
+  metrics: Metrics;
+  config: Config;
+  /** Where the API answers, e.g. http://127.0.0.1:8080. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Replaces GitHub reporting (the bench measures the API alone). */
+  report?: StatusReporter;
+}
+
+export async function startDispatcher(config: Config, options: StartOptions = {}): Promise<Dispatcher> {
+  const log = options.logger ?? pino({ level: process.env.DOCKHAND_LOG_LEVEL ?? "info" });
+  const metrics = createMetrics();
+  const store = await ContextStore.create({ dir: config.contexts.dir, ttlSeconds: config.contexts.ttlSeconds });
+
+  const kube = config.executor === "local" ? undefined : findKubeConfig(config.kubernetes.kubeconfig);
+  if (config.executor === "kubernetes" && !kube) {
+    throw new Error("executor: kubernetes, but no kubeconfig was found (kubernetes.kubeconfig, $KUBECONFIG, in-cluster, ~/.kube/config); set one, or use executor: local");
+  }
+  // The build's own token lives in a Secret the Kubernetes executor reads; the local executor keeps it in memory only.
+  let readBuildToken: (secret: string) => Promise<string | undefined> = async () => undefined;
+  const report =
+    options.report ??
+    githubStatusReporter({
+      config: config.github,
+      readBuildToken: (secret) => readBuildToken(secret),
+      onApiError: (event) => metrics.githubErrors.inc({ kind: event.kind }),
+      onReported: (r) => metrics.statusesReported.inc({ state: r.state }),
+      logUnsent: (r) =>
+        log.info({ repository: r.repository, sha: r.sha, context: r.context, state: r.state, description: r.description }, "commit status (no GitHub credentials configured: not sent)"),
+    });
+  const reconcilerLog = {
+    info: (fields: object, message: string) => log.info(fields, message),
+    warn: (fields: object, message: string) => log.warn(fields, message),
+    error: (fields: object, message: string) => log.error(fields, message),
+  };
+
+  let executor: Executor;
+  if (kube) {
+    const kubernetes = new KubernetesExecutor({
+      kc: kube.kc,
+      source: kube.source,
+      config,
+      report,
+      log: reconcilerLog,
+      reconcile: true,
+      onReported: (platform, final) => {
+        if (!final) return;
+        metrics.platformsFinished.inc({ result: platform.state, builder: platform.builder, platform: platform.platform });
+        const start = Date.parse(platform.startedAt ?? "");
+        const end = Date.parse(platform.finishedAt ?? "");
+        if (Number.isFinite(start) && Number.isFinite(end)) {
+          metrics.buildDuration.observe({ builder: platform.builder, platform: platform.platform, result: platform.state }, (end - start) / 1000);
+        }
+        const created = Date.parse(platform.createdAt ?? "");
+        if (Number.isFinite(created) && Number.isFinite(start)) {
+          metrics.queueTime.observe({ builder: platform.builder, platform: platform.platform }, Math.max(0, (start - created) / 1000));
+        }
+      },
+    });
+    readBuildToken = (secret) => kubernetes.jobs.readGitHubToken(secret);
+    executor = kubernetes;
+  } else {
+    executor = new LocalExecutor({ config, report, log: reconcilerLog });
+  }
+
+  const app = await buildServer({ config, store, executor, metrics, logger: log });
+  await executor.start();
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = app.server.address() as AddressInfo;
+  const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  log.info({ executor: executor.kind, where: executor.where, listen: url, publicUrl: config.publicUrl }, `dispatcher ready: ${executor.kind} executor, ${executor.where}`);
+
+  const sweeper = setInterval(() => {
+    store.sweep().then(
+      ({ removed }) => removed.length > 0 && log.info({ removed: removed.length }, "expired build contexts removed"),
+      (err) => log.warn({ err: String(err) }, "context sweep failed"),
+    );
+  }, 60_000);
+  sweeper.unref();
+
+  return {
+    app,
+    executor,
+    metrics,
+    config,
+    url,
+    async close() {
+      clearInterval(sweeper);
+      await app.close();
+      await executor.stop();
+    },
+  };
+}
