@@ -1,0 +1,102 @@
+// The dispatcher keeps no state of its own: killed mid-build and started
+// again, it reports every build exactly once from what the Jobs carry. And
+// GitHub failing or rate-limiting does not lose or repeat a status.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Bed, buildRequest, ctx, finalStates, freePort, postBuild, setUpBed, uploadContext, waitForStatuses, writeConfigFile } from "./harness.js";
+
+const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+let bed: Bed;
+let child: ChildProcess | undefined;
+let port = 0;
+let configFile = "";
+
+/** The dispatcher as its own process, exactly as `npm start` runs it. */
+async function startProcess(): Promise<string> {
+  child = spawn(process.execPath, ["--import", "tsx", "dispatcher/main.ts"], {
+    cwd: repoRoot,
+    env: { ...process.env, DOCKHAND_CONFIG: configFile, DOCKHAND_LOG_LEVEL: "warn" },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return url;
+    if (child.exitCode !== null) throw new Error(`dispatcher exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error("dispatcher did not become ready in 60 s");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  bed = await setUpBed("dh-restart");
+  port = await freePort();
+  configFile = writeConfigFile(bed, port);
+});
+
+afterAll(async () => {
+  child?.kill("SIGKILL");
+  await bed?.close();
+});
+
+describe("restart", () => {
+  it("reports each of 5 builds exactly once when the dispatcher is SIGKILLed mid-build and started again", async () => {
+    let url = await startProcess();
+    // A nonce keeps dockerd's layer cache from finishing the builds before the kill.
+    const context = await uploadContext(url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo start ${Date.now()} && sleep 8 && echo done\n`));
+    const platforms = ["linux/amd64", "windows/amd64:ltsc2022", "windows/amd64:ltsc2019", "linux/amd64", "windows/amd64:ltsc2022"];
+    const ids: string[] = [];
+    for (const [i, platform] of platforms.entries()) {
+      const res = await postBuild(url, buildRequest(context, { platforms: [platform], tags: [`${bed.env.REGISTRY}/bed/restart-${i}:1`], idempotencyKey: `restart/${i}` }));
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    // Wait until every build runs, then kill without warning.
+    await expect
+      .poll(async () => {
+        const states = await Promise.all(ids.map((id) => fetch(`${url}/v1/builds/${id}`).then((r) => r.json())));
+        return states.every((s) => s.state === "running");
+      }, { timeout: 60_000, interval: 250 })
+      .toBe(true);
+    child!.kill("SIGKILL");
+    await new Promise((r) => child!.once("exit", r));
+
+    url = await startProcess();
+    const byBuild = (statuses: { target_url: string | null; state: string }[], id: string) => statuses.filter((s) => s.target_url?.endsWith(`/v1/builds/${id}`));
+    const all = await waitForStatuses(bed.github, (s) => ids.every((id) => byBuild(s, id).some((x) => finalStates.has(x.state))), 120_000);
+    // Let the restarted dispatcher settle; a duplicate would show up now.
+    await new Promise((r) => setTimeout(r, 3000));
+    const settled = bed.github.statuses();
+    for (const id of ids) {
+      const states = byBuild(settled, id).map((s) => s.state);
+      // pending may be skipped (killed before it went out, and the build had
+      // finished by the restart) but nothing is ever sent twice.
+      expect(states.filter((s) => finalStates.has(s)), `build ${id}: ${states}`).toEqual(["success"]);
+      expect(new Set(states).size, `build ${id}: ${states}`).toBe(states.length);
+      expect(states.at(-1)).toBe("success");
+    }
+    expect(all.length).toBeLessThanOrEqual(settled.length);
+  });
+});
+
+describe("GitHub failing", () => {
+  it.each([
+    { kind: "server-error" as const, times: 2 },
+    { kind: "secondary-rate-limit" as const, times: 1 },
+  ])("still delivers each status exactly once after $times × $kind", async ({ kind, times }) => {
+    const url = child && child.exitCode === null ? `http://127.0.0.1:${port}` : await startProcess();
+    const context = await uploadContext(url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /copied-${kind}\n`));
+    const injectedBefore = bed.github.requests().filter((r) => r.injected).length;
+    bed.github.failNext(times, kind, { retryAfterSeconds: 1 });
+    const res = await postBuild(url, buildRequest(context, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/bed/gh-${kind}:1`], idempotencyKey: `gh/${kind}` }));
+    expect(res.status).toBe(202);
+    const mine = (s: { target_url: string | null; state: string }[]) => s.filter((x) => x.target_url?.endsWith(`/v1/builds/${res.body.id}`));
+    await waitForStatuses(bed.github, (s) => mine(s).some((x) => finalStates.has(x.state)));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(mine(bed.github.statuses()).map((s) => s.state)).toEqual(["pending", "success"]);
+    const injected = bed.github.requests().filter((r) => r.injected).slice(injectedBefore);
+    expect(injected.map((r) => r.injected)).toEqual(Array(times).fill(kind));
+  });
+});

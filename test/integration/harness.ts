@@ -1,0 +1,142 @@
+// Runs the real dispatcher against the real bed: its own namespace, a
+// registry Secret, the GitHub stand-in for statuses. Everything a test needs
+// to send builds the way the Action does and see what GitHub would see.
+
+import { createHash } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { resolveConfig } from "../../dispatcher/config/validate.js";
+import type { Config } from "../../dispatcher/config/schema.js";
+import { startDispatcher, type Dispatcher } from "../../dispatcher/dispatcher.js";
+import { bedEnv, type BedEnv } from "../bed/bed-env.js";
+import { tarGz } from "../bed/context-server.js";
+import { freshNamespace, kubeClients, type KubeClients } from "../bed/kube.js";
+import { startGitHubStandIn, type GitHubStandIn, type RecordedStatus } from "../github-standin/github-standin.js";
+import pino from "pino";
+
+export const repository = "octo-org/windows-app";
+export const sha = "0123456789abcdef0123456789abcdef01234567";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+export interface Bed {
+  env: BedEnv;
+  k: KubeClients;
+  namespace: string;
+  github: GitHubStandIn;
+  /** The raw config object (before defaults), for writing a config file for a subprocess dispatcher. */
+  rawConfig(port: number): Record<string, unknown>;
+  config(port: number): Config;
+  close(): Promise<void>;
+}
+
+/** A namespace with the registry Secret, and a GitHub stand-in. */
+export async function setUpBed(prefix: string): Promise<Bed> {
+  const env = bedEnv();
+  const k = kubeClients(env.KUBECONFIG);
+  const namespace = await freshNamespace(k.core, prefix);
+  // The bed registry takes anonymous pushes; the Secret still proves the
+  // credentials path (mounted, DOCKER_CONFIG set) works end to end.
+  const auth = Buffer.from("builder:not-a-real-password").toString("base64");
+  await k.core.createNamespacedSecret({
+    namespace,
+    body: {
+      metadata: { name: "registry-push" },
+      type: "kubernetes.io/dockerconfigjson",
+      stringData: { ".dockerconfigjson": JSON.stringify({ auths: { "registry.example.invalid": { auth } } }) },
+    },
+  });
+  const github = await startGitHubStandIn({ tokens: ["dispatcher-token"] });
+  const rawConfig = (port: number) => ({
+    listen: { host: "127.0.0.1", port },
+    publicUrl: `http://127.0.0.1:${port}`,
+    executor: "kubernetes",
+    kubernetes: { namespace, kubeconfig: env.KUBECONFIG },
+    contexts: { dir: mkdtempSync(join(tmpdir(), "dh-contexts-")), signingKey: "bed-signing-key-0123456789abcdef0123456789" },
+    dockerPool: { nodeSelector: { agentpool: "win1" } },
+    buildkit: { address: env.BUILDKIT_HOST },
+    registry: { secretName: "registry-push", insecureRegistries: [env.REGISTRY] },
+    limits: { unschedulableAfterSeconds: 5, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 600 },
+    github: { apiUrl: github.url, token: "dispatcher-token" },
+  });
+  return {
+    env,
+    k,
+    namespace,
+    github,
+    rawConfig,
+    config: (port) => resolveConfig(rawConfig(port), {}, "test"),
+    async close() {
+      await github.close();
+      await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    },
+  };
+}
+
+export async function startBedDispatcher(bed: Bed, mutate: (config: Config) => Config = (c) => c): Promise<Dispatcher> {
+  const port = await freePort();
+  return startDispatcher(mutate(bed.config(port)), { logger: pino({ level: process.env.DOCKHAND_TEST_LOG ?? "warn" }) });
+}
+
+/** Writes the bed config as a YAML file for a dispatcher run as its own process. */
+export function writeConfigFile(bed: Bed, port: number, mutate: (raw: Record<string, unknown>) => Record<string, unknown> = (r) => r): string {
+  const file = join(mkdtempSync(join(tmpdir(), "dh-config-")), "config.yaml");
+  writeFileSync(file, stringify(mutate(bed.rawConfig(port))));
+  return file;
+}
+
+/** Packs and uploads a context as the Action does; returns its digest. */
+export async function uploadContext(dispatcherUrl: string, files: Record<string, string>): Promise<string> {
+  const body = await tarGz(files);
+  const hex = createHash("sha256").update(body).digest("hex");
+  const res = await fetch(`${dispatcherUrl}/v1/contexts/${hex}`, { method: "PUT", headers: { "content-type": "application/gzip" }, body: new Uint8Array(body) });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`context upload: HTTP ${res.status} ${await res.text()}`);
+  return `sha256:${hex}`;
+}
+
+export function buildRequest(context: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { repository, sha, ref: "refs/heads/main", context, push: true, ...overrides };
+}
+
+export async function postBuild(dispatcherUrl: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${dispatcherUrl}/v1/builds`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+/** Polls the stand-in's record (a test double's memory, not the API server) until `done` holds. */
+export async function waitForStatuses(
+  github: GitHubStandIn,
+  done: (statuses: RecordedStatus[]) => boolean,
+  timeoutMs = 180_000,
+): Promise<RecordedStatus[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const statuses = github.statuses();
+    if (done(statuses)) return statuses;
+    if (Date.now() > deadline) throw new Error(`statuses not as expected after ${timeoutMs} ms: ${JSON.stringify(statuses, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export const finalStates = new Set(["success", "failure", "error"]);
+
+export function statusesFor(statuses: RecordedStatus[], context: string): RecordedStatus[] {
+  return statuses.filter((s) => s.context === context);
+}
+
+/** The build's context needs a tar.gz of these files; a Dockerfile first. */
+export function ctx(dockerfile: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { Dockerfile: dockerfile, ...extra };
+}
