@@ -47,8 +47,8 @@ export function buildInformers(kc: KubeConfig, namespace: string, onError: (what
     let delayMs = 500;
     informer.on("connect", () => (delayMs = 500));
     informer.on("error", (err) => {
+      if (stopped) return; // our own stop() aborts the watch
       onError(what, err);
-      if (stopped) return;
       setTimeout(() => {
         if (!stopped) informer.start().catch((e) => onError(what, e));
       }, delayMs).unref();

@@ -53,11 +53,13 @@ describe("restart", () => {
       expect(res.status).toBe(202);
       ids.push(res.body.id);
     }
-    // Wait until every build runs, then kill without warning.
+    // Wait until every build's RUN step runs (its context already fetched
+    // from the dispatcher), then kill without warning.
     await expect
       .poll(async () => {
-        const states = await Promise.all(ids.map((id) => fetch(`${url}/v1/builds/${id}`).then((r) => r.json())));
-        return states.every((s) => s.state === "running");
+        const logs = await Promise.all(ids.map((id) => fetch(`${url}/v1/builds/${id}/logs`).then((r) => r.text())));
+        // "start <nonce>" from the RUN itself: plain on dockerd, after "#5 0.21 " on BuildKit.
+        return logs.every((text) => /"line":"(#\d+ [\d.]+ )?start \d+"/.test(text));
       }, { timeout: 60_000, interval: 250 })
       .toBe(true);
     child!.kill("SIGKILL");
