@@ -1,0 +1,37 @@
+// The OpenAPI description as the server generates it from its route schemas.
+// docs/openapi.json is this, committed; a unit test fails when they differ.
+// Run `npx tsx dispatcher/api/openapi-document.ts > docs/openapi.json` after changing a route.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { resolveConfig } from "../config/validate.js";
+import { ContextStore } from "../contexts/context-store.js";
+import { LocalExecutor } from "../local/local-executor.js";
+import { createMetrics } from "../metrics.js";
+import { buildServer } from "./server.js";
+
+export async function openApiDocument(): Promise<unknown> {
+  const dir = mkdtempSync(join(tmpdir(), "dh-openapi-"));
+  try {
+    const config = resolveConfig(
+      { publicUrl: "http://dockhand.example", executor: "local", contexts: { dir, signingKey: "x".repeat(32) } },
+      {},
+      "openapi",
+    );
+    // Routes are registered without starting anything: no daemon is contacted.
+    const executor = new LocalExecutor({ config, report: async () => undefined, log: { info() {}, warn() {}, error() {} } });
+    const app = await buildServer({ config, store: await ContextStore.create({ dir, ttlSeconds: 60 }), executor, metrics: createMetrics() });
+    await app.ready();
+    const document = app.swagger();
+    await app.close();
+    return document;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  process.stdout.write(`${JSON.stringify(await openApiDocument(), null, 2)}\n`);
+}
