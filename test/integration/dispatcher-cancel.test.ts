@@ -1,0 +1,49 @@
+// DELETE /v1/builds/{id}: the Jobs and their pods go, the running build
+// process is stopped, and every platform reports error "Cancelled" once.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Dispatcher } from "../../dispatcher/dispatcher.js";
+import { type Bed, buildRequest, ctx, finalStates, postBuild, setUpBed, startBedDispatcher, uploadContext, waitForStatuses } from "./harness.js";
+
+let bed: Bed;
+let dispatcher: Dispatcher;
+
+beforeAll(async () => {
+  bed = await setUpBed("dh-cancel");
+  dispatcher = await startBedDispatcher(bed);
+});
+
+afterAll(async () => {
+  await dispatcher?.close();
+  await bed?.close();
+});
+
+describe("cancel", () => {
+  it("deletes the Jobs with their pods and reports error Cancelled for every platform", async () => {
+    const context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo long-build ${Date.now()} && sleep 120\n`));
+    const res = await postBuild(
+      dispatcher.url,
+      buildRequest(context, { platforms: ["windows/amd64:ltsc2022", "linux/amd64"], tags: [`${bed.env.REGISTRY}/bed/cancel:1`], idempotencyKey: "cancel/1" }),
+    );
+    expect(res.status).toBe(202);
+    const id = res.body.id as string;
+    await expect
+      .poll(async () => (await (await fetch(`${dispatcher.url}/v1/builds/${id}`)).json()).platforms.map((p: { state: string }) => p.state), { timeout: 60_000 })
+      .toEqual(["running", "running"]);
+
+    const cancelled = await fetch(`${dispatcher.url}/v1/builds/${id}`, { method: "DELETE" });
+    expect(cancelled.status).toBe(202);
+
+    const mine = (s: { target_url: string | null; state: string; context: string; description: string | null }[]) => s.filter((x) => x.target_url?.endsWith(`/v1/builds/${id}`));
+    const statuses = mine(await waitForStatuses(bed.github, (s) => mine(s).filter((x) => finalStates.has(x.state)).length === 2, 60_000));
+    for (const context_ of ["dockhand/windows-ltsc2022", "dockhand/linux-amd64"]) {
+      const states = statuses.filter((s) => s.context === context_);
+      expect(states.map((s) => s.state)).toEqual(["pending", "error"]);
+      expect(states[1]!.description).toBe("Cancelled");
+    }
+    const selector = `dockhand.dev/build-id=${id}`;
+    await expect.poll(async () => (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(async () => (await bed.k.core.listNamespacedPod({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
+    // Cancelling again, or a build that is gone, is a clear 404, not an error.
+    expect((await fetch(`${dispatcher.url}/v1/builds/${id}`, { method: "DELETE" })).status).toBe(404);
+  });
+});
