@@ -67,6 +67,9 @@ export function dockerBuildCommand(plan: BuildPlan, platformPlan: PlatformPlan):
   return [
     "docker",
     "build",
+    // The pool's dockerd lives on for months: a failed step's container must
+    // not stay behind on the host's disk (the default keeps it).
+    "--force-rm",
     `--file=${plan.file}`,
     ...platformPlan.pushRefs.map((ref) => `--tag=${ref}`),
     ...(plan.target === undefined ? [] : [`--target=${plan.target}`]),

@@ -110,7 +110,7 @@ describe("docker Job (Windows dockerd pool)", () => {
       [
         "build",
         [
-          "docker", "build",
+          "docker", "build", "--force-rm",
           "--file=Dockerfile",
           "--tag=127.0.0.1:15000/octo-org/app:1.0",
           "--tag=127.0.0.1:15000/octo-org/app:latest",
@@ -133,7 +133,7 @@ describe("docker Job (Windows dockerd pool)", () => {
     const spec = buildOnly?.spec?.template.spec;
     expect(spec?.initContainers).toBeUndefined();
     expect(spec?.containers.map((container) => [container.name, container.command])).toEqual([
-      ["build", ["docker", "build", "--file=Dockerfile", "--build-arg=WINDOWS_VERSION=ltsc2019", contextUrl]],
+      ["build", ["docker", "build", "--force-rm", "--file=Dockerfile", "--build-arg=WINDOWS_VERSION=ltsc2019", contextUrl]],
     ]);
     expect(spec?.nodeSelector?.["node.kubernetes.io/windows-build"]).toBe("10.0.17763");
     expect(buildOnly?.metadata?.annotations?.["dockhand.dev/push-ref"]).toBeUndefined();
