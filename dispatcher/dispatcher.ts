@@ -4,7 +4,12 @@
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
 import pino, { type Logger } from "pino";
+import { authConfigured, securityFor } from "./api/security.js";
 import { buildServer } from "./api/server.js";
+import { LiveConfig, type ReloadResult } from "./config/live-config.js";
+import { isFinished } from "./kube/build-jobs.js";
+import { labelKeys, repositoryHash } from "./plan/names.js";
+import type { BuildCanceller } from "./webhooks/github-webhooks.js";
 import type { Config } from "./config/schema.js";
 import { ContextStore } from "./contexts/context-store.js";
 import type { Executor } from "./executor.js";
@@ -22,6 +27,10 @@ export interface Dispatcher {
   config: Config;
   /** Where the API answers, e.g. http://127.0.0.1:8080. */
   url: string;
+  /** The policy and secrets in force; reload() replaces them. */
+  live: LiveConfig;
+  /** Re-reads the config (StartOptions.reloadConfig) and applies its reloadable keys; SIGHUP does the same. */
+  reload(): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -29,6 +38,27 @@ export interface StartOptions {
   logger?: Logger;
   /** Replaces GitHub reporting (the bench measures the API alone). */
   report?: StatusReporter;
+  /** Reads the config again (main.ts: the file and environment); enables reload() and SIGHUP. */
+  reloadConfig?: () => Promise<Config>;
+}
+
+/** What the concurrency limit and webhooks need from the cluster: counts and cancellation by label. */
+function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repository: string) => Promise<number>; canceller: BuildCanceller } {
+  return {
+    activeJobs: (repository) => kubernetes.jobs.activeJobsOf(repositoryHash(repository)),
+    canceller: {
+      async find(labels, createdBefore) {
+        const jobs = await kubernetes.jobs.jobsLabelled(labels);
+        const ids = jobs
+          .filter((job) => !isFinished(job) && !job.metadata?.deletionTimestamp)
+          .filter((job) => !createdBefore || new Date(job.metadata?.creationTimestamp ?? 0).getTime() < createdBefore.getTime())
+          .map((job) => job.metadata?.labels?.[labelKeys.buildId])
+          .filter((id): id is string => Boolean(id));
+        return [...new Set(ids)];
+      },
+      cancel: (buildId, reason) => kubernetes.cancel(buildId, reason),
+    },
+  };
 }
 
 export async function startDispatcher(config: Config, options: StartOptions = {}): Promise<Dispatcher> {
@@ -87,7 +117,27 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
     executor = new LocalExecutor({ config, report, log: reconcilerLog });
   }
 
-  const app = await buildServer({ config, store, executor, metrics, logger: log });
+  const live = new LiveConfig(config);
+  const security = securityFor(config, {
+    live,
+    ...(executor instanceof KubernetesExecutor ? kubernetesSecurity(executor) : {}),
+  });
+  if (!authConfigured(config)) {
+    log.warn({}, "no authentication configured (auth.oidc.audience, auth.sharedSecrets): every upload, build and cancel will be refused with 401");
+  } else if (config.auth.disabled) {
+    log.warn({ listen: config.listen.host }, "auth.disabled: anyone who reaches this dispatcher may build; development only");
+  }
+  const app = await buildServer({ config, store, executor, metrics, logger: log, security });
+  const reload = async (): Promise<ReloadResult> => {
+    if (!options.reloadConfig) throw new Error("this dispatcher was started without a way to re-read its config");
+    const result = live.replace(await options.reloadConfig());
+    log.info(result, result.needRestart.length > 0 ? "config reloaded; some changes apply only after a restart" : "config reloaded");
+    return result;
+  };
+  const onHangup = () => {
+    reload().catch((err) => log.error({ err: String((err as Error)?.message ?? err) }, "config reload failed; the previous config stays in force"));
+  };
+  if (options.reloadConfig) process.on("SIGHUP", onHangup);
   await executor.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
@@ -108,7 +158,10 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
     metrics,
     config,
     url,
+    live,
+    reload,
     async close() {
+      process.off("SIGHUP", onHangup);
       clearInterval(sweeper);
       await app.close();
       await executor.stop();

@@ -26,6 +26,8 @@ function localDefaults(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     DOCKHAND_CONTEXTS_DIR: env.DOCKHAND_CONTEXTS_DIR ?? join(state, "contexts"),
     // Signed context URLs only need to outlive this process when nothing else fetches them.
     DOCKHAND_SIGNING_KEY: env.DOCKHAND_SIGNING_KEY ?? randomBytes(32).toString("base64url"),
+    // Loopback only, no config: a developer's own machine. Anything else must configure auth.
+    DOCKHAND_AUTH_DISABLED: env.DOCKHAND_AUTH_DISABLED ?? "true",
   };
 }
 
@@ -40,7 +42,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const dispatcher = await startDispatcher(config);
+  // SIGHUP re-reads the config file: the policy and shared secrets change without a restart.
+  const dispatcher = await startDispatcher(config, { reloadConfig: () => loadConfig(localDefaults(process.env)) });
   let stopping = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {

@@ -102,7 +102,7 @@ describe("validateBuildRequest rejects", () => {
       body: { ...minimal, dockerfile: "x" },
       problem: {
         error: "dockerfile: is not a known field", field: "dockerfile",
-        hint: "remove it; the fields are repository, sha, ref, context, file, target, tags, buildArgs, labels, push, platforms, builder, statusContext, idempotencyKey, baseImages, githubToken",
+        hint: "remove it; the fields are repository, sha, ref, context, file, target, tags, buildArgs, labels, push, platforms, builder, statusContext, idempotencyKey, baseImages, registrySecret, githubToken",
       },
     },
     {

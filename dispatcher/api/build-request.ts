@@ -132,6 +132,13 @@ export const BuildRequestSchema = Type.Object(
         },
       ),
     ),
+    registrySecret: Type.Optional(
+      Type.String({
+        pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        maxLength: 253,
+        description: "Registry credentials Secret for push and pull, one the dispatcher's policy grants this repository; default the first it grants.",
+      }),
+    ),
     githubToken: Type.Optional(
       Type.String({
         minLength: 1,
@@ -165,6 +172,8 @@ export interface BuildRequest {
   readonly statusContext: string | undefined;
   readonly idempotencyKey: string | undefined;
   readonly baseImages: Readonly<Partial<Record<WindowsVersion, string>>>;
+  /** Undefined: the policy's default for the repository. */
+  readonly registrySecret: string | undefined;
   readonly githubToken: string | undefined;
 }
 
@@ -201,6 +210,7 @@ const fieldHints: Readonly<Record<string, string>> = {
   statusContext: 'use a short prefix like "dockhand" (letters, digits, space, ., _, / and -)',
   idempotencyKey: "use a short printable key, e.g. <runId>/<runAttempt>/<job>/<step>",
   baseImages: "map a Windows version (ltsc2019, ltsc2022, ltsc2025) to a base image reference",
+  registrySecret: "name a Secret the dispatcher's policy grants this repository (lowercase letters, digits, - and .), or leave it out",
   githubToken: "send the token as issued by GitHub (e.g. github.token)",
 };
 
@@ -249,6 +259,7 @@ const notA: Readonly<Record<string, string>> = {
   builder: "is not a builder",
   statusContext: "is not a usable status context",
   idempotencyKey: "contains control characters",
+  registrySecret: "is not a Secret name",
 };
 
 function describeSchemaError(error: ValueError, field: string): RequestProblem {
@@ -426,6 +437,7 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
     statusContext: body.statusContext?.replace(/\/+$/, ""),
     idempotencyKey: body.idempotencyKey,
     baseImages,
+    registrySecret: body.registrySecret,
     githubToken: body.githubToken,
   };
   return { request, problems };

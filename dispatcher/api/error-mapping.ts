@@ -2,7 +2,9 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ContextError, type ContextErrorCode } from "../contexts/errors.js";
+import { AuthenticationError } from "../auth/auth-error.js";
 import { RequestError } from "../errors.js";
+import { PolicyDenial } from "../policy/denial.js";
 import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { apiMessage, apiStatus } from "../kube/api-errors.js";
 
@@ -21,9 +23,26 @@ export interface ErrorBody {
   error: string;
   field: string;
   hint: string;
+  /** For a policy denial: the config rule that denied it (policy.repositories[0].dockerPool). */
+  rule?: string;
 }
 
-export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
+export function toHttpError(err: unknown): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+  if (err instanceof PolicyDenial) {
+    return {
+      status: err.status,
+      body: { ...err.toBody(), rule: err.rule },
+      ...(err.retryAfterSeconds !== undefined ? { headers: { "retry-after": String(err.retryAfterSeconds) } } : {}),
+    };
+  }
+  if (err instanceof AuthenticationError) {
+    // The reason names what is wrong with the credential, never the credential.
+    return {
+      status: err.status,
+      body: { error: err.reason, field: err.header, hint: err.hint },
+      headers: err.status === 401 ? { "www-authenticate": 'Bearer realm="dockhand"' } : { "retry-after": "10" },
+    };
+  }
   if (err instanceof RequestError) return { status: err.status, body: err.toBody() };
   if (err instanceof ContextError) {
     return {
@@ -65,8 +84,9 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody } {
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  const { status, body } = toHttpError(err);
-  if (status >= 500) request.log.error({ err }, "request failed");
-  else request.log.info({ status, field: body.field }, body.error);
+  const { status, body, headers } = toHttpError(err);
+  if (status >= 500 && !(err instanceof AuthenticationError)) request.log.error({ err }, "request failed");
+  else request.log.info({ status, field: body.field, ...(body.rule ? { rule: body.rule } : {}) }, body.error);
+  if (headers) void reply.headers(headers);
   void reply.code(status).send(body);
 }

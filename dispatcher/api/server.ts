@@ -5,7 +5,11 @@ import type { Config } from "../config/schema.js";
 import type { ContextStore } from "../contexts/context-store.js";
 import type { Executor } from "../executor.js";
 import type { Metrics } from "../metrics.js";
+import { githubWebhookRoutes } from "../webhooks/github-webhooks.js";
+import { accessControl, hashingJsonParser } from "./access.js";
 import { errorHandler } from "./error-mapping.js";
+import { redactingLogger } from "./log-redaction.js";
+import { type SecurityDeps, securityFor } from "./security.js";
 import { buildRoutes } from "./routes/builds.js";
 import { contextRoutes } from "./routes/contexts.js";
 import { healthRoutes } from "./routes/health.js";
@@ -17,26 +21,43 @@ export interface ServerDeps {
   metrics: Metrics;
   /** Structured JSON logs; each request logs with its own child (reqId). */
   logger?: Logger;
+  /** Authentication, policy, webhooks' cancelling; default: built from config (dispatcher.ts adds the executor's parts). */
+  security?: SecurityDeps;
 }
 
 /** The dispatcher's HTTP API. Pure wiring: every route's work lives in its own module. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const security = deps.security ?? securityFor(deps.config);
   const app = Fastify({
-    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    ...(deps.logger ? { loggerInstance: redactingLogger(deps.logger) as FastifyBaseLogger } : { logger: false }),
     // Build requests are small; contexts stream past this limit through their own parser.
     bodyLimit: 1 << 20,
   });
   await app.register(swagger, {
     openapi: {
       info: { title: "dockhand dispatcher", version: "1", description: "Build container images, Windows above all, on your own Kubernetes cluster." },
+      components: {
+        securitySchemes: {
+          oidc: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A GitHub Actions OIDC token with the dispatcher's audience (auth.oidc)." },
+          sharedSecret: {
+            type: "apiKey",
+            in: "header",
+            name: "X-Hub-Signature-256",
+            description: "sha256=HMAC-SHA256 of timestamp, nonce, method, path and the body's sha256 with a shared secret (auth.sharedSecrets), with X-Dockhand-Timestamp and X-Dockhand-Nonce.",
+          },
+        },
+      },
     },
   });
   app.setErrorHandler(errorHandler);
+  hashingJsonParser(app);
+  accessControl(app, { authenticator: security.authenticator, live: security.live, executor: deps.executor });
   app.addHook("onResponse", async (request, reply) => {
     deps.metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? "unknown", status: String(reply.statusCode) });
   });
   contextRoutes(app, { store: deps.store, maxBytes: deps.config.contexts.maxBytes, signingKey: deps.config.contexts.signingKey, metrics: deps.metrics });
-  buildRoutes(app, deps);
+  buildRoutes(app, { ...deps, live: security.live, pullRequests: security.pullRequests, activeJobs: security.activeJobs });
+  githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });
   healthRoutes(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;

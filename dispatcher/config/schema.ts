@@ -52,6 +52,55 @@ const ResourceList = (description: string, defaults: Record<string, string>) =>
 const ImageRef = (description: string, defaultImage: string) =>
   Type.String({ minLength: 1, maxLength: 512, default: defaultImage, description });
 
+// "owner/name", "owner/*" or "*" (GitHub names: see api/build-request.ts).
+const repositoryPattern = "^(\\*|[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/(\\*|[A-Za-z0-9._-]{1,100}))$";
+// A ref pattern: a full ref, "*" allowed as the last path segment or alone.
+const refPatternPattern = "^(\\*|refs/[^\\s*]+(/\\*)?|refs/(heads|tags)/\\*)$";
+
+const RepositoryRule = Type.Object(
+  {
+    repository: Type.String({
+      pattern: repositoryPattern,
+      expected: 'a repository pattern: "owner/name", "owner/*" or "*"',
+      description: "Which repositories this rule is for.",
+    }),
+    dockerPool: Type.Object(
+      {
+        refs: Type.Array(Type.String({ pattern: refPatternPattern, expected: 'a ref like "refs/heads/main", or "refs/tags/*"' }), {
+          default: [],
+          description: "Refs whose builds may use the dockerd pool (host-level access on Windows nodes).",
+        }),
+        environments: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), {
+          default: [],
+          description: "GitHub deployment environments (the OIDC environment claim) whose builds may use the dockerd pool.",
+        }),
+      },
+      { additionalProperties: false, default: {}, description: "Off unless a ref or environment is listed." },
+    ),
+    registrySecrets: Type.Optional(
+      Type.Array(Type.String({ pattern: dnsSubdomain, expected: "a Secret name" }), {
+        description: "Registry Secrets this repository's builds may mount (the first is the default); unset means registry.secretName.",
+      }),
+    ),
+    imagePrefixes: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), {
+      default: [],
+      description: 'Image names this repository may tag and push: "registry/path" prefixes, or "*"; none means no tags.',
+    }),
+    maxConcurrentBuilds: Type.Optional(
+      Type.Integer({ minimum: 1, description: "Running platform builds (Jobs) at once; more are refused with 429 and Retry-After." }),
+    ),
+    forkPullRequests: Type.Boolean({
+      default: false,
+      description: "Whether pull request builds whose head is in a fork (or from pull_request_target) may build.",
+    }),
+    cancelSupersededBuilds: Type.Boolean({
+      default: false,
+      description: "A pull_request synchronize webhook cancels the builds of the pull request's previous head.",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 const section = <T extends Parameters<typeof Type.Object>[0]>(properties: T, description: string) =>
   Type.Object(properties, { additionalProperties: false, default: {}, description });
 
@@ -233,6 +282,100 @@ export const ConfigSchema = Type.Object(
       },
       "How the dispatcher writes commit statuses.",
     ),
+    auth: section(
+      {
+        oidc: section(
+          {
+            issuer: Type.String({
+              pattern: "^https?://[^\\s?#]+$",
+              expected: "an http(s) URL without query or fragment",
+              default: "https://token.actions.githubusercontent.com",
+              description:
+                "Issuer of GitHub Actions OIDC tokens (the iss claim); GitHub Enterprise Server: https://HOST/_services/token.",
+            }),
+            audience: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 255,
+                description:
+                  "Audience the tokens must carry (the Action's audience input, core.getIDToken(audience)); unset means OIDC tokens are not accepted.",
+              }),
+            ),
+            jwksUrl: Type.Optional(
+              Type.String({
+                pattern: "^https?://[^\\s#]+$",
+                expected: "an http(s) URL",
+                description: "Where the issuer's signing keys are; unset means the jwks_uri of <issuer>/.well-known/openid-configuration.",
+              }),
+            ),
+            clockSkewSeconds: Type.Integer({
+              minimum: 0,
+              maximum: 300,
+              default: 60,
+              description: "Clock difference tolerated when checking a token's exp, nbf and iat.",
+            }),
+          },
+          "GitHub Actions OIDC tokens (Authorization: Bearer).",
+        ),
+        sharedSecrets: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({
+                pattern: dnsLabel,
+                expected: "a short name (lowercase letters, digits and -)",
+                description: "Names the secret in logs and denials; never the secret itself.",
+              }),
+              secret: Type.String({ minLength: 32, secret: true, description: "The shared secret; at least 32 characters (openssl rand -hex 32)." }),
+              repositories: Type.Array(
+                Type.String({ pattern: repositoryPattern, expected: 'a repository pattern: "owner/name", "owner/*" or "*"' }),
+                { minItems: 1, description: "Repositories requests signed with this secret may act for." },
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            default: [],
+            documentItems: true,
+            description:
+              "Secrets for requests signed with HMAC-SHA256 (X-Hub-Signature-256, timestamp, nonce): each {name, secret, repositories}. Any holder may act for those repositories, with any ref and sha: prefer OIDC.",
+          },
+        ),
+        buildReads: Type.Union([Type.Literal("capability"), Type.Literal("authenticated")], {
+          default: "capability",
+          description:
+            '"capability": GET of a build and its logs needs only the build id (unguessable, in the status link repository readers see); "authenticated": the same credentials as writes, for that repository.',
+        }),
+        disabled: Type.Boolean({
+          default: false,
+          description:
+            "No authentication and no policy: only for a development dispatcher listening on loopback (npm start without config sets it).",
+        }),
+      },
+      "Who may call the API.",
+    ),
+    webhooks: section(
+      {
+        secret: Type.Optional(
+          Type.String({
+            minLength: 16,
+            secret: true,
+            description: "Secret of the GitHub webhook sending to /webhooks/github; unset means webhooks are refused.",
+          }),
+        ),
+      },
+      "GitHub webhooks that cancel builds (pull_request closed/synchronize, workflow_run/workflow_job cancelled).",
+    ),
+    policy: section(
+      {
+        repositories: Type.Array(RepositoryRule, {
+          default: [],
+          documentItems: true,
+          description:
+            "Per-repository rules, first match wins; a repository no rule matches may not build. See docs/security.md for each field.",
+        }),
+      },
+      "What each repository may do; re-read from the config file on SIGHUP.",
+    ),
     statusContextPrefix: Type.String({
       pattern: "^[A-Za-z0-9][A-Za-z0-9._/ -]*$",
       expected: "a status context prefix (letters, digits, space, ., _, / and -)",
@@ -284,6 +427,10 @@ export const envOverrides = [
   { env: "DOCKHAND_GITHUB_APP_ID", key: "github.app.appId" },
   { env: "DOCKHAND_GITHUB_APP_PRIVATE_KEY", key: "github.app.privateKey" },
   { env: "DOCKHAND_GITHUB_APP_INSTALLATION_ID", key: "github.app.installationId" },
+  { env: "DOCKHAND_OIDC_AUDIENCE", key: "auth.oidc.audience" },
+  { env: "DOCKHAND_OIDC_ISSUER", key: "auth.oidc.issuer" },
+  { env: "DOCKHAND_AUTH_DISABLED", key: "auth.disabled" },
+  { env: "DOCKHAND_WEBHOOK_SECRET", key: "webhooks.secret" },
 ] as const;
 
 /** The variable naming the config file (YAML or JSON). */
@@ -325,6 +472,14 @@ export function describeConfig(): ConfigKeyDescription[] {
       env: envOverrides.find((override) => override.key === prefix)?.env,
       description: String(schema["description"] ?? ""),
     });
+    // Lists of rules document their fields too (policy.repositories[].dockerPool.refs).
+    const items = schema["items"] as TSchema | undefined;
+    if (schema["type"] === "array" && schema["documentItems"] === true && items?.["properties"]) {
+      const requiredKeys = new Set((items["required"] as string[] | undefined) ?? []);
+      for (const [name, child] of Object.entries(items["properties"] as Record<string, TSchema>)) {
+        walk(child, `${prefix}[].${name}`, requiredKeys.has(name));
+      }
+    }
   };
   walk(ConfigSchema, "", true);
   return rows;

@@ -41,6 +41,14 @@ describe("resolveConfig", () => {
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
       },
       github: { apiUrl: "https://api.github.com" },
+      auth: {
+        oidc: { issuer: "https://token.actions.githubusercontent.com", clockSkewSeconds: 60 },
+        sharedSecrets: [],
+        buildReads: "capability",
+        disabled: false,
+      },
+      webhooks: {},
+      policy: { repositories: [] },
       statusContextPrefix: "dockhand",
       local: {},
     });
@@ -132,7 +140,7 @@ describe("resolveConfig", () => {
       raw: { ...base, buildKit: {} },
       problems: [{
         key: "buildKit",
-        message: "is not a known key (known here: listen, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, registry, limits, github, statusContextPrefix, local)",
+        message: "is not a known key (known here: listen, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, registry, limits, github, auth, webhooks, policy, statusContextPrefix, local)",
       }],
     },
     {
@@ -195,8 +203,68 @@ describe("resolveConfig", () => {
       raw: [],
       problems: [{ key: "(top level)", message: "must be a mapping of keys to values" }],
     },
+    {
+      name: "auth disabled on a dispatcher that listens beyond loopback",
+      raw: { ...base, auth: { disabled: true } },
+      problems: [{ key: "auth.disabled", message: 'is true but listen.host is "0.0.0.0"; an unauthenticated dispatcher may only listen on 127.0.0.1, ::1 or localhost' }],
+    },
+    {
+      name: "auth disabled from the environment, parsed as a boolean",
+      raw: base,
+      env: { DOCKHAND_AUTH_DISABLED: "true" },
+      problems: [{ key: "auth.disabled", message: 'is true but listen.host is "0.0.0.0"; an unauthenticated dispatcher may only listen on 127.0.0.1, ::1 or localhost' }],
+    },
+    {
+      name: "a short shared secret, without showing it",
+      raw: { ...base, auth: { sharedSecrets: [{ name: "ci", secret: "hunter2", repositories: ["octo-org/*"] }] } },
+      problems: [{ key: "auth.sharedSecrets[0].secret", message: "is shorter than 32 characters" }],
+    },
+    {
+      name: "two shared secrets with one name",
+      raw: {
+        ...base,
+        auth: {
+          sharedSecrets: [
+            { name: "ci", secret: "a".repeat(32), repositories: ["octo-org/*"] },
+            { name: "ci", secret: "b".repeat(32), repositories: ["*"] },
+          ],
+        },
+      },
+      problems: [{ key: "auth.sharedSecrets[1].name", message: '"ci" is used twice; give each secret its own name' }],
+    },
+    {
+      name: "a repository pattern with a wildcard owner",
+      raw: { ...base, policy: { repositories: [{ repository: "*/app" }] } },
+      problems: [{ key: "policy.repositories[0].repository", message: '"*/app" is not a repository pattern: "owner/name", "owner/*" or "*"' }],
+    },
+    {
+      name: "an image prefix without a registry host",
+      raw: { ...base, policy: { repositories: [{ repository: "octo-org/*", imagePrefixes: ["octo-org/app"] }] } },
+      problems: [{ key: "policy.repositories[0].imagePrefixes[0]", message: '"octo-org/app" does not start with a registry host (e.g. "ghcr.io/octo-org", "docker.io/octo")' }],
+    },
+    {
+      name: "an image prefix with a tag",
+      raw: { ...base, policy: { repositories: [{ repository: "octo-org/*", imagePrefixes: ["ghcr.io/octo-org/app:1"] }] } },
+      problems: [{ key: "policy.repositories[0].imagePrefixes[0]", message: '"ghcr.io/octo-org/app:1" names a tag or digest; give a registry/path prefix, e.g. ghcr.io/octo-org' }],
+    },
+    {
+      name: "a misspelled policy field",
+      raw: { ...base, policy: { repositories: [{ repository: "octo-org/*", dockerpool: {} }] } },
+      problems: [{ key: "policy.repositories[0].dockerpool", message: "is not a known key (known here: repository, dockerPool, registrySecrets, imagePrefixes, maxConcurrentBuilds, forkPullRequests, cancelSupersededBuilds)" }],
+    },
   ])("rejects $name", ({ raw, env, problems }) => {
     expect(problemsOf(raw, env)).toEqual(problems);
+  });
+
+  it("never puts a shared or webhook secret in the error message", () => {
+    const secret = "s3cr3t-" + "y".repeat(5);
+    try {
+      resolveConfig({ ...base, auth: { sharedSecrets: [{ name: "ci", secret, repositories: ["nope"] }] }, webhooks: { secret } }, {}, "f");
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).not.toContain(secret);
+    }
   });
 
   it("never puts a secret in the error message", () => {

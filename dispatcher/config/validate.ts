@@ -6,6 +6,7 @@ import { Value } from "@sinclair/typebox/value";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseImageReference } from "../plan/image-reference.js";
+import { parseImagePrefix } from "../policy/image-prefix.js";
 import { type Config, ConfigSchema, envOverrides } from "./schema.js";
 
 export interface ConfigProblem {
@@ -81,14 +82,16 @@ export function applyEnvOverrides(
     const value = env[name];
     if (value === undefined || value === "") continue;
     const path = key.split(".");
-    const isInteger = schemaAt(path)?.["type"] === "integer";
+    const type = schemaAt(path)?.["type"];
+    const isInteger = type === "integer";
     let node: Record<string, unknown> = config;
     for (const segment of path.slice(0, -1)) {
       const child = node[segment];
       if (typeof child !== "object" || child === null || Array.isArray(child)) node[segment] = {};
       node = node[segment] as Record<string, unknown>;
     }
-    node[path.at(-1) as string] = isInteger && /^[0-9]+$/.test(value) ? Number(value) : value;
+    node[path.at(-1) as string] =
+      isInteger && /^[0-9]+$/.test(value) ? Number(value) : type === "boolean" && /^(true|false)$/.test(value) ? value === "true" : value;
     envByKey.set(key, name);
   }
   return { config, envByKey };
@@ -97,6 +100,10 @@ export function applyEnvOverrides(
 function schemaAt(path: readonly string[]): TSchema | undefined {
   let schema: TSchema | undefined = ConfigSchema;
   for (const segment of path) {
+    if (schema?.["type"] === "array" && /^[0-9]+$/.test(segment)) {
+      schema = schema["items"] as TSchema | undefined;
+      continue;
+    }
     const properties = schema?.["properties"] as Record<string, TSchema> | undefined;
     schema = properties?.[segment];
   }
@@ -211,6 +218,29 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
       add("buildkit.cacheRepository", `${quote(cache)} names a tag or digest; give the repository only (dockhand picks the tags)`);
     }
   }
+  problems.push(...securityProblems(config));
+  return problems;
+}
+
+const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"]);
+
+function securityProblems(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (key: string, message: string) => problems.push({ key, message });
+  if (config.auth.disabled && !loopbackHosts.has(config.listen.host)) {
+    add("auth.disabled", `is true but listen.host is ${quote(config.listen.host)}; an unauthenticated dispatcher may only listen on 127.0.0.1, ::1 or localhost`);
+  }
+  const names = new Set<string>();
+  config.auth.sharedSecrets.forEach((entry, index) => {
+    if (names.has(entry.name)) add(`auth.sharedSecrets[${index}].name`, `${quote(entry.name)} is used twice; give each secret its own name`);
+    names.add(entry.name);
+  });
+  config.policy.repositories.forEach((rule, index) => {
+    rule.imagePrefixes.forEach((prefix, prefixIndex) => {
+      const parsed = parseImagePrefix(prefix);
+      if (!parsed.ok) add(`policy.repositories[${index}].imagePrefixes[${prefixIndex}]`, `${quote(prefix)} ${parsed.problem}`);
+    });
+  });
   return problems;
 }
 

@@ -126,6 +126,25 @@ export class BuildJobs {
     return list.items;
   }
 
+  /** Jobs carrying every one of these labels (webhooks cancel by pull request, run or commit). */
+  async jobsLabelled(labels: Readonly<Record<string, string>>): Promise<V1Job[]> {
+    const selector = Object.entries({ [labelKeys.managedBy]: managedByValue, ...labels })
+      .map(([key, value]) => `${key}=${value}`)
+      .join(",");
+    const list = await this.batch.listNamespacedJob({ namespace: this.namespace, labelSelector: selector });
+    return list.items;
+  }
+
+  /**
+   * How many of a repository's Jobs are still running or waiting to (policy
+   * maxConcurrentBuilds). Read from the API server, not the informer cache,
+   * so a Job created a moment ago counts.
+   */
+  async activeJobsOf(repositoryHash: string): Promise<number> {
+    const jobs = await this.jobsLabelled({ [labelKeys.repositoryHash]: repositoryHash });
+    return jobs.filter((job) => !isFinished(job) && !job.metadata?.deletionTimestamp).length;
+  }
+
   /**
    * Cancels a build: marks each Job with the reason, then deletes it in the
    * foreground so its pods (and their processes) go first. The report

@@ -9,7 +9,7 @@ import { RequestError } from "../errors.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
 import { type ParsedDockerfile, parseDockerfile, resolveStages } from "./dockerfile-analysis.js";
 import { parseImageReference } from "./image-reference.js";
-import { githubTokenSecretName, jobName, requestHash } from "./names.js";
+import { type BuildOrigin, githubTokenSecretName, jobName, requestHash } from "./names.js";
 import { type Platform, parsePlatform } from "./platforms.js";
 import { pushRefsFor } from "./push-refs.js";
 
@@ -66,6 +66,10 @@ export interface BuildPlan {
   readonly githubTokenSecret: string | undefined;
   readonly targetUrl: string;
   readonly platforms: readonly PlatformPlan[];
+  /** Set by the API once the request is authorized: where the build came from (labels webhooks cancel by). */
+  readonly origin?: BuildOrigin;
+  /** The registry Secret the policy granted (null: none); undefined means registry.secretName. */
+  readonly registrySecret?: string | null;
 }
 
 export interface PlanInput {

@@ -14,6 +14,9 @@ export function jobLabels(plan: BuildPlan, platformPlan: PlatformPlan): Record<s
     [labelKeys.builder]: platformPlan.builder,
     [labelKeys.repositoryHash]: repositoryHash(plan.repository),
     [labelKeys.sha]: plan.sha,
+    ...(plan.origin?.pullRequest !== undefined ? { [labelKeys.pullRequest]: String(plan.origin.pullRequest) } : {}),
+    ...(plan.origin?.runId !== undefined ? { [labelKeys.runId]: plan.origin.runId } : {}),
+    ...(plan.origin?.runAttempt !== undefined ? { [labelKeys.runAttempt]: plan.origin.runAttempt } : {}),
   };
 }
 

@@ -6,6 +6,10 @@ import { dockerJob } from "./docker-job.js";
 
 /** One Job per platform, in the order the request listed the platforms. */
 export function jobManifests(plan: BuildPlan, config: Config): V1Job[] {
+  // The policy grants each repository its registry Secret; the Job builders read it from the config.
+  if (plan.registrySecret !== undefined) {
+    config = { ...config, registry: { ...config.registry, secretName: plan.registrySecret ?? undefined } };
+  }
   return plan.platforms.map((platformPlan) =>
     platformPlan.builder === "docker" ? dockerJob(plan, platformPlan, config) : buildkitJob(plan, platformPlan, config),
   );

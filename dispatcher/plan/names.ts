@@ -2,7 +2,7 @@
 // the reconciler and GitHub reporting. Jobs carry all build state, so these
 // keys are the dispatcher's data model; change them only with a migration.
 
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import type { PlatformSlug } from "./platforms.js";
 
 /** Selectable Job/pod labels. Values must be valid label values (≤63, alphanumeric ends). */
@@ -16,7 +16,19 @@ export const labelKeys = {
   /** First 16 hex digits of sha256(lowercased owner/name): selects one repository's builds. */
   repositoryHash: "dockhand.dev/repository-hash",
   sha: "dockhand.dev/sha",
+  /** The pull request number, for builds of refs/pull/<n>/…: closing it cancels them. */
+  pullRequest: "dockhand.dev/pull-request",
+  /** GitHub Actions run id and attempt: a cancelled run cancels its builds. */
+  runId: "dockhand.dev/run-id",
+  runAttempt: "dockhand.dev/run-attempt",
 } as const;
+
+/** Where a build came from, as far as its credentials vouch; each becomes a label. */
+export interface BuildOrigin {
+  readonly pullRequest?: number;
+  readonly runId?: string;
+  readonly runAttempt?: string;
+}
 
 export const managedByValue = "dockhand";
 
@@ -58,8 +70,12 @@ const buildIdLength = 12;
  * concurrent duplicate into a conflict instead of a second build.
  * 12 characters, lowercase, DNS-safe, starting with a letter.
  */
-export function buildIdFromKey(repository: string, idempotencyKey: string): string {
-  const digest = createHash("sha256").update(`${repository.toLowerCase()}\n${idempotencyKey}`).digest();
+export function buildIdFromKey(repository: string, idempotencyKey: string, secret?: string | Buffer): string {
+  const message = `${repository.toLowerCase()}\n${idempotencyKey}`;
+  // Keyed with a dispatcher secret, the id cannot be computed from the (often
+  // public) repository and run id, so it stays a capability to read the build.
+  const digest =
+    secret === undefined ? createHash("sha256").update(message).digest() : createHmac("sha256", secret).update(`dockhand-build-id-v1\n${message}`).digest();
   return encodeBuildId(digest);
 }
 

@@ -2,7 +2,7 @@
 // process is stopped, and every platform reports error "Cancelled" once.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
-import { type Bed, buildRequest, ctx, finalStates, postBuild, setUpBed, startBedDispatcher, uploadContext, waitForStatuses } from "./harness.js";
+import { type Bed, buildRequest, cancelBuild, ctx, finalStates, postBuild, setUpBed, startBedDispatcher, uploadContext, waitForStatuses } from "./harness.js";
 
 let bed: Bed;
 let dispatcher: Dispatcher;
@@ -30,7 +30,7 @@ describe("cancel", () => {
       .poll(async () => (await (await fetch(`${dispatcher.url}/v1/builds/${id}`)).json()).platforms.map((p: { state: string }) => p.state), { timeout: 60_000 })
       .toEqual(["running", "running"]);
 
-    const cancelled = await fetch(`${dispatcher.url}/v1/builds/${id}`, { method: "DELETE" });
+    const cancelled = await cancelBuild(dispatcher.url, id);
     expect(cancelled.status).toBe(202);
 
     const mine = (s: { target_url: string | null; state: string; context: string; description: string | null }[]) => s.filter((x) => x.target_url?.endsWith(`/v1/builds/${id}`));
@@ -44,6 +44,6 @@ describe("cancel", () => {
     await expect.poll(async () => (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
     await expect.poll(async () => (await bed.k.core.listNamespacedPod({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
     // Cancelling again, or a build that is gone, is a clear 404, not an error.
-    expect((await fetch(`${dispatcher.url}/v1/builds/${id}`, { method: "DELETE" })).status).toBe(404);
+    expect((await cancelBuild(dispatcher.url, id)).status).toBe(404);
   });
 });

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { sha256Hex, signRequest } from "../../dispatcher/auth/request-signature.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import type { Config } from "../../dispatcher/config/schema.js";
 import { startDispatcher, type Dispatcher } from "../../dispatcher/dispatcher.js";
@@ -70,6 +71,11 @@ export async function setUpBed(prefix: string): Promise<Bed> {
     registry: { secretName: "registry-push", insecureRegistries: [env.REGISTRY] },
     limits: { unschedulableAfterSeconds: 5, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 600 },
     github: { apiUrl: github.url, token: "dispatcher-token" },
+    // Requests are signed as the Action's `auth: secret` signs them; the
+    // policy lets the bed's builds use the dockerd pool from branches and push
+    // to the bed registry (and r.example, which validation tests name).
+    auth: { sharedSecrets: [{ name: "bed", secret: bedSharedSecret, repositories: ["*"] }] },
+    policy: { repositories: [{ repository: "*", dockerPool: { refs: ["refs/heads/*"] }, imagePrefixes: [env.REGISTRY, "r.example"] }] },
   });
   return {
     env,
@@ -97,11 +103,27 @@ export function writeConfigFile(bed: Bed, port: number, mutate: (raw: Record<str
   return file;
 }
 
+/** The shared secret the bed's dispatchers accept (auth.sharedSecrets "bed"). */
+export const bedSharedSecret = "bed-shared-secret-0123456789abcdef0123456789";
+
+/**
+ * fetch, signed with the bed's shared secret as the Action signs: over
+ * method, path and query, and the body's sha256 (for a context upload, the
+ * digest in its path).
+ */
+export async function signedFetch(url: string, init: { method?: string; headers?: Record<string, string>; body?: Uint8Array | string; bodySha256?: string } = {}, secret = bedSharedSecret): Promise<Response> {
+  const method = init.method ?? "GET";
+  const target = new URL(url);
+  const bodySha256 = init.bodySha256 ?? sha256Hex(init.body ?? "");
+  const signed = signRequest(secret, method, `${target.pathname}${target.search}`, bodySha256);
+  return fetch(url, { method, headers: { ...init.headers, ...signed }, ...(init.body !== undefined ? { body: init.body as BodyInit } : {}) });
+}
+
 /** Packs and uploads a context as the Action does; returns its digest. */
 export async function uploadContext(dispatcherUrl: string, files: Record<string, string>): Promise<string> {
   const body = await tarGz(files);
   const hex = createHash("sha256").update(body).digest("hex");
-  const res = await fetch(`${dispatcherUrl}/v1/contexts/${hex}`, { method: "PUT", headers: { "content-type": "application/gzip" }, body: new Uint8Array(body) });
+  const res = await signedFetch(`${dispatcherUrl}/v1/contexts/${hex}`, { method: "PUT", headers: { "content-type": "application/gzip" }, body: new Uint8Array(body), bodySha256: hex });
   if (res.status !== 201 && res.status !== 200) throw new Error(`context upload: HTTP ${res.status} ${await res.text()}`);
   return `sha256:${hex}`;
 }
@@ -111,8 +133,13 @@ export function buildRequest(context: string, overrides: Record<string, unknown>
 }
 
 export async function postBuild(dispatcherUrl: string, body: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${dispatcherUrl}/v1/builds`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await signedFetch(`${dispatcherUrl}/v1/builds`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   return { status: res.status, body: await res.json() };
+}
+
+/** DELETE /v1/builds/{id}, signed. */
+export async function cancelBuild(dispatcherUrl: string, id: string): Promise<Response> {
+  return signedFetch(`${dispatcherUrl}/v1/builds/${id}`, { method: "DELETE" });
 }
 
 /** Polls the stand-in's record (a test double's memory, not the API server) until `done` holds. */

@@ -11,6 +11,11 @@ import type { Metrics } from "../../metrics.js";
 import { planBuild } from "../../plan/build-plan.js";
 import { buildIdFromKey, buildIdFromRandom, isBuildId } from "../../plan/names.js";
 import type { BuildState } from "../../reconcile/build-state.js";
+import type { Identity } from "../../auth/identity.js";
+import { LiveConfig } from "../../config/live-config.js";
+import type { PullRequestOrigins } from "../../policy/pull-request-origin.js";
+import { admitConcurrent, authorizePlacement } from "../../policy/repository-policy.js";
+import { authorizeRequest, originOf, RepositoryGate } from "../authorize-build.js";
 import { BuildRequestSchema, validateBuildRequest } from "../build-request.js";
 import { BuildStateSchema, ErrorSchema } from "./schemas.js";
 
@@ -19,12 +24,20 @@ export interface BuildRoutesDeps {
   store: ContextStore;
   executor: Executor;
   metrics: Metrics;
+  /** The policy and secrets as last (re)loaded; default: config, never reloaded. */
+  live?: LiveConfig;
+  /** Asks GitHub where a pull request's head lives (fork check). */
+  pullRequests?: PullRequestOrigins;
+  /** Running (unfinished) platform builds of a repository, for policy maxConcurrentBuilds; unset: no limit. */
+  activeJobs?: (repository: string) => Promise<number>;
 }
 
 const IdParams = Type.Object({ id: Type.String({ description: "Build id, as returned by POST /v1/builds." }) });
 
 export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
   const { config, store, executor, metrics } = deps;
+  const live = deps.live ?? new LiveConfig(config);
+  const gate = new RepositoryGate();
   const present = (build: BuildState) => ({
     ...build,
     url: `${config.publicUrl}/v1/builds/${build.id}`,
@@ -36,6 +49,7 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
     {
       schema: {
         summary: "Request a build: one Job per platform; answers once every Job is stored",
+        security: [{ oidc: [] }, { sharedSecret: [] }],
         body: BuildRequestSchema,
         response: { 202: BuildStateSchema, 200: BuildStateSchema, "4xx": ErrorSchema },
       },
@@ -51,6 +65,9 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
         if (err instanceof RequestError) metrics.buildsRejected.inc({ field: err.field.replace(/\[\d+\]|\..*$/g, "") });
         throw err;
       }
+      // The access hook authenticated the request; who it is decides what it may build.
+      const identity: Identity = request.identity ?? { kind: "anonymous" };
+      const grant = await authorizeRequest(identity, buildRequest, live.current, deps.pullRequests);
       if (!(await store.has(buildRequest.context))) {
         throw new RequestError({
           error: `context: ${buildRequest.context} has not been uploaded`,
@@ -60,13 +77,22 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
       }
       const dockerfile = (await store.readFile(buildRequest.context, buildRequest.file)).toString("utf8");
       const buildId = buildRequest.idempotencyKey
-        ? buildIdFromKey(buildRequest.repository, buildRequest.idempotencyKey)
+        ? buildIdFromKey(buildRequest.repository, buildRequest.idempotencyKey, config.contexts.signingKey)
         : buildIdFromRandom(randomBytes(10));
       // The URL must outlive the build: the pod fetches it when its build step starts.
       const expiresAt = new Date(Date.now() + (config.limits.activeDeadlineSeconds + 3600) * 1000);
       const contextUrl = signContextUrl({ publicUrl: config.publicUrl, digest: buildRequest.context, buildId, expiresAt, key: config.contexts.signingKey });
-      const plan = planBuild({ request: buildRequest, config, dockerfile, buildId, contextUrl });
-      const { build, created } = await executor.submit(plan, buildRequest.githubToken);
+      const planned = planBuild({ request: buildRequest, config, dockerfile, buildId, contextUrl });
+      authorizePlacement(identity, planned, grant.rule);
+      const plan = { ...planned, origin: originOf(identity, buildRequest), registrySecret: grant.registrySecret };
+      const { build, created } = await gate.run(plan.repository, async () => {
+        if (grant.rule?.rule.maxConcurrentBuilds !== undefined && deps.activeJobs) {
+          // A retry of a build that exists already creates nothing: it is never refused.
+          const existing = buildRequest.idempotencyKey ? await executor.get(buildId) : undefined;
+          if (!existing) admitConcurrent(grant.rule, plan.repository, await deps.activeJobs(plan.repository), plan.platforms.length);
+        }
+        return executor.submit(plan, buildRequest.githubToken);
+      });
       if (created) metrics.buildsAccepted.inc({ executor: executor.kind });
       request.log.info(
         { buildId, repository: plan.repository, sha: plan.sha, created, platforms: plan.platforms.map((p) => ({ platform: p.platform.request, builder: p.builder, reason: p.reason })) },
@@ -88,7 +114,7 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
 
   app.delete(
     "/v1/builds/:id",
-    { schema: { summary: "Cancel a build: its Jobs and pods are deleted; statuses become error \"Cancelled\"", params: IdParams, response: { 202: BuildStateSchema, "4xx": ErrorSchema } } },
+    { schema: { summary: "Cancel a build: its Jobs and pods are deleted; statuses become error \"Cancelled\"", security: [{ oidc: [] }, { sharedSecret: [] }], params: IdParams, response: { 202: BuildStateSchema, "4xx": ErrorSchema } } },
     async (request, reply) => {
       const id = buildIdParam(request.params);
       const build = await executor.cancel(id, "cancelled through the API");

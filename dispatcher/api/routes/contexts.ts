@@ -38,6 +38,7 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
     {
       schema: {
         summary: "Upload a build context (tar.gz); rejected if its sha256 differs or it is too large",
+        security: [{ oidc: [] }, { sharedSecret: [] }],
         params: DigestParams,
         consumes: ["application/gzip", "application/octet-stream"],
         response: { 201: Type.Object({ digest: Type.String(), size: Type.Integer() }), 200: Type.Object({ digest: Type.String(), size: Type.Integer() }), "4xx": ErrorSchema },

@@ -6,6 +6,7 @@ export const ErrorSchema = Type.Object(
     error: Type.String({ description: "What is wrong, starting with the field." }),
     field: Type.String({ description: "Path of the field at fault in the request, or empty." }),
     hint: Type.String({ description: "What to do about it." }),
+    rule: Type.Optional(Type.String({ description: "For 403 and 429 from policy: the config rule that denied the request, e.g. policy.repositories[0].dockerPool." })),
   },
   { $id: "Error" },
 );

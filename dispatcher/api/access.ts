@@ -1,0 +1,114 @@
+// Who may call which route, in one place: every request passes this hook
+// before its handler. Mutating routes need a credential (dispatcher/auth/);
+// reads of a build need its id, or a credential for its repository when
+// auth.buildReads is "authenticated"; a route not listed here that changes
+// anything needs a credential too, so a new route is closed until opened.
+//
+//   open           /healthz /readyz /metrics /openapi.json, HEAD /v1/contexts/{sha256}
+//   signed URL     GET /v1/contexts/{sha256}/download (checked by its route: build, digest, expiry)
+//   webhook        POST /webhooks/github (GitHub's signature, checked by its route)
+//   build read     GET /v1/builds/{id}[/…]: the id, or credentials (auth.buildReads)
+//   authenticated  everything else: PUT /v1/contexts, POST /v1/builds, DELETE /v1/builds/{id}
+
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Authenticator } from "../auth/authenticate.js";
+import { type Identity, describeIdentity, identityCovers } from "../auth/identity.js";
+import { sha256Hex } from "../auth/request-signature.js";
+import type { LiveConfig } from "../config/live-config.js";
+import type { Executor } from "../executor.js";
+import { isBuildId } from "../plan/names.js";
+import { PolicyDenial } from "../policy/denial.js";
+import { authorizeRepository } from "../policy/repository-policy.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** Set by the access hook on routes that authenticate. */
+    identity?: Identity;
+    /** sha256 (hex) of the exact body bytes, set by the JSON parser; what a signature covers. */
+    bodySha256?: string;
+  }
+}
+
+export type Access = "open" | "own-check" | "build-read" | "authenticated";
+
+const emptyBodySha256 = sha256Hex("");
+
+export function accessOf(method: string, route: string | undefined): Access {
+  if (route === undefined) return method === "GET" || method === "HEAD" ? "open" : "authenticated";
+  if (["/healthz", "/readyz", "/metrics", "/openapi.json"].includes(route)) return "open";
+  if (route === "/v1/contexts/:sha256/download" || route === "/webhooks/github") return "own-check";
+  if (route === "/v1/contexts/:sha256" && method === "HEAD") return "open";
+  if (route.startsWith("/v1/builds/:id") && (method === "GET" || method === "HEAD")) return "build-read";
+  if ((method === "GET" || method === "HEAD") && !route.startsWith("/v1/")) return "open";
+  return "authenticated";
+}
+
+export interface AccessDeps {
+  authenticator: Authenticator;
+  live: LiveConfig;
+  executor: Executor;
+}
+
+export function accessControl(app: FastifyInstance, deps: AccessDeps): void {
+  const { authenticator, live, executor } = deps;
+  app.decorateRequest("identity", undefined);
+  app.decorateRequest("bodySha256", undefined);
+
+  app.addHook("preHandler", async (request) => {
+    const access = accessOf(request.method, request.routeOptions.url);
+    if (access === "open" || access === "own-check") return;
+    if (access === "build-read" && live.current.auth.buildReads === "capability" && !live.current.auth.disabled) return;
+
+    const identity = await authenticator.authenticate({
+      method: request.method,
+      pathWithQuery: request.url,
+      headers: request.headers,
+      bodySha256Hex: bodyHash(request),
+    });
+    request.identity = identity;
+    request.log.info(describeIdentity(identity), "authenticated");
+
+    const route = request.routeOptions.url ?? "";
+    if (route === "/v1/contexts/:sha256" && identity.kind === "oidc") {
+      // An upload costs disk: only repositories allowed to build may make one.
+      authorizeRepository(identity, identity.repository, live.current.policy);
+    }
+    const id = (request.params as { id?: string } | undefined)?.id;
+    if (route.startsWith("/v1/builds/:id") && id !== undefined && isBuildId(id)) {
+      const build = await executor.get(id);
+      if (build && !identityCovers(identity, build.repository)) {
+        throw new PolicyDenial(access === "build-read" ? "auth.buildReads" : "auth.repository", {
+          error: `id: build ${id} belongs to ${build.repository}, which these credentials may not act for`,
+          field: "id",
+          hint: `use credentials of ${build.repository} (its workflow's OIDC token, or a shared secret for it)`,
+        });
+      }
+    }
+  });
+}
+
+function bodyHash(request: FastifyRequest): string {
+  if (request.bodySha256) return request.bodySha256;
+  // A context upload is signed over its digest, which the store checks
+  // against the bytes as it writes them: the body is never held to hash it twice.
+  if (request.routeOptions.url === "/v1/contexts/:sha256") {
+    const digest = (request.params as { sha256?: string }).sha256 ?? "";
+    return digest.replace(/^sha256:/, "");
+  }
+  return emptyBodySha256;
+}
+
+/**
+ * Replaces Fastify's JSON parser with one that first hashes the exact bytes
+ * (a signed request covers them), then parses as Fastify does, refusing
+ * __proto__ and constructor keys.
+ */
+export function hashingJsonParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    const bytes = body as Buffer;
+    request.bodySha256 = sha256Hex(bytes);
+    parse(request, bytes.toString("utf8"), done);
+  });
+}
