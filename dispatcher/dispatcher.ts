@@ -3,6 +3,7 @@
 
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import pino, { type Logger } from "pino";
 import { authConfigured, securityFor } from "./api/security.js";
 import { buildServer } from "./api/server.js";
@@ -16,6 +17,7 @@ import type { Executor } from "./executor.js";
 import { githubStatusReporter } from "./github/status-reporter.js";
 import { findKubeConfig } from "./kube/kubeconfig.js";
 import { KubernetesExecutor } from "./kube/kubernetes-executor.js";
+import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { StatusReporter } from "./reconcile/reconciler.js";
@@ -27,6 +29,8 @@ export interface Dispatcher {
   config: Config;
   /** Where the API answers, e.g. http://127.0.0.1:8080. */
   url: string;
+  /** The Kubernetes executor's leader election (undefined for the local executor). */
+  leaderElector?: LeaderElector;
   /** The policy and secrets in force; reload() replaces them. */
   live: LiveConfig;
   /** Re-reads the config (StartOptions.reloadConfig) and applies its reloadable keys; SIGHUP does the same. */
@@ -38,6 +42,12 @@ export interface StartOptions {
   logger?: Logger;
   /** Replaces GitHub reporting (the bench measures the API alone). */
   report?: StatusReporter;
+  /**
+   * Leader election among replicas (Kubernetes executor only): this replica's
+   * identity (default $POD_NAME, set from the downward API, else host and
+   * pid) and the Lease timing (default client-go's 15/10/2 s).
+   */
+  leaderElection?: { identity?: string; timing?: LeaseTiming };
   /** Reads the config again (main.ts: the file and environment); enables reload() and SIGHUP. */
   reloadConfig?: () => Promise<Config>;
 }
@@ -96,7 +106,8 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       config,
       report,
       log: reconcilerLog,
-      reconcile: true,
+      // Only the replica holding the Lease reconciles and reports (see leaderElector below).
+      reconcile: false,
       onReported: (platform, final) => {
         if (!final) return;
         metrics.platformsFinished.inc({ result: platform.state, builder: platform.builder, platform: platform.platform });
@@ -139,6 +150,21 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
   };
   if (options.reloadConfig) process.on("SIGHUP", onHangup);
   await executor.start();
+  // Every replica serves the API from its own informers; the Lease decides
+  // which one reconciles, so each status goes out once however many run.
+  const leaderElector =
+    executor instanceof KubernetesExecutor && kube
+      ? new LeaderElector({
+          kc: kube.kc,
+          namespace: config.kubernetes.namespace,
+          identity: options.leaderElection?.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+          timing: options.leaderElection?.timing,
+          log: { info: (fields, message) => log.info(fields, message), warn: (fields, message) => log.warn(fields, message) },
+          onStartedLeading: () => (executor as KubernetesExecutor).setReconciling(true),
+          onStoppedLeading: () => (executor as KubernetesExecutor).setReconciling(false),
+        })
+      : undefined;
+  leaderElector?.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
@@ -158,12 +184,14 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
     metrics,
     config,
     url,
+    leaderElector,
     live,
     reload,
     async close() {
       process.off("SIGHUP", onHangup);
       clearInterval(sweeper);
       await app.close();
+      await leaderElector?.stop();
       await executor.stop();
     },
   };

@@ -17,7 +17,10 @@ export interface KubernetesExecutorOptions {
   config: Config;
   report: StatusReporter;
   log: ReconcilerLog;
-  /** Whether this replica reconciles (the leader) or only serves the API. */
+  /**
+   * Whether this replica reconciles from the start (alone, or already known to
+   * lead); setReconciling() changes it as leadership comes and goes.
+   */
   reconcile: boolean;
   onState?: ReconcilerOptions["onState"];
   onReported?: ReconcilerOptions["onReported"];
@@ -29,8 +32,9 @@ export class KubernetesExecutor implements Executor {
   readonly where: string;
   readonly jobs: BuildJobs;
   private readonly informers: BuildInformers;
-  private readonly reconciler: Reconciler | undefined;
+  private readonly reconciler: Reconciler;
   private synced = false;
+  private reconciling: boolean;
 
   constructor(private readonly options: KubernetesExecutorOptions) {
     const namespace = options.config.kubernetes.namespace;
@@ -39,29 +43,43 @@ export class KubernetesExecutor implements Executor {
     this.informers = buildInformers(options.kc, namespace, (what, err) =>
       options.log.warn({ informer: what, err: String((err as Error)?.message ?? err) }, "watch failed; restarting"),
     );
-    this.reconciler = options.reconcile
-      ? new Reconciler(this.informers, this.jobs, options.report, options.log, {
-          unschedulableAfterSeconds: options.config.limits.unschedulableAfterSeconds,
-          onState: options.onState,
-          onReported: options.onReported,
-        })
-      : undefined;
+    this.reconciler = new Reconciler(this.informers, this.jobs, options.report, options.log, {
+      unschedulableAfterSeconds: options.config.limits.unschedulableAfterSeconds,
+      onState: options.onState,
+      onReported: options.onReported,
+    });
+    this.reconciling = options.reconcile;
   }
 
   async start(): Promise<void> {
-    if (this.reconciler) await this.reconciler.start();
-    else await this.informers.start();
+    await this.informers.start();
     this.synced = true;
+    if (this.reconciling) this.reconciler.resume();
   }
 
   async stop(): Promise<void> {
-    if (this.reconciler) await this.reconciler.stop();
-    else await this.informers.stop();
+    await this.reconciler.pause();
+    await this.informers.stop();
+  }
+
+  /**
+   * The leader reconciles and reports; every replica keeps its informers for
+   * the API. Turning it off waits for the reconcile in flight, so nothing is
+   * reported after this resolves.
+   */
+  async setReconciling(on: boolean): Promise<void> {
+    this.reconciling = on;
+    if (!on) await this.reconciler.pause();
+    else if (this.synced) this.reconciler.resume();
+  }
+
+  get isReconciling(): boolean {
+    return this.reconciling;
   }
 
   /** For tests: resolves once the reconciler has nothing queued. */
   async idle(): Promise<void> {
-    await this.reconciler?.idle();
+    await this.reconciler.idle();
   }
 
   async ready(): Promise<boolean> {

@@ -58,6 +58,7 @@ export class Reconciler {
    */
   private readonly reportedNotYetSeen = new Map<string, string>();
   private running = false;
+  private subscribed = false;
   private draining: Promise<void> | undefined;
   private readonly now: () => Date;
 
@@ -71,25 +72,50 @@ export class Reconciler {
     this.now = options.now ?? (() => new Date());
   }
 
+  /** Starts the informers and reconciles: a replica that is alone, or the leader from the start. */
   async start(): Promise<void> {
-    this.running = true;
-    const enqueueJob = (job: V1Job) => this.enqueue(job.metadata?.name);
-    const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"]);
-    for (const verb of ["add", "update", "delete"] as const) {
-      this.informers.jobs.on(verb, enqueueJob);
-      this.informers.pods.on(verb, enqueuePod);
-    }
     await this.informers.start();
-    // A full list arrived: reconcile everything once, which is how a restart catches up.
-    for (const job of this.informers.jobs.list()) this.enqueue(job.metadata?.name);
+    this.resume();
   }
 
   async stop(): Promise<void> {
+    await this.pause();
+    await this.informers.stop();
+  }
+
+  /**
+   * Starts reconciling on informers that are already running (this replica
+   * just became leader). Everything in the cache is queued once, which is how
+   * a restart or a new leader catches up.
+   */
+  resume(): void {
+    if (this.running) return;
+    this.running = true;
+    if (!this.subscribed) {
+      this.subscribed = true;
+      const enqueueJob = (job: V1Job) => this.enqueue(job.metadata?.name);
+      const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"]);
+      for (const verb of ["add", "update", "delete"] as const) {
+        this.informers.jobs.on(verb, enqueueJob);
+        this.informers.pods.on(verb, enqueuePod);
+      }
+    }
+    for (const job of this.informers.jobs.list()) this.enqueue(job.metadata?.name);
+  }
+
+  /**
+   * Stops reconciling and waits for the reconcile in flight; the informers
+   * keep running for the API (this replica lost the leadership). What another
+   * leader reports meanwhile is read back from the Jobs' annotations, so the
+   * in-memory cover for the informer's lag is dropped.
+   */
+  async pause(): Promise<void> {
     this.running = false;
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    await this.informers.stop();
+    this.queue.clear();
     await this.draining;
+    this.reportedNotYetSeen.clear();
   }
 
   /** Resolves when the queue is empty (tests and graceful shutdown). */

@@ -1,0 +1,124 @@
+// deploy/ on the real bed: kubectl (upstream, with kustomize) against the
+// bed's API server, the base's RBAC applied into a test namespace, a
+// kubeconfig for the dispatcher's ServiceAccount, and the ConfigMap's config
+// adapted to the bed.
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse, parseAllDocuments, stringify } from "yaml";
+import { bedEnv } from "../bed/bed-env.js";
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [key: string]: unknown };
+  [key: string]: any;
+}
+
+export interface KubectlResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Upstream kubectl (linked into testcluster) with the bed's admin kubeconfig. */
+export function kubectl(args: string[], input?: string): KubectlResult {
+  const env = bedEnv();
+  const result = spawnSync(join(env.BED_BIN, "testcluster"), ["kubectl", ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, KUBECONFIG: env.KUBECONFIG },
+    input,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** `kubectl kustomize <dir>`, parsed. */
+export function render(dir: string): Manifest[] {
+  const out = kubectl(["kustomize", dir]);
+  if (out.status !== 0) throw new Error(`kubectl kustomize ${dir} failed: ${out.stderr}`);
+  return parseAllDocuments(out.stdout).map((doc) => doc.toJSON() as Manifest).filter(Boolean);
+}
+
+const rbacKinds = new Set(["ServiceAccount", "Role", "RoleBinding"]);
+
+/**
+ * The base's ServiceAccount, Role and RoleBinding, moved to `namespace` (the
+ * RoleBinding's ServiceAccount subjects too) and applied for real, so the
+ * dispatcher runs with exactly what deploy/ grants. Returns the
+ * ServiceAccount the Deployment runs as.
+ */
+export function applyRbac(manifests: Manifest[], namespace: string): string {
+  const deployment = manifests.find((m) => m.kind === "Deployment" && m.metadata.name === "dockhand");
+  const serviceAccount = deployment?.spec?.template?.spec?.serviceAccountName as string | undefined;
+  if (!serviceAccount) throw new Error("deploy/base: the dispatcher Deployment names no serviceAccountName");
+  const rbac = manifests
+    .filter((m) => rbacKinds.has(m.kind))
+    .map((m) => {
+      const moved: Manifest = { ...m, metadata: { ...m.metadata, namespace } };
+      if (m.kind === "RoleBinding") {
+        moved.subjects = (m.subjects ?? []).map((s: { kind: string }) => (s.kind === "ServiceAccount" ? { ...s, namespace } : s));
+      }
+      return moved;
+    });
+  if (!rbac.some((m) => m.kind === "ServiceAccount" && m.metadata.name === serviceAccount)) {
+    throw new Error(`deploy/base has no ServiceAccount ${serviceAccount} (the Deployment's serviceAccountName)`);
+  }
+  const applied = kubectl(["apply", "-f", "-"], rbac.map((m) => stringify(m)).join("---\n"));
+  if (applied.status !== 0) throw new Error(`applying deploy/base's RBAC to ${namespace} failed: ${applied.stderr}`);
+  return serviceAccount;
+}
+
+/** A kubeconfig holding a token of namespace/serviceAccount (TokenRequest), as the pod would have. */
+export function serviceAccountKubeconfig(namespace: string, serviceAccount: string): string {
+  const env = bedEnv();
+  const out = join(mkdtempSync(join(tmpdir(), "dh-sa-")), "kubeconfig");
+  const result = spawnSync(
+    join(env.BED_BIN, "testcluster"),
+    ["sa-kubeconfig", "--kubeconfig", env.KUBECONFIG, "--namespace", namespace, "--name", serviceAccount, "--out", out],
+    { encoding: "utf8" },
+  );
+  if (result.status !== 0) throw new Error(`testcluster sa-kubeconfig failed: ${result.stderr}`);
+  return out;
+}
+
+/** config.yaml from the base's generated ConfigMap, as the pod reads it at /etc/dockhand/config.yaml. */
+export function configFromConfigMap(manifests: Manifest[]): Record<string, any> {
+  const configMap = manifests.find((m) => m.kind === "ConfigMap" && m.metadata.name.startsWith("dockhand-config"));
+  if (!configMap?.data?.["config.yaml"]) throw new Error("deploy/base has no ConfigMap dockhand-config-* with config.yaml");
+  return parse(configMap.data["config.yaml"]) as Record<string, any>;
+}
+
+/**
+ * The deployed config with only what differs on the bed changed: where it
+ * listens and is reached (loopback), the namespace and kubeconfig (the pod
+ * would get both from the downward API and its token), the contexts
+ * directory, BuildKit (the bed's buildkitd is plain TCP on loopback, no mTLS
+ * Secret), the bed's plain-HTTP registry, and GitHub (the stand-in). The
+ * dockerd pool selector, registry Secret name, limits and the rest stay as
+ * shipped.
+ */
+export function adaptToBed(
+  config: Record<string, any>,
+  bed: { namespace: string; kubeconfig: string; port: number; contextsDir: string; githubUrl: string; githubToken: string },
+): Record<string, any> {
+  const env = bedEnv();
+  const { tlsSecret: _mtlsOnlyInCluster, ...buildkit } = config.buildkit ?? {};
+  return {
+    ...config,
+    listen: { host: "127.0.0.1", port: bed.port },
+    publicUrl: `http://127.0.0.1:${bed.port}`,
+    kubernetes: { ...config.kubernetes, namespace: bed.namespace, kubeconfig: bed.kubeconfig },
+    contexts: { ...config.contexts, dir: bed.contextsDir, signingKey: "deploy-test-signing-key-0123456789abcdef0123" },
+    buildkit: { ...buildkit, address: env.BUILDKIT_HOST },
+    registry: { ...config.registry, insecureRegistries: [env.REGISTRY] },
+    limits: { ...config.limits, unschedulableAfterSeconds: 30, ttlSecondsAfterFinished: 600 },
+    github: { ...config.github, apiUrl: bed.githubUrl, token: bed.githubToken },
+  };
+}

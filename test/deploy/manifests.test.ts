@@ -1,0 +1,92 @@
+// Every manifest in deploy/ is accepted by the bed's real API server
+// (v1.37.2: schema, field validation, admission) in a server-side dry run,
+// for the base and each overlay.
+import { beforeAll, describe, expect, it } from "vitest";
+import { configFromConfigMap, kubectl, type Manifest, render } from "./deployed.js";
+
+const targets = ["deploy/base", "deploy/overlays/aks", "deploy/overlays/plain"];
+
+beforeAll(() => {
+  // A server-side dry run does not create the Namespace, so everything in it
+  // would fail with "namespaces not found": create the (empty) namespace for
+  // real first, as `kubectl apply -k` itself does on its first real run.
+  const namespace = render("deploy/base").find((m) => m.kind === "Namespace")!;
+  const created = kubectl(["apply", "-f", "-"], JSON.stringify(namespace));
+  expect(created.status, created.stderr).toBe(0);
+});
+
+describe("kubectl apply --dry-run=server -k", () => {
+  it.each(targets)("%s: the API server accepts every object", (dir) => {
+    const expected = render(dir).map((m) => `${m.kind}/${m.metadata.name}`);
+    // --validate=strict (kubectl's default) asks the server to reject unknown or duplicate fields.
+    const result = kubectl(["apply", "--dry-run=server", "--validate=strict", "-k", dir]);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    const lines = result.stdout.trim().split("\n");
+    expect(lines.every((line) => line.endsWith("(server dry run)")), result.stdout).toBe(true);
+    expect(lines).toHaveLength(expected.length);
+  });
+});
+
+describe("what the manifests promise", () => {
+  let base: Manifest[];
+  beforeAll(() => {
+    base = render("deploy/base");
+  });
+  const find = (kind: string, name: string) => base.find((m) => m.kind === kind && m.metadata.name === name)!;
+
+  it("the dispatcher: 2 replicas, probes on /readyz and /healthz, non-root, read-only root, config file and Secret env", () => {
+    const deployment = find("Deployment", "dockhand");
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(container.resources.requests).toBeDefined();
+    const env = Object.fromEntries(container.env.map((e: any) => [e.name, e]));
+    expect(env.DOCKHAND_CONFIG.value).toBe("/etc/dockhand/config.yaml");
+    expect(env.POD_NAME.valueFrom.fieldRef.fieldPath).toBe("metadata.name");
+    expect(env.DOCKHAND_SIGNING_KEY.valueFrom.secretKeyRef).toMatchObject({ name: "dockhand-dispatcher", key: "signing-key" });
+    const configVolume = pod.volumes.find((v: any) => v.name === "config");
+    expect(configVolume.configMap.name).toMatch(/^dockhand-config-/);
+    // Nothing secret is committed: no Secret objects in deploy/.
+    expect(base.filter((m) => m.kind === "Secret")).toEqual([]);
+  });
+
+  it.each([
+    ["dockerd-ltsc2019", "10.0.17763"],
+    ["dockerd-ltsc2022", "10.0.20348"],
+    ["dockerd-ltsc2025", "10.0.26100"],
+  ])("%s: HostProcess as SYSTEM on the host network, only on the pool's %s nodes", (name, build) => {
+    const pod = find("DaemonSet", name).spec.template.spec;
+    expect(pod.securityContext.windowsOptions).toEqual({ hostProcess: true, runAsUserName: "NT AUTHORITY\\SYSTEM" });
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": build, agentpool: "win1" });
+    expect(pod.containers[0].args).toContain("--host=npipe:////./pipe/docker_engine");
+  });
+
+  it("the dockerd pool selector in the config is the DaemonSets' pool label", () => {
+    expect(configFromConfigMap(base).dockerPool.nodeSelector).toEqual({ agentpool: "win1" });
+  });
+
+  it("buildkitd: rootless StatefulSet on Linux with a cache volume and mTLS", () => {
+    const statefulSet = find("StatefulSet", "buildkitd");
+    const pod = statefulSet.spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
+    expect(pod.containers[0].image).toMatch(/-rootless$/);
+    expect(pod.containers[0].securityContext).toMatchObject({ runAsUser: 1000, runAsNonRoot: true });
+    expect(pod.containers[0].args).toEqual(expect.arrayContaining(["--tlscacert", "--tlscert", "--tlskey"]));
+    expect(statefulSet.spec.volumeClaimTemplates[0].metadata.name).toBe("cache");
+  });
+
+  it("build pods may reach only the dispatcher, buildkitd, DNS and the registry rule", () => {
+    const policy = find("NetworkPolicy", "build-pods");
+    expect(policy.spec.podSelector.matchLabels).toEqual({ "app.kubernetes.io/managed-by": "dockhand" });
+    expect(policy.spec.policyTypes).toEqual(["Ingress", "Egress"]);
+    const labels = (rule: any) => rule.to[0].podSelector?.matchLabels ?? {};
+    const targets = policy.spec.egress.map((rule: any) => labels(rule)["app.kubernetes.io/name"] ?? labels(rule)["k8s-app"] ?? rule.to[0].ipBlock?.cidr);
+    expect(targets).toEqual(["dockhand", "buildkitd", "kube-dns", "0.0.0.0/0"]);
+  });
+});
