@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { PlatformState } from "./reconcile/build-state.js";
 
 /** The dispatcher's Prometheus metrics, one registry per process (tests make their own). */
 export function createMetrics() {
@@ -61,6 +62,13 @@ export function createMetrics() {
       help: "Bytes of build contexts stored.",
       registers: [registry],
     }),
+    reconcileLag: new Histogram({
+      name: "dockhand_reconcile_lag_seconds",
+      help: "Time from a Job or pod change event to the end of the reconcile that handled it, by outcome.",
+      labelNames: ["outcome"] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     buildsTracked: new Gauge({
       name: "dockhand_builds_tracked",
       help: "Platform builds currently known to the reconciler, by state.",
@@ -71,3 +79,20 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Records a platform's commit status once it is delivered: on its final one,
+ * the result counter and the duration and queue-time histograms. Both
+ * executors call it from their reporting path, so a build counts once
+ * whichever ran it, and only once GitHub has heard of it.
+ */
+export function recordReported(metrics: Metrics, platform: PlatformState, final: boolean): void {
+  if (!final) return;
+  const { builder, platform: name, state: result } = platform;
+  metrics.platformsFinished.inc({ result, builder, platform: name });
+  const created = Date.parse(platform.createdAt ?? "");
+  const start = Date.parse(platform.startedAt ?? "");
+  const end = Date.parse(platform.finishedAt ?? "");
+  if (Number.isFinite(start) && Number.isFinite(end)) metrics.buildDuration.observe({ builder, platform: name, result }, Math.max(0, (end - start) / 1000));
+  if (Number.isFinite(created) && Number.isFinite(start)) metrics.queueTime.observe({ builder, platform: name }, Math.max(0, (start - created) / 1000));
+}

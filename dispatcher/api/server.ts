@@ -10,6 +10,8 @@ import { accessControl, hashingJsonParser } from "./access.js";
 import { errorHandler } from "./error-mapping.js";
 import { redactingLogger } from "./log-redaction.js";
 import { type SecurityDeps, securityFor } from "./security.js";
+import { logBuildRequests } from "../logging.js";
+import { buildPageRoutes } from "./routes/build-page.js";
 import { buildRoutes } from "./routes/builds.js";
 import { contextRoutes } from "./routes/contexts.js";
 import { healthRoutes } from "./routes/health.js";
@@ -49,6 +51,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       },
     },
   });
+  logBuildRequests(app);
   app.setErrorHandler(errorHandler);
   hashingJsonParser(app);
   accessControl(app, { authenticator: security.authenticator, live: security.live, executor: deps.executor });
@@ -58,6 +61,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   contextRoutes(app, { store: deps.store, maxBytes: deps.config.contexts.maxBytes, signingKey: deps.config.contexts.signingKey, metrics: deps.metrics });
   buildRoutes(app, { ...deps, live: security.live, pullRequests: security.pullRequests, activeJobs: security.activeJobs });
   githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });
+  buildPageRoutes(app, deps);
   healthRoutes(app, deps);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;

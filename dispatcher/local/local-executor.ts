@@ -20,7 +20,7 @@ import type { Executor, LogLine, LogOptions, SubmitResult } from "../executor.js
 import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
-import type { BuildState } from "../reconcile/build-state.js";
+import type { BuildState, PlatformState } from "../reconcile/build-state.js";
 import { commitStatusFor } from "../reconcile/commit-status.js";
 import type { ReconcilerLog, StatusReporter } from "../reconcile/reconciler.js";
 import {
@@ -47,6 +47,8 @@ export interface LocalExecutorOptions {
   dockerHost?: string;
   /** Overrides config.local.buildkitAddress. */
   buildkitAddress?: string;
+  /** Called once a status is delivered and recorded (metrics), as the Kubernetes reconciler's onReported. */
+  onReported?: (platform: PlatformState, final: boolean) => void;
 }
 
 export const restartedMessage = "dispatcher restarted during the build";
@@ -504,6 +506,7 @@ export class LocalExecutor implements Executor {
     });
     platform.reported = wanted.state;
     await this.save(build);
+    this.options.onReported?.(platformStateOf(platform), wanted.final);
     this.options.log.info(
       { buildId: build.record.id, platform: platform.platform, state: wanted.state, description: wanted.description },
       "commit status reported",
