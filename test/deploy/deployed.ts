@@ -100,13 +100,14 @@ export function configFromConfigMap(manifests: Manifest[]): Record<string, any> 
  * listens and is reached (loopback), the namespace and kubeconfig (the pod
  * would get both from the downward API and its token), the contexts
  * directory, BuildKit (the bed's buildkitd is plain TCP on loopback, no mTLS
- * Secret), the bed's plain-HTTP registry, and GitHub (the stand-in). The
+ * Secret), the bed's plain-HTTP registry, GitHub (the stand-in), and auth
+ * and policy (the harness's shared secret: the bed has no OIDC issuer). The
  * dockerd pool selector, registry Secret name, limits and the rest stay as
  * shipped.
  */
 export function adaptToBed(
   config: Record<string, any>,
-  bed: { namespace: string; kubeconfig: string; port: number; contextsDir: string; githubUrl: string; githubToken: string },
+  bed: { namespace: string; kubeconfig: string; port: number; contextsDir: string; githubUrl: string; githubToken: string; harness: Record<string, any> },
 ): Record<string, any> {
   const env = bedEnv();
   const { tlsSecret: _mtlsOnlyInCluster, ...buildkit } = config.buildkit ?? {};
@@ -117,7 +118,11 @@ export function adaptToBed(
     kubernetes: { ...config.kubernetes, namespace: bed.namespace, kubeconfig: bed.kubeconfig },
     contexts: { ...config.contexts, dir: bed.contextsDir, signingKey: "deploy-test-signing-key-0123456789abcdef0123" },
     buildkit: { ...buildkit, address: env.BUILDKIT_HOST },
-    registry: { ...config.registry, insecureRegistries: [env.REGISTRY] },
+    // validatePlatform off: the emulated Windows pool builds Linux images (test/README.md).
+    registry: { ...config.registry, insecureRegistries: [env.REGISTRY], validatePlatform: false },
+    // No GitHub OIDC issuer on the bed: the harness's shared secret and policy.
+    auth: bed.harness.auth,
+    policy: bed.harness.policy,
     limits: { ...config.limits, unschedulableAfterSeconds: 30, ttlSecondsAfterFinished: 600 },
     github: { ...config.github, apiUrl: bed.githubUrl, token: bed.githubToken },
   };
