@@ -19,7 +19,9 @@ import { findKubeConfig } from "./kube/kubeconfig.js";
 import { KubernetesExecutor } from "./kube/kubernetes-executor.js";
 import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
-import { createMetrics, type Metrics } from "./metrics.js";
+import { buildIdOfUrl, tagBuildIds } from "./logging.js";
+import { createMetrics, recordReported, type Metrics } from "./metrics.js";
+import type { PlatformState } from "./reconcile/build-state.js";
 import type { StatusReporter } from "./reconcile/reconciler.js";
 
 export interface Dispatcher {
@@ -90,13 +92,14 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       onApiError: (event) => metrics.githubErrors.inc({ kind: event.kind }),
       onReported: (r) => metrics.statusesReported.inc({ state: r.state }),
       logUnsent: (r) =>
-        log.info({ repository: r.repository, sha: r.sha, context: r.context, state: r.state, description: r.description }, "commit status (no GitHub credentials configured: not sent)"),
+        log.info(
+          { buildId: buildIdOfUrl(URL.canParse(r.targetUrl) ? new URL(r.targetUrl).pathname : ""), repository: r.repository, sha: r.sha, context: r.context, state: r.state, description: r.description },
+          "commit status (no GitHub credentials configured: not sent)",
+        ),
     });
-  const reconcilerLog = {
-    info: (fields: object, message: string) => log.info(fields, message),
-    warn: (fields: object, message: string) => log.warn(fields, message),
-    error: (fields: object, message: string) => log.error(fields, message),
-  };
+  // The reconciler and the executors log through pino children bound to each build's id.
+  const reconcilerLog = tagBuildIds(log);
+  const onReported = (platform: PlatformState, final: boolean) => recordReported(metrics, platform, final);
 
   let executor: Executor;
   if (kube) {
@@ -108,24 +111,13 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       log: reconcilerLog,
       // Only the replica holding the Lease reconciles and reports (see leaderElector below).
       reconcile: false,
-      onReported: (platform, final) => {
-        if (!final) return;
-        metrics.platformsFinished.inc({ result: platform.state, builder: platform.builder, platform: platform.platform });
-        const start = Date.parse(platform.startedAt ?? "");
-        const end = Date.parse(platform.finishedAt ?? "");
-        if (Number.isFinite(start) && Number.isFinite(end)) {
-          metrics.buildDuration.observe({ builder: platform.builder, platform: platform.platform, result: platform.state }, (end - start) / 1000);
-        }
-        const created = Date.parse(platform.createdAt ?? "");
-        if (Number.isFinite(created) && Number.isFinite(start)) {
-          metrics.queueTime.observe({ builder: platform.builder, platform: platform.platform }, Math.max(0, (start - created) / 1000));
-        }
-      },
+      onReported,
+      onReconciled: (lagSeconds, outcome) => metrics.reconcileLag.observe({ outcome }, lagSeconds),
     });
     readBuildToken = (secret) => kubernetes.jobs.readGitHubToken(secret);
     executor = kubernetes;
   } else {
-    executor = new LocalExecutor({ config, report, log: reconcilerLog });
+    executor = new LocalExecutor({ config, report, log: reconcilerLog, onReported });
   }
 
   const live = new LiveConfig(config);

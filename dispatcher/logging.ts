@@ -59,3 +59,23 @@ export function logBuildRequests(app: FastifyInstance): void {
     return payload;
   });
 }
+
+/**
+ * A logger that adds buildId to any line naming a build's Job or pod
+ * (`job`, `pod` fields) without one: a safety net for code that logs by Job
+ * name, so no build line escapes a filter on buildId.
+ */
+export function tagBuildIds(log: FieldLogger, bound = false): FieldLogger {
+  const tag = (fields: object): object => {
+    if (bound || "buildId" in fields) return fields;
+    const { job, pod } = fields as { job?: unknown; pod?: unknown };
+    const buildId = buildIdOfJob(typeof job === "string" ? job : undefined) ?? buildIdOfJob(typeof pod === "string" ? pod : undefined);
+    return buildId ? { buildId, ...fields } : fields;
+  };
+  return {
+    info: (fields, message) => log.info(tag(fields), message),
+    warn: (fields, message) => log.warn(tag(fields), message),
+    error: (fields, message) => log.error(tag(fields), message),
+    child: (bindings) => tagBuildIds(log.child ? log.child(bindings) : buildLogger(log, bindings.buildId as string | undefined), bound || "buildId" in bindings),
+  };
+}

@@ -24,6 +24,7 @@ export interface KubernetesExecutorOptions {
   reconcile: boolean;
   onState?: ReconcilerOptions["onState"];
   onReported?: ReconcilerOptions["onReported"];
+  onReconciled?: ReconcilerOptions["onReconciled"];
 }
 
 /** Runs each platform of a build as a Kubernetes Job and reports through the reconciler. */
@@ -47,6 +48,7 @@ export class KubernetesExecutor implements Executor {
       unschedulableAfterSeconds: options.config.limits.unschedulableAfterSeconds,
       onState: options.onState,
       onReported: options.onReported,
+      onReconciled: options.onReconciled,
     });
     this.reconciling = options.reconcile;
   }

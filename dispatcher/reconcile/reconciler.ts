@@ -5,6 +5,7 @@ import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, type PlatformState } from "./build-state.js";
 import { commitStatusFor, type CommitStatusWanted } from "./commit-status.js";
+import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
 /** Set by the reconciler on a Job it ended because no node could run it. */
 export const unschedulableAnnotation = "dockhand.dev/unschedulable";
@@ -23,11 +24,8 @@ export interface StatusReport {
 /** Delivers commit statuses (GitHub, or the log when no GitHub credentials are configured). */
 export type StatusReporter = (report: StatusReport) => Promise<void>;
 
-export interface ReconcilerLog {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
-}
+/** Structured logs; with child() (pino), each build's lines come from a child bound to its buildId. */
+export type ReconcilerLog = FieldLogger;
 
 export interface ReconcilerOptions {
   unschedulableAfterSeconds: number;
@@ -36,6 +34,8 @@ export interface ReconcilerOptions {
   onState?: (platform: PlatformState, job: V1Job) => void;
   /** Called once a status is delivered and recorded (metrics). */
   onReported?: (platform: PlatformState, final: boolean) => void;
+  /** Called when a reconcile triggered by a Job or pod event ends: seconds since the earliest event it covers (metrics). */
+  onReconciled?: (lagSeconds: number, outcome: "ok" | "error") => void;
 }
 
 /**
@@ -49,6 +49,8 @@ export interface ReconcilerOptions {
  */
 export class Reconciler {
   private readonly queue = new Set<string>();
+  /** When the oldest not yet reconciled Job/pod event for each queued Job arrived (Date.now()). */
+  private readonly pendingSince = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /**
    * Commit states this process reported but the informer may not show yet:
@@ -93,8 +95,8 @@ export class Reconciler {
     this.running = true;
     if (!this.subscribed) {
       this.subscribed = true;
-      const enqueueJob = (job: V1Job) => this.enqueue(job.metadata?.name);
-      const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"]);
+      const enqueueJob = (job: V1Job) => this.enqueue(job.metadata?.name, Date.now());
+      const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"], Date.now());
       for (const verb of ["add", "update", "delete"] as const) {
         this.informers.jobs.on(verb, enqueueJob);
         this.informers.pods.on(verb, enqueuePod);
@@ -114,6 +116,7 @@ export class Reconciler {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     this.queue.clear();
+    this.pendingSince.clear();
     await this.draining;
     this.reportedNotYetSeen.clear();
   }
@@ -123,8 +126,10 @@ export class Reconciler {
     while (this.draining) await this.draining;
   }
 
-  private enqueue(name: string | undefined): void {
+  /** eventAt: when the Job/pod change that calls for this arrived; absent for timers and the start-up pass. */
+  private enqueue(name: string | undefined, eventAt?: number): void {
     if (!name || !this.running) return;
+    if (eventAt !== undefined && !this.pendingSince.has(name)) this.pendingSince.set(name, eventAt);
     this.queue.add(name);
     this.draining ??= this.drain().finally(() => (this.draining = undefined));
   }
@@ -133,12 +138,18 @@ export class Reconciler {
     while (this.queue.size > 0 && this.running) {
       const [name] = this.queue;
       this.queue.delete(name!);
+      // Events arriving while this runs are after the read below: they queue the Job again with their own time.
+      const since = this.pendingSince.get(name!);
+      this.pendingSince.delete(name!);
+      let outcome: "ok" | "error" = "ok";
       try {
         await this.reconcile(name!);
       } catch (err) {
-        this.log.error({ job: name, err: apiMessage(err) }, "reconcile failed; retrying in 2 s");
+        outcome = "error";
+        buildLogger(this.log, buildIdOfJob(name)).error({ job: name, err: apiMessage(err) }, "reconcile failed; retrying in 2 s");
         this.requeueAfter(name!, 2_000);
       }
+      if (since !== undefined) this.options.onReconciled?.((Date.now() - since) / 1000, outcome);
     }
   }
 
@@ -159,6 +170,7 @@ export class Reconciler {
       this.reportedNotYetSeen.delete(name);
       return;
     }
+    const log = buildLogger(this.log, job.metadata.labels[labelKeys.buildId]);
     const uid = job.metadata.uid;
     const pod = this.informers.pods
       .list(this.jobs.namespace)
@@ -173,7 +185,7 @@ export class Reconciler {
     if (platform.state === "queued" && pod && !pod.spec?.nodeName) this.scheduleUnschedulableCheck(name, pod);
     if (platform.state === "succeeded" && !platform.digest && platform.pushRef && pod) {
       // docker push prints the digest; BuildKit leaves it in the termination message (read by derivePlatformState).
-      const digest = await this.digestFromPushLog(pod);
+      const digest = await this.digestFromPushLog(pod, log);
       if (digest) {
         await this.jobs.patchAnnotations(name, { [digestAnnotation]: digest });
         return; // the update event brings us back with the digest in place
@@ -202,8 +214,8 @@ export class Reconciler {
         if (!isNotFound(err)) throw err;
       }
       this.options.onReported?.(platform, wanted.final);
-      this.log.info(
-        { buildId: job.metadata.labels[labelKeys.buildId], platform: platform.platform, state: wanted.state, description: wanted.description },
+      log.info(
+        { platform: platform.platform, state: wanted.state, description: wanted.description },
         "commit status reported",
       );
       return; // the annotation update brings us back for the next step
@@ -226,14 +238,14 @@ export class Reconciler {
     if (!this.timers.has(name)) this.requeueAfter(name, Math.max(due, 0) + 50);
   }
 
-  private async digestFromPushLog(pod: V1Pod): Promise<string | undefined> {
+  private async digestFromPushLog(pod: V1Pod, log: ReconcilerLog): Promise<string | undefined> {
     const push = containerNames.push(0);
     if (!pod.spec?.containers.some((c) => c.name === push)) return undefined;
     try {
       const text = await this.jobs.readLog(pod.metadata!.name!, push, 50);
       return /digest: (sha256:[0-9a-f]{64})/.exec(text)?.[1];
     } catch (err) {
-      this.log.warn({ pod: pod.metadata?.name, err: apiMessage(err) }, "could not read the push log for the digest");
+      log.warn({ pod: pod.metadata?.name, err: apiMessage(err) }, "could not read the push log for the digest");
       return undefined;
     }
   }

@@ -147,3 +147,22 @@ describe("GET /v1/builds/{id}/events", () => {
     await app.close();
   });
 });
+
+describe("tagBuildIds", () => {
+  it("adds the build id to lines that name a build's Job or pod, once", async () => {
+    const { tagBuildIds } = await import("../../logging.js");
+    const seen: object[] = [];
+    const sink = { info: (f: object) => seen.push(f), warn: (f: object) => seen.push(f), error: (f: object) => seen.push(f) };
+    const log = tagBuildIds(sink);
+    log.info({ job: "dh-abcdefghijk2-linux-amd64" }, "m");
+    log.warn({ pod: "dh-abcdefghijk2-linux-amd64-x7k2p" }, "m");
+    log.error({ informer: "jobs" }, "m");
+    log.child!({ buildId: "abcdefghijk2" }).info({ job: "dh-abcdefghijk2-linux-amd64" }, "m");
+    expect(seen).toEqual([
+      { buildId: "abcdefghijk2", job: "dh-abcdefghijk2-linux-amd64" },
+      { buildId: "abcdefghijk2", pod: "dh-abcdefghijk2-linux-amd64-x7k2p" },
+      { informer: "jobs" },
+      { buildId: "abcdefghijk2", job: "dh-abcdefghijk2-linux-amd64" },
+    ]);
+  });
+});
