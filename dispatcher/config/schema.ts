@@ -221,7 +221,12 @@ export const ConfigSchema = Type.Object(
         ),
         insecureRegistries: Type.Array(Type.String({ pattern: hostPort, expected: "a registry host[:port]" }), {
           default: [],
-          description: "Registries (host[:port]) BuildKit pushes to over plain HTTP.",
+          description: "Registries (host[:port]) BuildKit pushes to, and the dispatcher reads images and pushes indexes at, over plain HTTP.",
+        }),
+        validatePlatform: Type.Boolean({
+          default: true,
+          description:
+            "Read each pushed image's config and fail a platform whose os / os.version does not match the one requested (a Windows image built on the wrong base runs on no host of that version).",
         }),
       },
       "Registry credentials and transport.",

@@ -33,7 +33,7 @@ describe("resolveConfig", () => {
         },
       },
       buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.34.2", nodeSelector: {}, tolerations: [] },
-      registry: { insecureRegistries: [] },
+      registry: { insecureRegistries: [], validatePlatform: true },
       limits: {
         activeDeadlineSeconds: 3600,
         ttlSecondsAfterFinished: 86400,

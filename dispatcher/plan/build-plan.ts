@@ -66,6 +66,13 @@ export interface BuildPlan {
   readonly githubTokenSecret: string | undefined;
   readonly targetUrl: string;
   readonly platforms: readonly PlatformPlan[];
+  /**
+   * The image index joining the platforms under each requested tag
+   * (multi-platform builds that push tags), and its commit status context.
+   */
+  readonly index: { readonly tags: readonly string[]; readonly statusContext: string } | undefined;
+  /** Whether each pushed image's os / os.version is checked (registry.validatePlatform). */
+  readonly validatePlatform: boolean;
   /** Set by the API once the request is authorized: where the build came from (labels webhooks cancel by). */
   readonly origin?: BuildOrigin;
   /** The registry Secret the policy granted (null: none); undefined means registry.secretName. */
@@ -133,6 +140,11 @@ export function planBuild(input: PlanInput): BuildPlan {
     githubTokenSecret: request.githubToken === undefined ? undefined : githubTokenSecretName(buildId),
     targetUrl: input.targetUrl ?? `${config.publicUrl}/v1/builds/${buildId}`,
     platforms,
+    index:
+      multiPlatform && request.push && request.tags.length > 0
+        ? { tags: request.tags, statusContext: `${statusPrefix}/manifest` }
+        : undefined,
+    validatePlatform: config.registry.validatePlatform && request.push && request.tags.length > 0,
   };
 }
 

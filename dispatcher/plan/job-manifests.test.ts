@@ -64,6 +64,7 @@ describe("docker Job (Windows dockerd pool)", () => {
       "dockhand.dev/push-ref": "127.0.0.1:15000/octo-org/app:1.0",
       "dockhand.dev/request-hash": expect.stringMatching(/^[0-9a-f]{64}$/),
       "dockhand.dev/idempotency-key": "9/1/build/image",
+      "dockhand.dev/validate-platform": "true",
     });
     expect(job?.spec?.template.metadata).toEqual({ labels: job?.metadata?.labels, annotations: job?.metadata?.annotations });
   });
@@ -215,6 +216,32 @@ describe("BuildKit Job", () => {
       "--opt=platform=linux/amd64",
       '--output=type=image,"name=ghcr.io/octo-org/app:1.0-linux-amd64",push=true',
     ]);
+  });
+
+  it("records on every Job what the index needs: all platforms, the tags, its status context", () => {
+    const jobs = jobsFor(
+      { platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "linux/amd64"], tags: ["ghcr.io/octo-org/app:1.0", "ghcr.io/octo-org/app:latest"] },
+      "ARG WINDOWS_VERSION\nFROM mcr.microsoft.com/windows/nanoserver:${WINDOWS_VERSION}\nCOPY app.exe C:/app/\n",
+    );
+    for (const job of jobs) {
+      expect(job.metadata?.annotations).toMatchObject({
+        "dockhand.dev/build-platforms": JSON.stringify(["windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "linux/amd64"]),
+        "dockhand.dev/index-tags": JSON.stringify(["ghcr.io/octo-org/app:1.0", "ghcr.io/octo-org/app:latest"]),
+        "dockhand.dev/manifest-status-context": "dockhand/manifest",
+        "dockhand.dev/validate-platform": "true",
+      });
+    }
+  });
+
+  it.each([
+    ["one platform: no index", { platforms: ["linux/amd64"], tags: ["ghcr.io/o/a:1"] }, testConfig(), { index: false, validate: true }],
+    ["push false: no index, nothing to read back", { platforms: ["linux/amd64", "windows/amd64:ltsc2022"], tags: ["ghcr.io/o/a:1"], push: false }, testConfig(), { index: false, validate: false }],
+    ["registry.validatePlatform off: index, no check", { platforms: ["linux/amd64", "windows/amd64:ltsc2022"], tags: ["ghcr.io/o/a:1"] }, testConfig({ registry: { validatePlatform: false } }), { index: true, validate: false }],
+  ])("%s", (_name, request, config, expected) => {
+    for (const job of jobsFor(request, "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY a C:/a\n", config)) {
+      expect(job.metadata?.annotations?.["dockhand.dev/index-tags"] !== undefined).toBe(expected.index);
+      expect(job.metadata?.annotations?.["dockhand.dev/validate-platform"] === "true").toBe(expected.validate);
+    }
   });
 
   it("builds without an image output when push is false and there are no tags", () => {

@@ -53,6 +53,22 @@ export const annotationKeys = {
   reported: "dockhand.dev/reported",
   /** Name of the Secret holding this build's GitHub token, when the request brought one. */
   githubTokenSecret: "dockhand.dev/github-token-secret",
+  /** JSON array of every platform string of the build: the index waits for all of them. */
+  buildPlatforms: "dockhand.dev/build-platforms",
+  /** JSON array of the tags an image index is pushed under (multi-platform builds that push). */
+  indexTags: "dockhand.dev/index-tags",
+  /** Commit status context of the index (`dockhand/manifest`), with indexTags. */
+  manifestStatusContext: "dockhand.dev/manifest-status-context",
+  /** "true" when the pushed image's os / os.version is checked against the platform (registry.validatePlatform). */
+  validatePlatform: "dockhand.dev/validate-platform",
+  /** Written by the reconciler: JSON {os, architecture, os.version?, mediaType, size} of the pushed image. */
+  imagePlatform: "dockhand.dev/image-platform",
+  /** Written by the reconciler: why the pushed image does not fit the platform (or could not be read). */
+  platformMismatch: "dockhand.dev/platform-mismatch",
+  /** Written by the reconciler on every Job of the build: JSON {digest, tags} of the pushed index, or {error}. */
+  index: "dockhand.dev/index",
+  /** Written by the reconciler on every Job of the build: the index commit state already reported. */
+  manifestReported: "dockhand.dev/manifest-reported",
 } as const;
 
 /** Container names inside build pods; the reconciler reads logs and termination messages by these. */

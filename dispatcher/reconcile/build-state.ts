@@ -5,6 +5,7 @@
 import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, labelKeys } from "../plan/names.js";
 import { cancelledAnnotation } from "../kube/build-jobs.js";
+import { deriveManifestState, indexPlanOf, type ManifestState } from "./image-index-state.js";
 
 export type PlatformPhase = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
 
@@ -32,6 +33,15 @@ export interface PlatformState {
   finishedAt?: string;
   /** What the reconciler last reported for this platform (state:description hash), if anything. */
   reported?: string;
+  /**
+   * The pushed image read back from the registry: pending until the
+   * reconciler has read it (the platform shows running meanwhile), failed
+   * when it does not fit the platform (message says why). Absent when there
+   * is nothing to read (no push) or nothing to check.
+   */
+  imageCheck?: "pending" | "passed" | "failed";
+  /** The pushed image's platform, from its config. */
+  image?: { os: string; architecture: string; "os.version"?: string };
 }
 
 export interface BuildState {
@@ -42,6 +52,8 @@ export interface BuildState {
   targetUrl: string;
   state: PlatformPhase;
   platforms: PlatformState[];
+  /** Multi-platform builds that push: the image index under the requested tags; its digest is the build's digest. */
+  manifest?: ManifestState;
 }
 
 export interface DeriveOptions {
@@ -56,15 +68,26 @@ export function deriveBuildState(buildId: string, jobs: V1Job[], pods: V1Pod[], 
     .map((job) => derivePlatformState(job, newestPodOf(job, pods), options))
     .sort((a, b) => a.platform.localeCompare(b.platform));
   const first = jobs[0]!.metadata?.annotations ?? {};
+  const manifest = deriveManifestState(jobs, platforms);
+  let state = overallPhase(platforms.map((p) => p.state));
+  // The build is done once its index is out, and a failed index push fails it.
+  if (manifest?.state === "pending" && state === "succeeded") state = "running";
+  if (manifest?.state === "error" && state === "succeeded") state = "error";
   return {
     id: buildId,
     repository: first[annotationKeys.repository] ?? "",
     sha: first[annotationKeys.sha] ?? "",
     ref: first[annotationKeys.ref] ?? "",
     targetUrl: first[annotationKeys.targetUrl] ?? "",
-    state: overallPhase(platforms.map((p) => p.state)),
+    state,
     platforms,
+    ...(manifest ? { manifest: withoutReady(manifest) } : {}),
   };
+}
+
+/** `ready` is the reconciler's cue, not something the API shows. */
+function withoutReady({ ready: _ready, ...manifest }: ManifestState): ManifestState {
+  return manifest;
 }
 
 /** The build is as far as its least advanced platform, and failed if any failed. */
@@ -121,7 +144,7 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
         : (failed.message ?? "the build Job failed"),
     };
   }
-  if (condition(job, "Complete")) return { ...base, state: "succeeded" };
+  if (condition(job, "Complete")) return completed(job, base);
   if (job.metadata?.deletionTimestamp) return { ...base, state: "cancelled", message: "the build Job was deleted" };
 
   const unschedulable = unschedulableFor(pod, options);
@@ -131,6 +154,47 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
     return { ...base, state: "running" };
   }
   return base;
+}
+
+/**
+ * A Complete Job whose image is read back (validatePlatform, or an index to
+ * join) has succeeded only once the reconciler has read it and found it fits.
+ */
+function completed(job: V1Job, base: PlatformState): PlatformState {
+  const annotations = job.metadata?.annotations ?? {};
+  const mismatch = annotations[annotationKeys.platformMismatch];
+  if (mismatch !== undefined) return { ...base, state: "failed", imageCheck: "failed", message: mismatch };
+  const image = parseImagePlatform(annotations[annotationKeys.imagePlatform]);
+  if (image) return { ...base, state: "succeeded", imageCheck: "passed", image };
+  const readBack = annotations[annotationKeys.validatePlatform] === "true" || indexPlanOf(job) !== undefined;
+  if (readBack && base.pushRef !== undefined) return { ...base, state: "running", imageCheck: "pending", message: "reading the pushed image from the registry" };
+  return { ...base, state: "succeeded" };
+}
+
+/** The dockhand.dev/image-platform record: the config's platform plus the manifest's descriptor. */
+export interface ImagePlatformRecord {
+  os: string;
+  architecture: string;
+  "os.version"?: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export function parseImagePlatformRecord(text: string | undefined): ImagePlatformRecord | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const record = JSON.parse(text) as ImagePlatformRecord;
+    return typeof record.os === "string" && typeof record.digest === "string" ? record : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseImagePlatform(text: string | undefined): PlatformState["image"] {
+  const record = parseImagePlatformRecord(text);
+  if (!record) return undefined;
+  return { os: record.os, architecture: record.architecture, ...(record["os.version"] ? { "os.version": record["os.version"] } : {}) };
 }
 
 /**

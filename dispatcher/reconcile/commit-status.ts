@@ -14,11 +14,17 @@ export function commitStatusFor(platform: PlatformState): CommitStatusWanted {
     case "queued":
       // The builder choice is the first thing a reader wants explained.
       return { state: "pending", description: truncateDescription(`Queued: ${platform.builderReason}`), final: false };
-    case "running":
-      return { ...describeStatus({ phase: "building", builder: platform.builder, node: platform.node }), final: false };
     case "succeeded":
       return { ...describeStatus({ phase: "succeeded", digest: platform.digest, durationSeconds: durationOf(platform) }), final: true };
+    case "running":
+      if (platform.imageCheck === "pending") {
+        return { state: "pending", description: "Pushed; reading the image back from the registry…", final: false };
+      }
+      return { ...describeStatus({ phase: "building", builder: platform.builder, node: platform.node }), final: false };
     case "failed":
+      if (platform.imageCheck === "failed") {
+        return { state: "failure", description: truncateDescription(capitalize(platform.message ?? "the pushed image does not fit the platform")), final: true };
+      }
       if (platform.message?.startsWith("timed out")) {
         return { ...describeStatus({ phase: "timed-out", durationSeconds: durationOf(platform) }), final: true };
       }

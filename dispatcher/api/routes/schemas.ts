@@ -29,7 +29,29 @@ const PlatformStateSchema = Type.Object({
   startedAt: Type.Optional(Type.String({ format: "date-time" })),
   finishedAt: Type.Optional(Type.String({ format: "date-time" })),
   reported: Type.Optional(Type.String()),
+  imageCheck: Type.Optional(
+    Type.Union(["pending", "passed", "failed"].map((s) => Type.Literal(s)), {
+      description: "The pushed image read back from the registry: pending (the platform shows running), passed, or failed (message says why).",
+    }),
+  ),
+  image: Type.Optional(
+    Type.Object(
+      { os: Type.String(), architecture: Type.String(), "os.version": Type.Optional(Type.String()) },
+      { description: "The pushed image's platform, from its config." },
+    ),
+  ),
 });
+
+const ManifestStateSchema = Type.Object(
+  {
+    state: Type.Union(["pending", "succeeded", "failed", "error"].map((s) => Type.Literal(s))),
+    tags: Type.Array(Type.String(), { description: "The requested tags the index is pushed under." }),
+    statusContext: Type.String({ description: "Its commit status context, e.g. dockhand/manifest." }),
+    digest: Type.Optional(Type.String({ description: "The index digest: the build's digest." })),
+    message: Type.Optional(Type.String({ description: "What it waits for, or why no index was pushed (naming the failed platforms)." })),
+  },
+  { description: "Multi-platform builds that push: the OCI image index joining the platforms under each tag." },
+);
 
 export const BuildStateSchema = Type.Object({
   id: Type.String(),
@@ -39,6 +61,7 @@ export const BuildStateSchema = Type.Object({
   targetUrl: Type.String(),
   state: Type.String(),
   platforms: Type.Array(PlatformStateSchema),
+  manifest: Type.Optional(ManifestStateSchema),
   url: Type.String({ description: "This build's page." }),
   logsUrl: Type.String({ description: "NDJSON log stream; add ?follow=1 to follow." }),
 });

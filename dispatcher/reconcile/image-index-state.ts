@@ -1,0 +1,97 @@
+// Where a multi-platform build's image index stands, derived from its Jobs'
+// annotations and platform states alone (like everything the reconciler
+// decides), and the `<prefix>/manifest` commit status that calls for. Pure.
+
+import type { V1Job } from "@kubernetes/client-node";
+import { shortImageDigest, truncateDescription } from "../github/status-description.js";
+import { annotationKeys } from "../plan/names.js";
+import type { CommitStatusWanted } from "./commit-status.js";
+import type { PlatformState } from "./build-state.js";
+
+export interface ManifestState {
+  /** pending: platforms still building, or all succeeded and the index not pushed yet (ready). */
+  state: "pending" | "succeeded" | "failed" | "error";
+  tags: string[];
+  statusContext: string;
+  /** The index digest: the build's digest once pushed. */
+  digest?: string;
+  message?: string;
+  /** Every platform succeeded and was read from the registry; the index can be pushed. */
+  ready?: boolean;
+}
+
+/** What the reconciler records (annotation dockhand.dev/index) once it has pushed the index, or given up. */
+export type IndexRecord = { digest: string; tags: string[] } | { error: string };
+
+/** Recorded on the Jobs at plan time: the tags the index goes under, and every platform of the build. */
+export function indexPlanOf(job: V1Job): { tags: string[]; platforms: string[]; statusContext: string } | undefined {
+  const annotations = job.metadata?.annotations ?? {};
+  const tags = parseJson<string[]>(annotations[annotationKeys.indexTags]);
+  const platforms = parseJson<string[]>(annotations[annotationKeys.buildPlatforms]);
+  const statusContext = annotations[annotationKeys.manifestStatusContext];
+  if (!tags || !platforms || !statusContext) return undefined;
+  return { tags, platforms, statusContext };
+}
+
+export function indexRecordOf(jobs: readonly V1Job[]): IndexRecord | undefined {
+  for (const job of jobs) {
+    const record = parseJson<IndexRecord>(job.metadata?.annotations?.[annotationKeys.index]);
+    if (record) return record;
+  }
+  return undefined;
+}
+
+export function deriveManifestState(jobs: readonly V1Job[], platforms: readonly PlatformState[]): ManifestState | undefined {
+  const plan = jobs.map(indexPlanOf).find((p) => p !== undefined);
+  if (!plan) return undefined;
+  const base = { tags: plan.tags, statusContext: plan.statusContext };
+  const record = indexRecordOf(jobs);
+  if (record && "digest" in record) return { ...base, state: "succeeded", digest: record.digest };
+  if (record) return { ...base, state: "error", message: record.error };
+
+  const byPlatform = new Map(platforms.map((p) => [p.platform, p]));
+  const waiting = plan.platforms.filter((name) => {
+    const state = byPlatform.get(name)?.state;
+    return state === undefined || state === "queued" || state === "running";
+  });
+  if (waiting.length > 0) {
+    return { ...base, state: "pending", message: `waiting for ${waiting.length} of ${plan.platforms.length} platforms: ${waiting.join(", ")}` };
+  }
+  const unsuccessful = plan.platforms
+    .map((name) => byPlatform.get(name)!)
+    .filter((p) => p.state !== "succeeded")
+    .map((p) => `${p.platform} ${p.state === "error" ? "errored" : p.state}`);
+  if (unsuccessful.length > 0) return { ...base, state: "failed", message: `no index pushed: ${unsuccessful.join(", ")}` };
+  return { ...base, state: "pending", ready: true, message: `pushing the index of ${plan.platforms.length} platforms` };
+}
+
+export function manifestCommitStatus(manifest: ManifestState): CommitStatusWanted {
+  switch (manifest.state) {
+    case "pending":
+      return { state: "pending", description: truncateDescription(capitalize(manifest.message ?? "waiting for the platforms")), final: false };
+    case "succeeded":
+      return {
+        state: "success",
+        description: truncateDescription(
+          `Index ${shortImageDigest(manifest.digest ?? "")} pushed under ${manifest.tags.length} tag${manifest.tags.length === 1 ? "" : "s"}`,
+        ),
+        final: true,
+      };
+    case "failed":
+    case "error":
+      return { state: "error", description: truncateDescription(capitalize(manifest.message ?? "no index pushed")), final: true };
+  }
+}
+
+function parseJson<T>(text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
