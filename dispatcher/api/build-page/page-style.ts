@@ -25,9 +25,9 @@ tbody th a { color: inherit; }
 .message { color: var(--bad); }
 .message:empty { display: none; }
 .digest { word-break: break-all; }
+td[data-field="node"], td[data-field="duration"] { white-space: nowrap; }
 .logs h2 { font-size: 1.05rem; margin: 1.5rem 0 .5rem; }
 pre { margin: 0; padding: .75rem 1rem; background: var(--log-bg); color: var(--log-fg); border-radius: 6px; overflow-x: auto; max-height: 70vh; overflow-y: auto; white-space: pre-wrap; word-break: break-word; }
-.line { display: block; }
 .step { display: inline-block; min-width: 4.5em; margin-right: 1em; color: #7d8590; user-select: none; }
 .empty { color: #7d8590; font-style: italic; }
 footer { margin-top: 2rem; font-size: .85rem; }
