@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     say("results");
     for (const run of runs) {
       console.log(`  ${run.name.padEnd(16)} exit ${run.exitCode}  digest ${run.outputs.digest ?? "?"}`);
-      for (const [name, value] of Object.entries(run.outputs)) if (name !== "digest") console.log(`      ${name}: ${value.replace(/\n/g, " ")}`);
+      for (const name of ["build-id", "images"]) if (run.outputs[name]) console.log(`      ${name}: ${run.outputs[name]}`);
     }
     const failed = runs.filter((r) => r.exitCode !== 0);
     const finals = github.statuses().filter((s) => s.state !== "pending");
