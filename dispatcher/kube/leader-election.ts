@@ -190,7 +190,8 @@ export class LeaderElector {
 
   private async stopLeading(reason: string): Promise<void> {
     this.leading = false;
-    this.options.log.warn({ lease: this.leaseName, identity: this.options.identity, reason }, "leader election: stopped leading; reconciling stopped");
+    const log = reason === "stopping" ? this.options.log.info : this.options.log.warn;
+    log.call(this.options.log, { lease: this.leaseName, identity: this.options.identity, reason }, "leader election: stopped leading; reconciling stopped");
     await this.options.onStoppedLeading();
   }
 

@@ -27,6 +27,8 @@ const sha = randomBytes(20).toString("hex");
 const githubToken = "ghs_demo-workflow-token";
 const sharedSecret = randomBytes(32).toString("hex");
 const say = (line: string) => console.log(`\n== ${line}`);
+// The committed bundle, as a workflow runs it; DOCKHAND_DEMO_ACTION points elsewhere (an unreleased build).
+const actionBundle = process.env.DOCKHAND_DEMO_ACTION ?? join(repoRoot, "dist/main.mjs");
 
 interface ActionRun {
   name: string;
@@ -86,14 +88,14 @@ async function runAction(name: string, inputs: Record<string, string>, dispatche
     env[`INPUT_${key.replace(/ /g, "_").toUpperCase()}`] = value;
   }
   say(`Action step "${name}": node dist/main.mjs`);
-  const child = spawn(process.execPath, [join(repoRoot, "dist/main.mjs")], { cwd: env.GITHUB_WORKSPACE, env, stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(process.execPath, [actionBundle], { cwd: env.GITHUB_WORKSPACE, env, stdio: ["ignore", "inherit", "inherit"] });
   const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   return { name, exitCode, outputs: readOutputs(output), summary: readFileSync(summary, "utf8") };
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(join(repoRoot, "dist/main.mjs"))) {
-    throw new Error("dist/main.mjs is missing: the bundled Action is built by `npm run build` (and committed)");
+  if (!existsSync(actionBundle)) {
+    throw new Error(`${actionBundle} is missing: the bundled Action is built by \`npm run build\` (and committed)`);
   }
   say("test bed: test/bed/up (first run installs packages and builds the Go parts: minutes)");
   const up = spawnSync(join(repoRoot, "test/bed/up"), { stdio: "inherit" });
@@ -141,6 +143,8 @@ async function main(): Promise<void> {
       await runAction("windows-run", {
         ...common,
         file: "Dockerfile.windows",
+        // Two builds of one commit for the same platform: distinct status contexts, or the second replaces the first on GitHub.
+        "status-context": "dockhand-run",
         platforms: "windows/amd64:ltsc2022",
         tags: `${bed.REGISTRY}/demo/windows-app:${sha.slice(0, 7)}`,
         // Emulated Windows nodes run a Linux dockerd: a Linux base (see the Dockerfile).
@@ -149,6 +153,7 @@ async function main(): Promise<void> {
       await runAction("nanoserver-copy", {
         ...common,
         file: "Dockerfile.nanoserver",
+        "status-context": "dockhand-copy",
         platforms: "windows/amd64:ltsc2022",
         tags: `${bed.REGISTRY}/demo/nanoserver-app:${sha.slice(0, 7)}`,
         "build-args": `NANOSERVER=${bed.WINDOWS_BASE_IMAGE}:ltsc2022`,
@@ -161,7 +166,7 @@ async function main(): Promise<void> {
     }
 
     say(`commit statuses on ${repository}@${sha.slice(0, 7)} (as GitHub received them)`);
-    for (const s of github.statuses()) console.log(`  ${s.context.padEnd(28)} ${s.state.padEnd(8)} ${s.description ?? ""}`);
+    for (const s of github.statuses()) console.log(`  ${s.context.padEnd(32)} ${s.state.padEnd(8)} ${s.description ?? ""}`);
     say("results");
     for (const run of runs) {
       console.log(`  ${run.name.padEnd(16)} exit ${run.exitCode}  digest ${run.outputs.digest ?? "?"}`);
