@@ -22,7 +22,8 @@ th, td { text-align: left; vertical-align: top; padding: .5rem .75rem; border-bo
 thead th { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); }
 tbody th a { color: inherit; }
 .reason, .message { margin: .2rem 0 0; font-size: .85rem; max-width: 22rem; }
-.message { color: var(--bad); }
+.message { color: var(--muted); }
+.state-failed + .message, .state-error + .message { color: var(--bad); }
 .message:empty { display: none; }
 .digest { word-break: break-all; }
 td[data-field="node"], td[data-field="duration"] { white-space: nowrap; }
