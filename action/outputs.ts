@@ -1,0 +1,76 @@
+// The step's outputs, from the build's final state. Pure.
+
+import { parseImageReference, type ImageReference } from "../dispatcher/plan/image-reference.js";
+import { parsePlatform } from "../dispatcher/plan/platforms.js";
+import { pushRefsFor } from "../dispatcher/plan/push-refs.js";
+import type { BuildState } from "./client.js";
+
+export interface StepOutputs {
+  "build-id": string;
+  /** The image's digest: the single platform's, or a build-wide one (an index) when the dispatcher reports it. */
+  digest: string;
+  /** JSON: {"windows/amd64:ltsc2022": "sha256:…", …} */
+  digests: string;
+  /** JSON: {"windows/amd64:ltsc2022": ["ghcr.io/o/app:1.0-win-ltsc2022@sha256:…"], …} */
+  images: string;
+  /** JSON: the build as the dispatcher reports it, per platform. */
+  metadata: string;
+}
+
+/** What each platform pushed, named by tag and pinned by digest (what dispatcher/plan/push-refs.ts pushes). */
+export function imagesByPlatform(build: BuildState, tags: readonly string[], push: boolean): Record<string, string[]> {
+  const references = tags.flatMap((tag) => {
+    const parsed = parseImageReference(tag);
+    return parsed.ok ? [parsed.reference as ImageReference] : [];
+  });
+  const multiPlatform = build.platforms.length > 1;
+  const images: Record<string, string[]> = {};
+  for (const platform of build.platforms) {
+    if (!push) {
+      images[platform.platform] = [];
+      continue;
+    }
+    const slug = parsePlatform(platform.platform).slug;
+    images[platform.platform] = pushRefsFor(references, slug, multiPlatform).map((ref) => (platform.digest ? `${ref}@${platform.digest}` : ref));
+  }
+  return images;
+}
+
+export function stepOutputs(build: BuildState, tags: readonly string[], push: boolean): StepOutputs {
+  const digests = Object.fromEntries(build.platforms.filter((p) => p.digest).map((p) => [p.platform, p.digest as string]));
+  const images = imagesByPlatform(build, tags, push);
+  const digest = build.digest ?? (build.platforms.length === 1 ? (build.platforms[0]?.digest ?? "") : "");
+  const metadata = {
+    buildId: build.id,
+    state: build.state,
+    url: build.url,
+    logsUrl: build.logsUrl,
+    targetUrl: build.targetUrl,
+    repository: build.repository,
+    sha: build.sha,
+    ref: build.ref,
+    ...(build.digest ? { digest: build.digest } : {}),
+    platforms: build.platforms.map((p) => ({
+      platform: p.platform,
+      state: p.state,
+      builder: p.builder,
+      builderReason: p.builderReason,
+      node: p.node,
+      digest: p.digest,
+      images: images[p.platform],
+      statusContext: p.statusContext,
+      message: p.message,
+      failedStep: p.failedStep,
+      createdAt: p.createdAt,
+      startedAt: p.startedAt,
+      finishedAt: p.finishedAt,
+    })),
+  };
+  return {
+    "build-id": build.id,
+    digest,
+    digests: JSON.stringify(digests),
+    images: JSON.stringify(images),
+    metadata: JSON.stringify(metadata),
+  };
+}

@@ -1,0 +1,111 @@
+// Inputs + runner context + context digest → the POST /v1/builds body
+// (dispatcher/api/build-request.ts), and the way back: a dispatcher error's
+// field → the input the user wrote. Pure.
+
+import { createHash } from "node:crypto";
+import type { Inputs, InputName } from "./inputs.js";
+import type { RunnerContext } from "./runner.js";
+
+export interface BuildRequestBody {
+  repository: string;
+  sha: string;
+  ref: string;
+  context: string;
+  file: string;
+  target?: string;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  push: boolean;
+  platforms: string[];
+  builder: string;
+  statusContext?: string;
+  idempotencyKey: string;
+  githubToken?: string;
+}
+
+export function buildRequestBody(inputs: Inputs, runner: RunnerContext, contextDigest: string): BuildRequestBody {
+  const body: Omit<BuildRequestBody, "idempotencyKey"> = {
+    repository: runner.repository,
+    sha: runner.sha,
+    ref: runner.ref,
+    context: contextDigest,
+    file: inputs.dockerfile,
+    ...(inputs.target !== undefined ? { target: inputs.target } : {}),
+    tags: [...inputs.tags],
+    buildArgs: { ...inputs.buildArgs },
+    labels: { ...inputs.labels },
+    push: inputs.push,
+    platforms: [...inputs.platforms],
+    builder: inputs.builder,
+    ...(inputs.statusContext !== undefined ? { statusContext: inputs.statusContext } : {}),
+  };
+  return {
+    ...body,
+    idempotencyKey: idempotencyKey(runner, body),
+    ...(inputs.githubToken !== undefined ? { githubToken: inputs.githubToken } : {}),
+  };
+}
+
+/**
+ * `<run id>/<attempt>/<job>/<step>/<request hash>`: the same step of the same
+ * attempt sending its request again (a retry after a dropped connection) gets
+ * the same build, never a second one; a re-run (new attempt) builds anew.
+ * The hash of the request tells matrix legs apart: they share run, attempt,
+ * job and step id (GITHUB_JOB is the job's key, not the leg's), and without
+ * it the dispatcher would answer the second leg 409 for reusing the key.
+ * The token is left out of the hash: it changes per attempt and builds nothing.
+ */
+export function idempotencyKey(runner: RunnerContext, body: Omit<BuildRequestBody, "idempotencyKey" | "githubToken">): string {
+  const hash = createHash("sha256").update(canonicalJson(body)).digest("hex").slice(0, 16);
+  return `${runner.runId}/${runner.runAttempt}/${runner.job}/${runner.step}/${hash}`;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+const fieldInputs: Readonly<Record<string, InputName | string>> = {
+  repository: "GITHUB_REPOSITORY",
+  sha: "GITHUB_SHA",
+  ref: "GITHUB_REF",
+  context: "context",
+  file: "file",
+  target: "target",
+  tags: "tags",
+  buildArgs: "build-args",
+  labels: "labels",
+  push: "push",
+  platforms: "platforms",
+  builder: "builder",
+  statusContext: "status-context",
+  githubToken: "github-token",
+  idempotencyKey: "GITHUB_RUN_ID/GITHUB_JOB/GITHUB_ACTION",
+};
+
+/**
+ * What the user set to cause a dispatcher 4xx: `buildArgs.FOO` → the input
+ * `build-args`, `platforms[1]` → `platforms`, `sha` → the variable GITHUB_SHA.
+ */
+export function inputForField(field: string): string | undefined {
+  const root = /^[A-Za-z]+/.exec(field)?.[0] ?? field;
+  return fieldInputs[root];
+}
+
+/** `platforms[0]: "…" is not supported (input platforms); use …` */
+export function describeDispatcherError(status: number, body: unknown): string {
+  if (body !== null && typeof body === "object" && typeof (body as { error?: unknown }).error === "string") {
+    const { error, field, hint } = body as { error: string; field?: string; hint?: string };
+    const input = typeof field === "string" ? inputForField(field) : undefined;
+    const where = input === undefined ? "" : input.startsWith("GITHUB_") ? ` (from ${input})` : ` (input ${input})`;
+    return `${error}${where}${hint ? `; ${hint}` : ""}`;
+  }
+  return `the dispatcher answered HTTP ${status}${typeof body === "string" && body !== "" ? `: ${body.slice(0, 500)}` : ""}`;
+}
