@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { LiveConfig } from "../config/live-config.js";
 import { testConfig } from "../plan/test-fixtures.js";
 import { accessOf } from "./access.js";
-import { redactUrl } from "./log-redaction.js";
+import pino from "pino";
+import { redactingLogger, redactUrl } from "./log-redaction.js";
 
 describe("accessOf: every route's access", () => {
   it.each([
@@ -35,6 +36,16 @@ describe("redactUrl", () => {
     ["/v1/builds/abc", "/v1/builds/abc"],
   ])("%s", (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
+  });
+});
+
+describe("redactingLogger", () => {
+  it("censors credential fields, however a caller names them", () => {
+    const lines: string[] = [];
+    const log = redactingLogger(pino({}, { write: (line: string) => lines.push(line) }));
+    log.info({ githubToken: "ghs_1", headers: { authorization: "Bearer 2", "x-hub-signature-256": "sha256=3" }, github: { token: "4" }, secret: "5" }, "m");
+    const line = JSON.parse(lines[0]!);
+    expect(line).toMatchObject({ githubToken: "[redacted]", headers: { authorization: "[redacted]", "x-hub-signature-256": "[redacted]" }, github: { token: "[redacted]" }, secret: "[redacted]" });
   });
 });
 

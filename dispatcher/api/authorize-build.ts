@@ -8,8 +8,8 @@
 import type { Identity } from "../auth/identity.js";
 import type { Config } from "../config/schema.js";
 import type { BuildOrigin } from "../plan/names.js";
-import type { PullRequestOrigins } from "../policy/pull-request-origin.js";
-import { authorizeBuildRequest, authorizePullRequest, type BuildGrant, needsHeadLookup, pullRequestOf } from "../policy/repository-policy.js";
+import type { HeadRepository, PullRequestOrigins } from "../policy/pull-request-origin.js";
+import { authorizeBuildRequest, authorizePullRequest, type BuildGrant, needsHeadLookup, pullRequestOf, ruleFor } from "../policy/repository-policy.js";
 import type { BuildRequest } from "./build-request.js";
 
 export async function authorizeRequest(
@@ -18,10 +18,16 @@ export async function authorizeRequest(
   config: Config,
   pullRequests: PullRequestOrigins | undefined,
 ): Promise<BuildGrant> {
-  const grant = authorizeBuildRequest(identity, request, config.policy, config.registry.secretName);
   const pullRequest = pullRequestOf(identity, request.ref);
+  const lookUp = () => pullRequests!.headRepository(request.repository, pullRequest!.number!, request.githubToken, request.sha);
+  // The Action sends a pull request's head, not the merge commit the token names: GitHub says which head is current.
+  let head: HeadRepository | undefined;
+  if (identity.kind === "oidc" && identity.sha !== request.sha && pullRequest?.trigger === "pull_request" && pullRequest.number !== undefined && pullRequests && ruleFor(config.policy, request.repository)) {
+    head = await lookUp();
+  }
+  const grant = authorizeBuildRequest(identity, request, config.policy, config.registry.secretName, head);
   if (grant.rule && pullRequest) {
-    const head = needsHeadLookup(identity, grant.rule, pullRequest) && pullRequests ? await pullRequests.headRepository(request.repository, pullRequest.number!, request.githubToken) : undefined;
+    if (!head && needsHeadLookup(identity, grant.rule, pullRequest) && pullRequests) head = await lookUp();
     authorizePullRequest(identity, grant.rule, request.repository, pullRequest, head);
   }
   return grant;

@@ -12,7 +12,13 @@ import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
 
 export type HeadRepository =
-  | { readonly known: true; /** "owner/name", or null when the fork was deleted. */ readonly headRepository: string | null }
+  | {
+      readonly known: true;
+      /** "owner/name", or null when the fork was deleted. */
+      readonly headRepository: string | null;
+      /** The head commit when GitHub answered (it moves with every push). */
+      readonly headSha?: string;
+    }
   | { readonly known: false; readonly reason: string };
 
 export interface PullRequestOriginOptions {
@@ -25,7 +31,7 @@ export interface PullRequestOriginOptions {
 }
 
 export class PullRequestOrigins {
-  private readonly cache = new Map<string, { headRepository: string | null; until: number }>();
+  private readonly cache = new Map<string, { headRepository: string | null; headSha: string | undefined; until: number }>();
   private readonly app: Octokit | undefined;
 
   constructor(private readonly options: PullRequestOriginOptions) {
@@ -34,11 +40,18 @@ export class PullRequestOrigins {
       : undefined;
   }
 
-  /** `fallbackToken`: the build's own githubToken, used when the dispatcher has no credentials. */
-  async headRepository(repository: string, number: number, fallbackToken?: string): Promise<HeadRepository> {
+  /**
+   * `fallbackToken`: the build's own githubToken, used when the dispatcher has
+   * no credentials. `headSha`: the commit the caller expects as head; a cached
+   * answer naming another head is asked again (the head moves, its repository
+   * does not).
+   */
+  async headRepository(repository: string, number: number, fallbackToken?: string, headSha?: string): Promise<HeadRepository> {
     const key = `${repository.toLowerCase()}#${number}`;
     const cached = this.cache.get(key);
-    if (cached && cached.until > Date.now()) return { known: true, headRepository: cached.headRepository };
+    if (cached && cached.until > Date.now() && (headSha === undefined || cached.headSha === headSha)) {
+      return { known: true, headRepository: cached.headRepository, headSha: cached.headSha };
+    }
     let token: string | undefined;
     try {
       token = (await this.installationToken(repository)) ?? this.options.token ?? fallbackToken;
@@ -60,10 +73,11 @@ export class PullRequestOrigins {
       return { known: false, reason: `GitHub did not answer (${(err as Error).message})` };
     }
     if (!res.ok) return { known: false, reason: `GitHub answered ${res.status} for pull request #${number} of ${repository}` };
-    const body = (await res.json()) as { head?: { repo?: { full_name?: string } | null } };
+    const body = (await res.json()) as { head?: { sha?: string; repo?: { full_name?: string } | null } };
     const headRepository = body.head?.repo?.full_name ?? null;
-    this.cache.set(key, { headRepository, until: Date.now() + (this.options.cacheSeconds ?? 600) * 1000 });
-    return { known: true, headRepository };
+    const currentHead = typeof body.head?.sha === "string" ? body.head.sha : undefined;
+    this.cache.set(key, { headRepository, headSha: currentHead, until: Date.now() + (this.options.cacheSeconds ?? 600) * 1000 });
+    return { known: true, headRepository, headSha: currentHead };
   }
 
   private async installationToken(repository: string): Promise<string | undefined> {

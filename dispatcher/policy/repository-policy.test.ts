@@ -64,6 +64,18 @@ describe("authorizeBuildRequest", () => {
     expect(denial(() => authorizeBuildRequest(identity, testRequest({ repository: "octo-org/app", tags: ["127.0.0.1:15000/octo-org/app:1"], ...request }), standard, undefined))).toMatchObject({ rule, field, status: 403 });
   });
 
+  it("accepts a pull request's head instead of the merge commit its token names, when GitHub says it is the head", () => {
+    const head = "b".repeat(40);
+    const token = oidc({ eventName: "pull_request", ref: "refs/pull/7/merge" });
+    const request = testRequest({ repository: "octo-org/app", ref: "refs/pull/7/merge", sha: head, tags: ["127.0.0.1:15000/octo-org/app:1"] });
+    expect(authorizeBuildRequest(token, request, standard, undefined, { known: true, headRepository: "octo-org/app", headSha: head }).rule?.path).toBe("policy.repositories[0]");
+    expect(denial(() => authorizeBuildRequest(token, request, standard, undefined, { known: true, headRepository: "octo-org/app", headSha: "c".repeat(40) }))).toMatchObject({ rule: "oidc.sha" });
+    expect(denial(() => authorizeBuildRequest(token, request, standard, undefined, undefined))).toMatchObject({ rule: "oidc.sha" });
+    const pushToken = oidc();
+    const pushRequest = testRequest({ repository: "octo-org/app", sha: head, tags: ["127.0.0.1:15000/octo-org/app:1"] });
+    expect(denial(() => authorizeBuildRequest(pushToken, pushRequest, standard, undefined, { known: true, headRepository: "octo-org/app", headSha: head }))).toMatchObject({ rule: "oidc.sha" });
+  });
+
   it.each([
     { name: "the rule's first Secret by default", request: {}, defaultSecret: "global", expected: "push-a" },
     { name: "a Secret the rule lists", request: { registrySecret: "push-b" }, defaultSecret: undefined, expected: "push-b" },

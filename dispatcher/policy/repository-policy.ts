@@ -54,20 +54,32 @@ export function authorizeRepository(identity: Identity, repository: string, poli
  * repository's rule: tags under its image prefixes, a registry Secret it
  * was granted.
  */
-export function authorizeBuildRequest(identity: Identity, request: BuildRequest, policy: Policy, defaultRegistrySecret: string | undefined): BuildGrant {
+export function authorizeBuildRequest(
+  identity: Identity,
+  request: BuildRequest,
+  policy: Policy,
+  defaultRegistrySecret: string | undefined,
+  /** For a pull_request token whose sha claim (the test merge commit) is not the request's: GitHub's answer for the pull request. */
+  pullRequestHead?: HeadRepository,
+): BuildGrant {
   if (identity.kind === "anonymous") return { rule: undefined, registrySecret: request.registrySecret ?? defaultRegistrySecret ?? null };
   if (identity.kind === "oidc") {
+    // A pull_request run's sha claim is the test merge commit; its commit
+    // statuses belong on the pull request's head, which is what the Action
+    // sends. That head is accepted when GitHub says it is this pull
+    // request's head now.
+    const headOfThisPullRequest = pullRequestHead?.known === true && pullRequestHead.headSha === request.sha && pullRequestOf(identity, identity.ref)?.trigger === "pull_request";
     const claims: [keyof BuildRequest & ("repository" | "sha" | "ref"), string, boolean][] = [
       ["repository", identity.repository, sameRepository(identity.repository, request.repository)],
-      ["sha", identity.sha, identity.sha === request.sha],
       ["ref", identity.ref, identity.ref === request.ref],
+      ["sha", identity.sha, identity.sha === request.sha || headOfThisPullRequest],
     ];
     for (const [field, claimed, matches] of claims) {
       if (matches) continue;
       throw new PolicyDenial(`oidc.${field}`, {
-        error: `${field}: ${JSON.stringify(request[field])} is not the ${field} the OIDC token was issued for (${JSON.stringify(claimed)})`,
+        error: `${field}: ${JSON.stringify(request[field])} is not the ${field} the OIDC token was issued for (${JSON.stringify(claimed)})${field === "sha" && pullRequestOf(identity, identity.ref) ? " nor the pull request's head" : ""}`,
         field,
-        hint: `a workflow's token builds only its own ${field === "repository" ? "repository" : field === "sha" ? "commit (github.sha)" : "ref (github.ref)"}; send that`,
+        hint: `a workflow's token builds only its own ${field === "repository" ? "repository" : field === "sha" ? "commit (github.sha, or a pull request's head)" : "ref (github.ref)"}; send that`,
       });
     }
   } else if (!identityCovers(identity, request.repository)) {

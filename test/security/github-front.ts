@@ -10,6 +10,8 @@ export interface GitHubFront {
   url: string;
   /** "owner/repo#n" → head repository full name (null: the fork was deleted). */
   pulls: Map<string, string | null>;
+  /** "owner/repo#n" → head commit (default 40 zeros). */
+  heads: Map<string, string>;
   /** Pull request lookups received. */
   lookups(): string[];
   close(): Promise<void>;
@@ -17,6 +19,7 @@ export interface GitHubFront {
 
 export async function startGitHubFront(standInUrl: string): Promise<GitHubFront> {
   const pulls = new Map<string, string | null>();
+  const heads = new Map<string, string>();
   const seen: string[] = [];
   const upstream = new URL(standInUrl);
   const server = createServer((req, res) => {
@@ -30,7 +33,7 @@ export async function startGitHubFront(standInUrl: string): Promise<GitHubFront>
       }
       const head = pulls.get(key);
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ number: Number(match[2]), state: "open", head: { ref: "feature", sha: "0".repeat(40), repo: head === null ? null : { full_name: head, fork: head !== match[1] } }, base: { ref: "main", repo: { full_name: match[1] } } }));
+      res.end(JSON.stringify({ number: Number(match[2]), state: "open", head: { ref: "feature", sha: heads.get(key) ?? "0".repeat(40), repo: head === null ? null : { full_name: head, fork: head !== match[1] } }, base: { ref: "main", repo: { full_name: match[1] } } }));
       return;
     }
     const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
@@ -44,6 +47,7 @@ export async function startGitHubFront(standInUrl: string): Promise<GitHubFront>
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     pulls,
+    heads,
     lookups: () => [...seen],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

@@ -146,6 +146,19 @@ describe("pull requests from forks", () => {
     expect(job.metadata?.labels?.["dockhand.dev/pull-request"]).toBe("13");
   });
 
+  it("takes the pull request's head as the commit (statuses belong there) when GitHub says it is the head, not another commit", async () => {
+    const head = "c".repeat(40);
+    sb.github.pulls.set(`${repository}#16`, repository);
+    sb.github.heads.set(`${repository}#16`, head);
+    // The token names the test merge commit (sha); the Action sends the head.
+    const res = await postWithToken(sb.dispatcher.url, await token(pr(16)), linux(copyOnly, { ref: "refs/pull/16/merge", sha: head, idempotencyKey: "policy/pr-16-head" }));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.sha).toBe(head);
+    const before = await sb.jobs();
+    const other = await postWithToken(sb.dispatcher.url, await token(pr(16)), linux(copyOnly, { ref: "refs/pull/16/merge", sha: "d".repeat(40) }));
+    await expectDenied(other, 403, "oidc.sha", "sha", /is not the sha the OIDC token was issued for .* nor the pull request's head/, before);
+  });
+
   it("refuses when GitHub cannot say where the head is", async () => {
     const before = await sb.jobs();
     const res = await postWithToken(sb.dispatcher.url, await token(pr(14)), linux(copyOnly, { ref: "refs/pull/14/merge" }));
