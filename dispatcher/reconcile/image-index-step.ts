@@ -120,8 +120,11 @@ export class ImageIndexStep {
   /** Whether this Job must keep its report finalizer: its build's manifest status is not out yet. */
   holdsFinalizer(job: V1Job): boolean {
     if (!indexPlanOf(job)) return false;
-    const reported = job.metadata?.annotations?.[annotationKeys.manifestReported];
-    return !(reported !== undefined && finalCommitStates.has(reported));
+    const buildId = job.metadata?.labels?.[labelKeys.buildId];
+    const buildJobs = this.informers.jobs.list(this.jobs.namespace).filter((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId);
+    const recorded = [job, ...buildJobs].map((j) => j.metadata?.annotations?.[annotationKeys.manifestReported]);
+    const covered = buildId === undefined ? undefined : this.reportedNotYetSeen.get(buildId);
+    return ![...recorded, covered].some((state) => state !== undefined && finalCommitStates.has(state));
   }
 
   /**
@@ -159,10 +162,8 @@ export class ImageIndexStep {
     if (reported === wanted.state) {
       // Reported, perhaps recorded on only some Jobs (a patch that failed half-way): finish the record.
       const missing = buildJobs.filter((j) => j.metadata?.annotations?.[annotationKeys.manifestReported] !== wanted.state);
-      if (missing.length > 0 && wanted.final) {
-        await this.patchAll(missing, { [annotationKeys.manifestReported]: wanted.state });
-        return true;
-      }
+      // (Each patch that changes a Job brings that Job back; this one goes on to let go of its finalizer.)
+      if (missing.length > 0 && wanted.final) await this.patchAll(missing, { [annotationKeys.manifestReported]: wanted.state });
       return false;
     }
     await this.reportAndRecord(job, buildId, manifest.statusContext, wanted, buildJobs);
