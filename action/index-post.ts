@@ -1,0 +1,5 @@
+// Entry point of the post step (dist/post.mjs).
+import { runPost } from "./post.js";
+
+await runPost();
+process.exit();

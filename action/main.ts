@@ -1,0 +1,194 @@
+// The Action's sequence: read inputs → pack the context → HEAD/PUT it →
+// POST the build → follow its logs → outputs, job summary, pass or fail.
+// Everything below is pure or talks to the dispatcher through client.ts;
+// only this file and post.ts touch the runner (core.*), and they share
+// nothing but saved state (state.ts).
+//
+// Stopping: `timeout` and the runner's SIGINT/SIGTERM (a cancelled workflow:
+// SIGINT, then SIGTERM 7.5 s later, then SIGKILL) both end the wait and
+// cancel the build at the dispatcher. If the process dies before it can,
+// the post step finds the saved build id without "settled" and cancels it.
+
+import * as core from "@actions/core";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { requestAuth } from "./auth.js";
+import { type BuildState, DispatcherClient, DispatcherRequestError, finishedStates, formatBytes, userAgent } from "./client.js";
+import { ContextError, packContext } from "./context.js";
+import { InputError, getInputs, type Inputs } from "./inputs.js";
+import { LogDisplay, followLogs } from "./logs.js";
+import { type StepOutputs, stepOutputs } from "./outputs.js";
+import { buildRequestBody } from "./request.js";
+import { readRunnerContext, RunnerContextError } from "./runner.js";
+import { saveBuildId, saveSettled } from "./state.js";
+import { summaryTable, writeSummary } from "./summary.js";
+
+/** Why the wait was cut short. */
+type StopReason = { kind: "timeout"; seconds: number } | { kind: "signal"; signal: NodeJS.Signals };
+
+export interface RunOptions {
+  /** How often the build's state is read while its logs stream (to know when a platform is done). */
+  pollIntervalMs?: number;
+  /** Lines of the failing step quoted in the failure message. */
+  quotedLines?: number;
+}
+
+export async function run(options: RunOptions = {}): Promise<void> {
+  const stop = new AbortController();
+  let stopReason: StopReason | undefined;
+  const stopWith = (reason: StopReason) => {
+    if (stopReason) return;
+    stopReason = reason;
+    stop.abort(reason);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    core.info(`received ${signal} (the workflow was cancelled or timed out): stopping`);
+    stopWith({ kind: "signal", signal });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let contextFile: string | undefined;
+  try {
+    const inputs = getInputs();
+    const runner = readRunnerContext(process.env, tmpdir());
+    const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent });
+
+    contextFile = join(runner.tempDir, `dockhand-context-${process.pid}.tar.gz`);
+    const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile });
+    core.info(
+      `context ${inputs.contextDir}: ${packed.files} files (${formatBytes(packed.contentBytes)}) → ${formatBytes(packed.size)} tar.gz in ${packed.seconds.toFixed(2)} s, ${packed.digest}${packed.ignoreFile ? ` (${packed.ignoreFile} applied)` : ""}`,
+    );
+    stop.signal.throwIfAborted();
+    if (await client.hasContext(packed.digest, stop.signal)) {
+      core.info("the dispatcher has this context already: not uploading it again");
+    } else {
+      await client.uploadContext(packed.digest, packed.path, packed.size, stop.signal);
+    }
+    await rm(contextFile, { force: true });
+
+    const body = buildRequestBody(inputs, runner, packed.digest);
+    // Not cut short by a signal: once sent, the answer carries the id that
+    // the cancel needs (retrying is safe: the idempotency key).
+    const { created, build } = await client.createBuild(body);
+    saveBuildId(build.id);
+    core.setOutput("build-id", build.id);
+    core.info(`build ${build.id} ${created ? "accepted" : "was already requested by an earlier try of this step; following it"}: ${build.url}`);
+    for (const platform of build.platforms) core.info(`  ${platform.platform}: ${platform.builder} (${platform.builderReason})`);
+    if (stopReason) return await cancelBuild(client, build, stopReason, inputs);
+
+    if (!inputs.wait) {
+      setOutputs(stepOutputs(build, inputs.tags, inputs.push));
+      saveSettled("detached");
+      core.info("wait is false: the build goes on at the dispatcher; its commit statuses report the result");
+      return;
+    }
+
+    const timer = inputs.timeoutSeconds === undefined ? undefined : setTimeout(() => stopWith({ kind: "timeout", seconds: inputs.timeoutSeconds as number }), inputs.timeoutSeconds * 1000);
+    let followed: Followed;
+    try {
+      followed = await follow(client, build, stop.signal, options);
+    } catch (err) {
+      if (stopReason) return await cancelBuild(client, build, stopReason, inputs);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    await finish(followed.final, inputs, followed.lastLines, options);
+  } catch (err) {
+    core.setFailed(describeFailure(err));
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    if (contextFile) await rm(contextFile, { force: true }).catch(() => undefined);
+  }
+}
+
+interface Followed {
+  final: BuildState;
+  /** The last lines of a platform's step, as the display kept them. */
+  lastLines: (platform: string, step?: string) => string[];
+}
+
+/** Streams the logs until the build ends; answers its final state. */
+async function follow(client: DispatcherClient, build: BuildState, signal: AbortSignal, options: RunOptions): Promise<Followed> {
+  let latest = build;
+  const builderOf = (platform: string) => latest.platforms.find((p) => p.platform === platform)?.builder;
+  const display = new LogDisplay({ startGroup: (t) => core.startGroup(t), endGroup: () => core.endGroup(), info: (t) => core.info(t) }, (platform) => `${platform} · ${builderOf(platform) ?? "build"}`);
+  let polling = false;
+  const poll = setInterval(() => {
+    if (polling) return;
+    polling = true;
+    client
+      .getBuild(build.id, signal)
+      .then((state) => {
+        if (!state) return;
+        latest = state;
+        for (const platform of state.platforms) if (finishedStates.has(platform.state)) display.finished(platform.platform);
+      })
+      .catch(() => undefined)
+      .finally(() => (polling = false));
+  }, options.pollIntervalMs ?? 3000);
+  let endState = "unknown";
+  try {
+    for await (const event of followLogs(client, build, { signal, log: (m) => core.info(m) })) {
+      if (event.kind === "line") display.line(event.line);
+      else endState = event.state;
+    }
+  } finally {
+    clearInterval(poll);
+    display.end();
+  }
+  const final = (await client.getBuild(build.id, signal)) ?? { ...latest, state: endState === "gone" ? latest.state : (endState as BuildState["state"]) };
+  return { final, lastLines: (platform, step) => display.lastLines(platform, step) };
+}
+
+async function finish(final: BuildState, inputs: Inputs, lastLines: (platform: string, step?: string) => string[], options: RunOptions): Promise<void> {
+  const outputs = stepOutputs(final, inputs.tags, inputs.push);
+  setOutputs(outputs);
+  saveSettled("finished");
+  await writeSummary(summaryTable(final));
+  const failed = final.platforms.filter((p) => p.state !== "succeeded");
+  for (const platform of final.platforms) {
+    if (platform.state === "succeeded") core.info(`✔ ${platform.platform}: succeeded${platform.digest ? `, ${platform.digest}` : ""}`);
+  }
+  if (failed.length === 0) return;
+  const quoted = options.quotedLines ?? 15;
+  // One annotation per failed platform, quoting its failing step's last lines:
+  // annotations are what the run's page shows first, each under its own title.
+  for (const platform of failed) {
+    const lines = lastLines(platform.platform, platform.failedStep?.name).filter((l) => l.trim() !== "").slice(-quoted);
+    const quote = lines.length > 0 ? `\n${lines.map((l) => `  | ${l}`).join("\n")}` : "";
+    core.error(`${platform.platform} ${platform.state}${platform.message ? `: ${platform.message}` : ""}${quote}`, { title: `dockhand: ${platform.platform} ${platform.state}` });
+  }
+  const reasons = failed.map((p) => `${p.platform} ${p.state}${p.failedStep ? ` in step ${p.failedStep.name}${p.failedStep.exitCode !== undefined ? ` (exit code ${p.failedStep.exitCode})` : ""}` : p.message ? `: ${p.message}` : ""}`);
+  core.setFailed(`build ${final.id}: ${reasons.join("; ")}. The last lines are quoted above; full log: ${final.logsUrl}`);
+}
+
+async function cancelBuild(client: DispatcherClient, build: BuildState, reason: StopReason, inputs: Inputs): Promise<void> {
+  const why = reason.kind === "timeout" ? `timeout: the build did not finish within ${inputs.timeoutSeconds} s` : `the runner sent ${reason.signal}`;
+  // A cancelled workflow's step has 7.5 s from SIGINT to SIGTERM: be done well before.
+  const budget = AbortSignal.timeout(reason.kind === "signal" ? 5000 : 60_000);
+  try {
+    const cancelled = await client.cancelBuild(build.id, budget);
+    saveSettled("cancelled");
+    core.info(`cancelled build ${build.id} at the dispatcher`);
+    if (cancelled) {
+      setOutputs(stepOutputs(cancelled, inputs.tags, inputs.push));
+      await writeSummary(summaryTable(cancelled, { note: `Cancelled: ${why}.` }));
+    }
+    core.setFailed(`${why}; build ${build.id} was cancelled at the dispatcher`);
+  } catch (err) {
+    core.setFailed(`${why}; cancelling build ${build.id} failed (${err instanceof Error ? err.message : String(err)}); the post step tries again`);
+  }
+}
+
+function setOutputs(outputs: StepOutputs): void {
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof InputError || err instanceof ContextError || err instanceof RunnerContextError || err instanceof DispatcherRequestError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

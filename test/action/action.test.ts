@@ -1,0 +1,280 @@
+// The bundled Action (dist/), run as the runner runs it, against the real
+// dispatcher on the real bed: a Linux build on BuildKit, a Windows RUN build
+// on the (emulated) dockerd pool, a failing Dockerfile, wait: false, timeout,
+// and the two ways a cancelled workflow ends a step (SIGTERM to main; main
+// killed and the post step cleaning up).
+import { randomBytes } from "node:crypto";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Dispatcher } from "../../dispatcher/dispatcher.js";
+import { readManifest } from "../bed/registry.js";
+import { type Bed, bedSharedSecret, setUpBed, startBedDispatcher } from "../integration/harness.js";
+import { type RunContext, runStep, startStep, until, workspace } from "./runner-contract.js";
+
+let bed: Bed;
+let dispatcher: Dispatcher;
+
+beforeAll(async () => {
+  bed = await setUpBed("dh-action");
+  dispatcher = await startBedDispatcher(bed);
+});
+
+afterAll(async () => {
+  await dispatcher?.close();
+  await bed?.close();
+});
+
+const unique = () => `${Date.now()}${randomBytes(3).toString("hex")}`;
+
+function run(files: Record<string, string>): RunContext {
+  return { workspace: workspace(files), runId: unique() };
+}
+
+function inputs(overrides: Record<string, string>): Record<string, string> {
+  return { "dispatcher-url": dispatcher.url, auth: "secret", secret: bedSharedSecret, ...overrides };
+}
+
+async function buildState(id: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${dispatcher.url}/v1/builds/${id}`);
+  return { status: res.status, body: res.status === 200 ? await res.json() : await res.text() };
+}
+
+async function jobsOf(id: string): Promise<number> {
+  return (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: `dockhand.dev/build-id=${id}` })).items.length;
+}
+
+const finalStatusesFor = (id: string) =>
+  bed.github.statuses().filter((s) => s.target_url?.endsWith(`/v1/builds/${id}`) && s.state !== "pending");
+
+describe("a Linux build on BuildKit", () => {
+  it("packs the context honouring .dockerignore, streams the logs in a group, and sets outputs matching the registry", async () => {
+    const tag = `${bed.env.REGISTRY}/action/linux:${unique()}`;
+    const marker = `marker-${unique()}`;
+    const context = run({
+      Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY . /ctx/\nRUN echo ${marker} && ls /ctx\n`,
+      ".dockerignore": "secret.env\n",
+      "app.txt": "app\n",
+      "secret.env": "TOKEN=do-not-send\n",
+    });
+    const result = await runStep("main", inputs({ platforms: "linux/amd64", push: "true", tags: tag, "build-args": "UNUSED=1" }), context);
+    expect(result.exitCode, result.stdout).toBe(0);
+
+    expect(result.stdout).toMatch(/context .*: 3 files .* → .* tar\.gz in [\d.]+ s, sha256:[0-9a-f]{64} \(\.dockerignore applied\)/);
+    expect(result.stdout).toContain("::group::linux/amd64 · buildkit");
+    expect(result.stdout).toContain(marker);
+    expect(result.stdout).toContain("app.txt");
+    expect(result.stdout).not.toContain("secret.env");
+    expect(result.stdout).toContain("::endgroup::");
+
+    const id = result.outputs["build-id"]!;
+    expect(id).toMatch(/^[a-z0-9]{12}$/);
+    const manifest = await readManifest(bed.env.REGISTRY, "action/linux", tag.split(":").at(-1)!);
+    expect(result.outputs["digest"]).toBe(manifest.digest);
+    expect(JSON.parse(result.outputs["digests"]!)).toEqual({ "linux/amd64": manifest.digest });
+    expect(JSON.parse(result.outputs["images"]!)).toEqual({ "linux/amd64": [`${tag}@${manifest.digest}`] });
+    expect(JSON.parse(result.outputs["metadata"]!)).toMatchObject({ buildId: id, state: "succeeded", platforms: [{ platform: "linux/amd64", builder: "buildkit", node: "linux-0", state: "succeeded" }] });
+
+    expect(result.summary).toContain(`dockhand build ${id}: succeeded`);
+    expect(result.summary).toMatch(/<td>linux\/amd64<\/td><td>buildkit<\/td><td>linux-0<\/td><td>\d+s<\/td><td>✅ succeeded<\/td><td><code>sha256:[0-9a-f]{64}<\/code><\/td>/);
+    expect(result.summary).toContain(`href="${dispatcher.url}/v1/builds/${id}"`);
+    // Main finished: nothing left for the post step.
+    expect(result.state).toEqual({ buildId: id, settled: "finished" });
+  });
+});
+
+describe("a Windows build with RUN on the dockerd pool", () => {
+  it("runs on win-ltsc2022-0, and its outputs and summary name the node and the pushed digest", async () => {
+    const tag = `${bed.env.REGISTRY}/action/windows-run:${unique()}`;
+    const context = run({ "docker/Dockerfile.windows": `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo compiled-on-windows > /app.txt\n` });
+    const result = await runStep("main", inputs({ platforms: "windows/amd64:ltsc2022", push: "true", tags: tag, file: "docker/Dockerfile.windows" }), context);
+    expect(result.exitCode, result.stdout).toBe(0);
+    expect(result.stdout).toContain("::group::windows/amd64:ltsc2022 · docker");
+    expect(result.stdout).toMatch(/windows\/amd64:ltsc2022: docker \(.*RUN.*\)/);
+    const manifest = await readManifest(bed.env.REGISTRY, "action/windows-run", tag.split(":").at(-1)!);
+    expect(result.outputs["digest"]).toBe(manifest.digest);
+    expect(JSON.parse(result.outputs["metadata"]!).platforms[0]).toMatchObject({ builder: "docker", node: "win-ltsc2022-0", state: "succeeded", digest: manifest.digest });
+    expect(result.summary).toMatch(/<td>windows\/amd64:ltsc2022<\/td><td>docker<\/td><td>win-ltsc2022-0<\/td>/);
+  });
+});
+
+describe("a failing Dockerfile", () => {
+  it("fails the step naming the platform and quoting the failing step's last lines", async () => {
+    const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo compiling-the-app && echo "error CS1002: ; expected" && exit 7\n` });
+    const result = await runStep("main", inputs({ platforms: "windows/amd64:ltsc2019", push: "true", tags: `${bed.env.REGISTRY}/action/fail:${unique()}` }), context);
+    expect(result.exitCode).toBe(1);
+    // The annotation: titled with the platform, quoting the compiler's line.
+    expect(result.stdout).toMatch(/::error title=dockhand%3A windows\/amd64%3Altsc2019 failed::windows\/amd64:ltsc2019 failed: step build exited with code 7.*%0A.*\| .*error CS1002: ; expected/);
+    // The step's failure message says the same.
+    expect(result.stdout).toMatch(/::error::build [a-z0-9]{12}: windows\/amd64:ltsc2019 failed in step build \(exit code 7\)\. The last lines are quoted above; full log: http:\/\/127\.0\.0\.1:\d+\/v1\/builds\/[a-z0-9]{12}\/logs/);
+    expect(result.summary).toContain("❌ failed: step build exited with code 7");
+    expect(result.state["settled"]).toBe("finished");
+  });
+});
+
+/**
+ * A TCP proxy in front of the dispatcher that cuts the first `cuts` log
+ * streams after `afterBytes` bytes of answer: what a proxy timeout or a
+ * network blip does to a long-lived connection.
+ */
+async function cuttingProxy(target: string, cuts: number, afterBytes: number): Promise<{ url: string; cut: () => number; close: () => Promise<void> }> {
+  const upstreamPort = Number(new URL(target).port);
+  let done = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(upstreamPort, "127.0.0.1");
+    sockets.add(client).add(upstream);
+    let armedAt: number | undefined;
+    let received = 0;
+    client.on("data", (chunk: Buffer) => {
+      if (armedAt === undefined && done < cuts && /^GET \/v1\/builds\/[a-z0-9]+\/logs\?follow=1/m.test(chunk.toString("latin1"))) armedAt = received;
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      received += chunk.length;
+      if (armedAt !== undefined && received - armedAt > afterBytes) {
+        client.write(chunk.subarray(0, Math.max(0, chunk.length - (received - armedAt - afterBytes))));
+        done++;
+        armedAt = undefined;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      client.write(chunk);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end).on("error", end);
+    upstream.on("close", end).on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    cut: () => done,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe("a log stream that drops", () => {
+  it("resumes where it stopped: every line of the build shown exactly once", async () => {
+    const proxy = await cuttingProxy(dispatcher.url, 2, 1200);
+    try {
+      const marker = `n${unique()}`;
+      const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN for i in $(seq 1 40); do echo ${marker}-line-$i; sleep 0.05; done\n` });
+      const result = await runStep("main", { ...inputs({ platforms: "linux/amd64" }), "dispatcher-url": proxy.url }, context);
+      expect(result.exitCode, result.stdout).toBe(0);
+      expect(proxy.cut()).toBe(2);
+      expect(result.stdout).toMatch(/log stream interrupted \(.*\); resuming after linux-amd64\/build:\d+ in/);
+      const shown = result.stdout.split("\n").filter((l) => l.includes(`${marker}-line-`) && !l.includes("RUN "));
+      const numbers = shown.map((l) => Number(/-line-(\d+)/.exec(l)![1]));
+      expect(numbers).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("mistakes a user makes", () => {
+  it("fails before packing anything when an input is wrong, naming the input", async () => {
+    const result = await runStep("main", inputs({ platforms: "windows/amd64:ltsc2016", "build-args": "TARGETOS=windows" }), run({ Dockerfile: "FROM x\n" }));
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain('::error::build-args[0]: "TARGETOS" is set by dockhand per platform; remove it%0Aplatforms[0]: "windows/amd64:ltsc2016" is not supported; use ltsc2019, ltsc2022 or ltsc2025');
+    expect(result.stdout).not.toContain("context ");
+  });
+
+  it("passes on the dispatcher's refusal naming the input behind its field", async () => {
+    // The bed's policy lets builds push to the bed registry and r.example only.
+    const result = await runStep("main", inputs({ platforms: "linux/amd64", push: "true", tags: "ghcr.io/someone-else/app:1" }), run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\n` }));
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toMatch(/::error::request the build: tags\[0\]: .*\(input tags\)/);
+    expect(result.outputs["build-id"]).toBeUndefined();
+  });
+});
+
+describe("wait: false", () => {
+  it("returns right after the dispatcher accepts the build, with build-id set, and leaves it running", async () => {
+    const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo detached-${unique()} && sleep 60\n` });
+    const result = await runStep("main", inputs({ platforms: "linux/amd64", wait: "false" }), context);
+    expect(result.exitCode, result.stdout).toBe(0);
+    const id = result.outputs["build-id"]!;
+    expect(id).toMatch(/^[a-z0-9]{12}$/);
+    expect(result.seconds).toBeLessThan(15);
+    expect(result.stdout).not.toContain("::group::");
+    expect(result.state).toEqual({ buildId: id, settled: "detached" });
+    const state = await buildState(id);
+    expect(state.status).toBe(200);
+    expect(["queued", "running"]).toContain(state.body.state);
+    // The post step leaves a detached build alone.
+    const post = await runStep("post", inputs({ platforms: "linux/amd64" }), context, result.state);
+    expect(post.stdout).toContain(`build ${id}: detached; nothing to clean up`);
+    expect((await buildState(id)).status).toBe(200);
+    await dispatcher.executor.cancel(id, "test cleanup");
+  });
+});
+
+describe("timeout", () => {
+  it("ends the wait, cancels the build at the dispatcher and leaves no Job behind", async () => {
+    const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo long-${unique()} && sleep 300\n` });
+    const result = await runStep("main", inputs({ platforms: "linux/amd64", timeout: "20s" }), context);
+    expect(result.exitCode).toBe(1);
+    const id = result.outputs["build-id"]!;
+    expect(result.stdout).toContain(`::error::timeout: the build did not finish within 20 s; build ${id} was cancelled at the dispatcher`);
+    expect(result.seconds).toBeLessThan(60);
+    expect(result.summary).toContain("Cancelled: timeout");
+    expect(result.state).toEqual({ buildId: id, settled: "cancelled" });
+    await until("the Jobs to be deleted", async () => ((await jobsOf(id)) === 0 ? true : undefined), 30_000);
+    const statuses = await until("a final status", () => (finalStatusesFor(id).length > 0 ? finalStatusesFor(id) : undefined), 30_000);
+    expect(statuses.map((s) => [s.state, s.description])).toEqual([["error", "Cancelled"]]);
+  });
+});
+
+describe("a cancelled workflow", () => {
+  const longBuild = () => run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo cancel-me-${unique()} && sleep 300\n` });
+
+  async function startedBuild(context: RunContext) {
+    const step = startStep("main", inputs({ platforms: "linux/amd64" }), context);
+    const id = await until("the build id in the saved state", () => step.state()["buildId"], 60_000);
+    await until("the build to run", async () => ((await buildState(id)).body.state === "running" ? true : undefined), 120_000);
+    return { step, id };
+  }
+
+  it("SIGTERM to main cancels the build before the process ends, and post then has nothing to do", async () => {
+    const context = longBuild();
+    const { step, id } = await startedBuild(context);
+    const signalled = Date.now();
+    step.child.kill("SIGTERM");
+    const result = await step.done;
+    // The runner sends SIGKILL 7.5 s + 2.5 s after SIGINT; main is done well before.
+    expect(Date.now() - signalled).toBeLessThan(7500);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain("received SIGTERM");
+    expect(result.stdout).toContain(`::error::the runner sent SIGTERM; build ${id} was cancelled at the dispatcher`);
+    expect(result.state).toEqual({ buildId: id, settled: "cancelled" });
+    await until("the Jobs to be deleted", async () => ((await jobsOf(id)) === 0 ? true : undefined), 30_000);
+
+    const post = await runStep("post", inputs({ platforms: "linux/amd64" }), context, result.state);
+    expect(post.exitCode).toBe(0);
+    expect(post.stdout).toContain(`build ${id}: cancelled; nothing to clean up`);
+  });
+
+  it("main killed outright: the post step finds the unsettled build and cancels it", async () => {
+    const context = longBuild();
+    const { step, id } = await startedBuild(context);
+    step.child.kill("SIGKILL");
+    const killed = await step.done;
+    expect(killed.signal).toBe("SIGKILL");
+    expect(killed.state).toEqual({ buildId: id });
+    expect(await jobsOf(id)).toBe(1);
+
+    const post = await runStep("post", inputs({ platforms: "linux/amd64" }), context, killed.state);
+    expect(post.exitCode, post.stdout).toBe(0);
+    expect(post.stdout).toContain(`the step did not finish following build ${id}: cancelled it at the dispatcher`);
+    await until("the Jobs to be deleted", async () => ((await jobsOf(id)) === 0 ? true : undefined), 30_000);
+    const statuses = await until("a final status", () => (finalStatusesFor(id).length > 0 ? finalStatusesFor(id) : undefined), 30_000);
+    expect(statuses.map((s) => [s.state, s.description])).toEqual([["error", "Cancelled"]]);
+  });
+});
