@@ -70,14 +70,14 @@ export interface RunContext {
   step?: string;
 }
 
-export function startStep(entry: "main" | "post", inputs: Record<string, string>, context: RunContext, state: Record<string, string> = {}, files?: { dir: string }): Step {
-  const dir = files?.dir ?? mkdtempSync(join(tmpdir(), `dh-action-${entry}-`));
+/** Starts dist/<entry>.mjs; `extraEnv` adds what only some runs get (ACTIONS_ID_TOKEN_REQUEST_URL for id-token: write). */
+export function startStep(entry: "main" | "post", inputs: Record<string, string>, context: RunContext, state: Record<string, string> = {}, extraEnv: Record<string, string> = {}): Step {
+  const dir = mkdtempSync(join(tmpdir(), `dh-action-${entry}-`));
   const output = join(dir, "output");
   const stateFile = join(dir, `state-${entry}`);
   const summary = join(dir, "summary.md");
   const event = join(dir, "event.json");
-  for (const file of [output, stateFile]) writeFileSync(file, "");
-  if (!existsSync(summary)) writeFileSync(summary, "");
+  for (const file of [output, stateFile, summary]) writeFileSync(file, "");
   writeFileSync(event, JSON.stringify({ ref: context.ref ?? "refs/heads/main" }));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -102,6 +102,7 @@ export function startStep(entry: "main" | "post", inputs: Record<string, string>
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.replace(/ /g, "_").toUpperCase()}`] = value;
   for (const [name, value] of Object.entries(state)) env[`STATE_${name}`] = value;
+  Object.assign(env, extraEnv);
   const started = Date.now();
   const child = spawn(process.execPath, [join(repoRoot, `dist/${entry}.mjs`)], { cwd: context.workspace, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -128,8 +129,8 @@ export function startStep(entry: "main" | "post", inputs: Record<string, string>
   return { child, stdout: () => stdout, state: () => readCommandFile(stateFile), done };
 }
 
-export function runStep(entry: "main" | "post", inputs: Record<string, string>, context: RunContext, state: Record<string, string> = {}): Promise<StepRun> {
-  return startStep(entry, inputs, context, state).done;
+export function runStep(entry: "main" | "post", inputs: Record<string, string>, context: RunContext, state: Record<string, string> = {}, extraEnv: Record<string, string> = {}): Promise<StepRun> {
+  return startStep(entry, inputs, context, state, extraEnv).done;
 }
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> {
