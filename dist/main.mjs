@@ -23533,8 +23533,8 @@ function sleep(ms, signal) {
 var import_dockerignore = __toESM(require_ignore(), 1);
 var import_tar_stream = __toESM(require_tar_stream(), 1);
 import { createHash as createHash4 } from "node:crypto";
-import { createReadStream as createReadStream2, createWriteStream } from "node:fs";
-import { lstat as lstat2, readFile, readdir as readdir2, readlink as readlink2, stat as stat2 } from "node:fs/promises";
+import { createReadStream as createReadStream2, createWriteStream, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { readFile, stat as stat2 } from "node:fs/promises";
 import { isAbsolute, join, posix, win32 } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -23615,11 +23615,11 @@ async function listContext(contextDir, dockerfile) {
   const entries = [];
   const pendingParents = [];
   const walk = async (absolute, relativeDir) => {
-    const names = (await readdir2(absolute)).sort(byName);
+    const names = readdirSync(absolute).sort(byName);
     for (const name of names) {
       const path = relativeDir === "" ? name : `${relativeDir}/${name}`;
       const entryAbsolute = join(absolute, name);
-      const stats = await lstat2(entryAbsolute);
+      const stats = lstatSync(entryAbsolute);
       const excluded = matcher.excludes(path);
       if (stats.isDirectory()) {
         const entry = { path, type: "directory", mode: 493, size: 0, absolute: entryAbsolute };
@@ -23638,7 +23638,7 @@ async function listContext(contextDir, dockerfile) {
       if (stats.isFile()) {
         emit({ path, type: "file", mode: stats.mode & 73 ? 493 : 420, size: stats.size, absolute: entryAbsolute });
       } else if (stats.isSymbolicLink()) {
-        const target = await readlink2(entryAbsolute);
+        const target = readlinkSync(entryAbsolute);
         const problem = symlinkEscape(path, target);
         if (problem) {
           throw new ContextError(
@@ -23691,7 +23691,7 @@ async function packContext(options) {
       callback(null, chunk);
     }
   });
-  const written = pipeline(pack, createGzip({ level: 6, strategy: zlibConstants.Z_DEFAULT_STRATEGY }), normaliseAndHash, createWriteStream(options.outFile));
+  const written = pipeline(pack, coalesce(1024 * 1024), createGzip({ level: 6, strategy: zlibConstants.Z_DEFAULT_STRATEGY }), normaliseAndHash, createWriteStream(options.outFile));
   let files = 0;
   let contentBytes = 0;
   const header = (entry) => ({
@@ -23713,7 +23713,7 @@ async function packContext(options) {
         files++;
         contentBytes += entry.size;
         if (entry.size < readWholeBelow) {
-          const data = await readFile(entry.absolute);
+          const data = readFileSync(entry.absolute);
           if (data.length !== entry.size) throw changedWhilePacking(entry.path);
           await addEntry(pack, { ...header(entry), type: "file", size: data.length }, data);
         } else {
@@ -23738,6 +23738,25 @@ async function packContext(options) {
     ignoreFile: listing.ignoreFile,
     seconds: Number(process.hrtime.bigint() - started) / 1e9
   };
+}
+function coalesce(chunkBytes) {
+  let pending = [];
+  let size = 0;
+  return new Transform({
+    transform(chunk, _encoding, callback) {
+      pending.push(chunk);
+      size += chunk.length;
+      if (size >= chunkBytes) {
+        const joined = Buffer.concat(pending, size);
+        pending = [];
+        size = 0;
+        callback(null, joined);
+      } else callback();
+    },
+    flush(callback) {
+      callback(null, size > 0 ? Buffer.concat(pending, size) : void 0);
+    }
+  });
 }
 async function streamEntry(pack, headers, entry) {
   let failure;
@@ -24428,7 +24447,7 @@ function stepOutputs(build, tags, push) {
 }
 
 // action/runner.ts
-import { readFileSync } from "node:fs";
+import { readFileSync as readFileSync2 } from "node:fs";
 var RunnerContextError = class extends Error {
   name = "RunnerContextError";
 };
@@ -24459,7 +24478,7 @@ function pullRequestHeadSha(env) {
   const path = env["GITHUB_EVENT_PATH"];
   if (event !== "pull_request" && event !== "pull_request_target" || !path) return void 0;
   try {
-    const payload = JSON.parse(readFileSync(path, "utf8"));
+    const payload = JSON.parse(readFileSync2(path, "utf8"));
     const sha = payload.pull_request?.head?.sha;
     return typeof sha === "string" && /^[0-9a-f]{40}$/.test(sha) ? sha : void 0;
   } catch {
