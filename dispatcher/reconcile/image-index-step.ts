@@ -98,20 +98,19 @@ export class ImageIndexStep {
     }
   }
 
+  private announced(buildId: string, buildJobs: readonly V1Job[]): boolean {
+    return this.reportedNotYetSeen.has(buildId) || buildJobs.some((j) => j.metadata?.annotations?.[annotationKeys.manifestReported] !== undefined);
+  }
+
   /**
-   * Reports the index status pending the first time any Job of a build is
-   * reconciled, before anything else: the reconciler can lag the builds
-   * (GitHub paces status writes), and the index status should be on the
-   * commit from the start, not only once every platform is through.
+   * The index status is pending before it is anything else, even when the
+   * reconciler gets to the build only after every platform is through (it
+   * can lag the builds: GitHub paces status writes to about one a second).
    */
-  async announce(job: V1Job): Promise<boolean> {
-    const plan = indexPlanOf(job);
-    if (!plan) return false;
+  private async announce(job: V1Job): Promise<boolean> {
+    const plan = indexPlanOf(job)!;
     const buildId = job.metadata!.labels![labelKeys.buildId]!;
-    if (this.reportedNotYetSeen.has(buildId)) return false;
     const buildJobs = this.informers.jobs.list(this.jobs.namespace).filter((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId);
-    if (buildJobs.some((j) => j.metadata?.annotations?.[annotationKeys.manifestReported] !== undefined)) return false;
-    if (job.metadata?.annotations?.[annotationKeys.manifestReported] !== undefined) return false;
     const wanted = manifestCommitStatus({ state: "pending", tags: plan.tags, statusContext: plan.statusContext, message: `waiting for ${plan.platforms.length} platforms: ${plan.platforms.join(", ")}` });
     await this.reportAndRecord(job, buildId, plan.statusContext, wanted, buildJobs.length > 0 ? buildJobs : [job]);
     return true;
@@ -147,6 +146,7 @@ export class ImageIndexStep {
     const manifest = deriveManifestState(withRecord, platforms);
     if (!manifest) return false;
 
+    if (manifest.ready && !this.announced(buildId, buildJobs)) return this.announce(job);
     if (manifest.ready) {
       const record = await this.push(buildId, manifest.tags, buildJobs);
       this.indexNotYetSeen.set(buildId, record);
