@@ -43,8 +43,17 @@ export interface BuildState {
   platforms: PlatformState[];
   url: string;
   logsUrl: string;
-  /** A build-wide digest (an image index) when the dispatcher reports one. */
+  /** Multi-platform builds that push: the image index joining the platforms under each tag. */
+  manifest?: ManifestState;
+}
+
+export interface ManifestState {
+  state: "pending" | "succeeded" | "failed" | "error";
+  tags: string[];
+  statusContext: string;
+  /** The index digest: the build's digest. */
   digest?: string;
+  message?: string;
 }
 
 export const userAgent = "dockhand-action/0.1";

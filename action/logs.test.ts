@@ -147,9 +147,14 @@ describe("followLogs: a dropped stream resumes without repeating a line", () => 
     expect(server.requests.length).toBe(4);
   });
 
-  it("treats an end event while the build still runs as a drop, and resumes", async () => {
+  async function endThenServer(platformStates: string[][]) {
     let calls = 0;
-    const server = createServer((_req, res) => {
+    const server = createServer((req, res) => {
+      if (!req.url?.includes("/logs")) {
+        const states = platformStates[Math.min(calls - 1, platformStates.length - 1)]!;
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...build, state: "running", platforms: platforms.map((p, i) => ({ ...p, state: states[i] })) }));
+        return;
+      }
       calls++;
       res.writeHead(200, { "content-type": "application/x-ndjson" });
       if (calls === 1) res.end(`${JSON.stringify(all[0])}\n${JSON.stringify({ event: "end", state: "running" })}\n`);
@@ -157,8 +162,20 @@ describe("followLogs: a dropped stream resumes without repeating a line", () => 
     });
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const client = new DispatcherClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, auth: secretAuth("s") });
-    const events = await collect(followLogs(client, build, { reconnectDelayMs: 10 }));
+    return new DispatcherClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, auth: secretAuth("s") });
+  }
+
+  it("waits quietly when the dispatcher ends the stream while a platform still runs, then resumes", async () => {
+    const client = await endThenServer([["running", "succeeded"]]);
+    const logs: string[] = [];
+    const events = await collect(followLogs(client, build, { reconnectDelayMs: 10, waitDelayMs: 10, log: (m) => logs.push(m) }));
+    expect(logs).toEqual(["the log is complete so far; waiting for the build (windows/amd64:ltsc2022: running)"]);
     expect(events).toEqual([{ kind: "line", line: all[0] }, { kind: "line", line: all[1] }, { kind: "end", state: "failed" }]);
+  });
+
+  it("ends when every platform has finished though the build waits (for its image index)", async () => {
+    const client = await endThenServer([["succeeded", "succeeded"]]);
+    const events = await collect(followLogs(client, build, { reconnectDelayMs: 10 }));
+    expect(events).toEqual([{ kind: "line", line: all[0] }, { kind: "end", state: "running" }]);
   });
 });

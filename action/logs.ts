@@ -58,8 +58,10 @@ export interface FollowOptions {
   log?: (message: string) => void;
   /** Wait before reopening a dropped stream; grows to 10× on repeated drops without progress. */
   reconnectDelayMs?: number;
-  /** Reopen at most this many times in a row without a new line before giving up. */
+  /** Reopen a broken stream at most this many times in a row without a new line before giving up. */
   maxReconnects?: number;
+  /** How often to look again when the dispatcher ended the stream but not the build. */
+  waitDelayMs?: number;
 }
 
 export type LogEvent = { kind: "line"; line: LogLine } | { kind: "end"; state: string };
@@ -74,6 +76,7 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
   const log = options.log ?? (() => undefined);
   const baseDelay = options.reconnectDelayMs ?? 1000;
   let dropsWithoutProgress = 0;
+  let lastWaitNote: string | undefined;
   for (;;) {
     let response: IncomingMessage;
     try {
@@ -87,6 +90,7 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
     }
     let progressed = false;
     let why = "the connection closed";
+    let endedEarly: string | undefined;
     try {
       for await (const text of ndjsonLines(response)) {
         let message: Partial<LogLine> & { event?: string; state?: string; error?: string };
@@ -100,7 +104,18 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
             yield { kind: "end", state: message.state };
             return;
           }
-          why = `the stream ended while the build is ${message.state ?? "unknown"}`;
+          // Still running: either every platform is done and the build waits
+          // for its image index (no more lines will come), or a pod's log
+          // stream ended early and the rest is still to be read.
+          const now = await client.getBuild(build.id, options.signal);
+          if (!now || now.platforms.every((p) => finishedStates.has(p.state))) {
+            yield { kind: "end", state: now?.state ?? "gone" };
+            return;
+          }
+          // The dispatcher ended the stream itself: its steps' logs are read
+          // but a platform is not done (e.g. its pushed image being read
+          // back). Not a broken connection: wait and look again, quietly.
+          endedEarly = now.platforms.filter((p) => !finishedStates.has(p.state)).map((p) => `${p.platform}: ${p.message ?? p.state}`).join("; ");
           break;
         }
         if (message.event === "error") {
@@ -121,6 +136,13 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
       response.destroy();
     }
     options.signal?.throwIfAborted();
+    if (endedEarly !== undefined) {
+      if (endedEarly !== lastWaitNote) log(`the log is complete so far; waiting for the build (${endedEarly})`);
+      lastWaitNote = endedEarly;
+      dropsWithoutProgress = 0;
+      await sleep(options.waitDelayMs ?? 3000, options.signal);
+      continue;
+    }
     dropsWithoutProgress = progressed ? 1 : dropsWithoutProgress + 1;
     if (dropsWithoutProgress > (options.maxReconnects ?? 30)) {
       throw new Error(`the log stream kept dropping (${why}); the build goes on at the dispatcher: ${build.url}`);

@@ -14,7 +14,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requestAuth } from "./auth.js";
-import { type BuildState, DispatcherClient, DispatcherRequestError, finishedStates, formatBytes, userAgent } from "./client.js";
+import { type BuildState, DispatcherClient, DispatcherRequestError, finishedStates, formatBytes, sleep, userAgent } from "./client.js";
 import { ContextError, packContext } from "./context.js";
 import { InputError, getInputs, type Inputs } from "./inputs.js";
 import { LogDisplay, followLogs } from "./logs.js";
@@ -139,7 +139,14 @@ async function follow(client: DispatcherClient, build: BuildState, signal: Abort
     clearInterval(poll);
     display.end();
   }
-  const final = (await client.getBuild(build.id, signal)) ?? { ...latest, state: endState === "gone" ? latest.state : (endState as BuildState["state"]) };
+  let final = (await client.getBuild(build.id, signal)) ?? { ...latest, state: endState === "gone" ? latest.state : (endState as BuildState["state"]) };
+  // Every platform done, the build is not: a multi-platform push waits for its image index.
+  if (!finishedStates.has(final.state) && final.manifest) core.info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
+  while (!finishedStates.has(final.state)) {
+    await sleep(options.pollIntervalMs ?? 3000, signal);
+    final = (await client.getBuild(build.id, signal)) ?? final;
+    if (!final.manifest) break;
+  }
   return { final, lastLines: (platform, step) => display.lastLines(platform, step) };
 }
 
@@ -152,7 +159,8 @@ async function finish(final: BuildState, inputs: Inputs, lastLines: (platform: s
   for (const platform of final.platforms) {
     if (platform.state === "succeeded") core.info(`✔ ${platform.platform}: succeeded${platform.digest ? `, ${platform.digest}` : ""}`);
   }
-  if (failed.length === 0) return;
+  if (final.manifest?.state === "succeeded") core.info(`✔ image index under ${final.manifest.tags.join(", ")}: ${final.manifest.digest ?? ""}`);
+  if (failed.length === 0 && (final.manifest === undefined || final.manifest.state === "succeeded")) return;
   const quoted = options.quotedLines ?? 15;
   // One annotation per failed platform, quoting its failing step's last lines:
   // annotations are what the run's page shows first, each under its own title.
@@ -161,7 +169,13 @@ async function finish(final: BuildState, inputs: Inputs, lastLines: (platform: s
     const quote = lines.length > 0 ? `\n${lines.map((l) => `  | ${l}`).join("\n")}` : "";
     core.error(`${platform.platform} ${platform.state}${platform.message ? `: ${platform.message}` : ""}${quote}`, { title: `dockhand: ${platform.platform} ${platform.state}` });
   }
+  // With a failed platform the index is not pushed either; that platform is the news.
+  const indexFailed = failed.length === 0 && final.manifest !== undefined && final.manifest.state !== "succeeded";
+  if (indexFailed) {
+    core.error(`image index ${final.manifest?.state}${final.manifest?.message ? `: ${final.manifest.message}` : ""}`, { title: "dockhand: image index" });
+  }
   const reasons = failed.map((p) => `${p.platform} ${p.state}${p.failedStep ? ` in step ${p.failedStep.name}${p.failedStep.exitCode !== undefined ? ` (exit code ${p.failedStep.exitCode})` : ""}` : p.message ? `: ${p.message}` : ""}`);
+  if (indexFailed) reasons.push(`no image index pushed${final.manifest?.message ? ` (${final.manifest.message})` : ""}`);
   core.setFailed(`build ${final.id}: ${reasons.join("; ")}. The last lines are quoted above; full log: ${final.logsUrl}`);
 }
 

@@ -51,6 +51,17 @@ describe("outputs", () => {
   });
 });
 
+describe("outputs of a multi-platform push", () => {
+  it("takes the image index's digest as the digest, and keeps the index in metadata", () => {
+    const d3 = `sha256:${"3".repeat(64)}`;
+    const withIndex = { ...build([platform({ digest: d1 }), platform({ platform: "windows/amd64:ltsc2022", slug: "win-ltsc2022", digest: d2 })]), manifest: { state: "succeeded" as const, tags: ["r.example/app:1"], statusContext: "dockhand/manifest", digest: d3 } };
+    const outputs = stepOutputs(withIndex, ["r.example/app:1"], true);
+    expect(outputs.digest).toBe(d3);
+    expect(JSON.parse(outputs.metadata)).toMatchObject({ digest: d3, manifest: { state: "succeeded", digest: d3 } });
+    expect(summaryTable(withIndex).rows.at(-1)).toEqual(["image index", "—", "—", "—", "✅ pushed", `<code>${d3}</code>`]);
+  });
+});
+
 describe("job summary", () => {
   it("has one row per platform with builder, node, duration, result and digest, and links to the build", () => {
     const table = summaryTable(build([platform({ digest: d1 }), platform({ platform: "windows/amd64:ltsc2019", builder: "docker", node: undefined, state: "failed", message: "step build exited with code 7 <oops>", finishedAt: undefined })]));

@@ -7,7 +7,7 @@ import type { BuildState } from "./client.js";
 
 export interface StepOutputs {
   "build-id": string;
-  /** The image's digest: the single platform's, or a build-wide one (an index) when the dispatcher reports it. */
+  /** The image's digest: the image index's for a multi-platform push, else the single platform's. */
   digest: string;
   /** JSON: {"windows/amd64:ltsc2022": "sha256:…", …} */
   digests: string;
@@ -39,7 +39,7 @@ export function imagesByPlatform(build: BuildState, tags: readonly string[], pus
 export function stepOutputs(build: BuildState, tags: readonly string[], push: boolean): StepOutputs {
   const digests = Object.fromEntries(build.platforms.filter((p) => p.digest).map((p) => [p.platform, p.digest as string]));
   const images = imagesByPlatform(build, tags, push);
-  const digest = build.digest ?? (build.platforms.length === 1 ? (build.platforms[0]?.digest ?? "") : "");
+  const digest = build.manifest?.digest ?? (build.platforms.length === 1 ? (build.platforms[0]?.digest ?? "") : "");
   const metadata = {
     buildId: build.id,
     state: build.state,
@@ -49,7 +49,8 @@ export function stepOutputs(build: BuildState, tags: readonly string[], push: bo
     repository: build.repository,
     sha: build.sha,
     ref: build.ref,
-    ...(build.digest ? { digest: build.digest } : {}),
+    ...(digest ? { digest } : {}),
+    ...(build.manifest ? { manifest: build.manifest } : {}),
     platforms: build.platforms.map((p) => ({
       platform: p.platform,
       state: p.state,

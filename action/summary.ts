@@ -22,6 +22,8 @@ const resultText: Readonly<Record<PlatformState["state"], string>> = {
   queued: "⏳ queued",
 };
 
+const indexResult: Readonly<Record<string, string>> = { succeeded: "✅ pushed", pending: "⏳ pending", failed: "❌ not pushed", error: "⚠️ not pushed" };
+
 export function summaryTable(build: BuildState, options: { note?: string } = {}): SummaryTable {
   return {
     heading: `dockhand build ${build.id}: ${build.state}`,
@@ -33,7 +35,18 @@ export function summaryTable(build: BuildState, options: { note?: string } = {})
       formatDuration(durationMs(p)),
       escapeHtml(`${resultText[p.state] ?? p.state}${p.message && p.state !== "succeeded" ? `: ${p.message}` : ""}`),
       p.digest ? `<code>${escapeHtml(p.digest)}</code>` : "—",
-    ]),
+    ]).concat(
+      build.manifest
+        ? [[
+            "image index",
+            "—",
+            "—",
+            "—",
+            escapeHtml(`${indexResult[build.manifest.state] ?? build.manifest.state}${build.manifest.message && build.manifest.state !== "succeeded" ? `: ${build.manifest.message}` : ""}`),
+            build.manifest.digest ? `<code>${escapeHtml(build.manifest.digest)}</code>` : "—",
+          ]]
+        : [],
+    ),
     links: [
       { text: "build", href: build.url },
       ...(build.targetUrl && build.targetUrl !== build.url ? [{ text: "build page", href: build.targetUrl }] : []),

@@ -24215,6 +24215,7 @@ async function* followLogs(client, build, options = {}) {
   const log = options.log ?? (() => void 0);
   const baseDelay = options.reconnectDelayMs ?? 1e3;
   let dropsWithoutProgress = 0;
+  let lastWaitNote;
   for (; ; ) {
     let response;
     try {
@@ -24228,6 +24229,7 @@ async function* followLogs(client, build, options = {}) {
     }
     let progressed = false;
     let why = "the connection closed";
+    let endedEarly;
     try {
       for await (const text of ndjsonLines(response)) {
         let message;
@@ -24241,7 +24243,12 @@ async function* followLogs(client, build, options = {}) {
             yield { kind: "end", state: message.state };
             return;
           }
-          why = `the stream ended while the build is ${message.state ?? "unknown"}`;
+          const now = await client.getBuild(build.id, options.signal);
+          if (!now || now.platforms.every((p) => finishedStates.has(p.state))) {
+            yield { kind: "end", state: now?.state ?? "gone" };
+            return;
+          }
+          endedEarly = now.platforms.filter((p) => !finishedStates.has(p.state)).map((p) => `${p.platform}: ${p.message ?? p.state}`).join("; ");
           break;
         }
         if (message.event === "error") {
@@ -24262,6 +24269,13 @@ async function* followLogs(client, build, options = {}) {
       response.destroy();
     }
     options.signal?.throwIfAborted();
+    if (endedEarly !== void 0) {
+      if (endedEarly !== lastWaitNote) log(`the log is complete so far; waiting for the build (${endedEarly})`);
+      lastWaitNote = endedEarly;
+      dropsWithoutProgress = 0;
+      await sleep(options.waitDelayMs ?? 3e3, options.signal);
+      continue;
+    }
     dropsWithoutProgress = progressed ? 1 : dropsWithoutProgress + 1;
     if (dropsWithoutProgress > (options.maxReconnects ?? 30)) {
       throw new Error(`the log stream kept dropping (${why}); the build goes on at the dispatcher: ${build.url}`);
@@ -24410,7 +24424,7 @@ function imagesByPlatform(build, tags, push) {
 function stepOutputs(build, tags, push) {
   const digests = Object.fromEntries(build.platforms.filter((p) => p.digest).map((p) => [p.platform, p.digest]));
   const images = imagesByPlatform(build, tags, push);
-  const digest = build.digest ?? (build.platforms.length === 1 ? build.platforms[0]?.digest ?? "" : "");
+  const digest = build.manifest?.digest ?? (build.platforms.length === 1 ? build.platforms[0]?.digest ?? "" : "");
   const metadata = {
     buildId: build.id,
     state: build.state,
@@ -24420,7 +24434,8 @@ function stepOutputs(build, tags, push) {
     repository: build.repository,
     sha: build.sha,
     ref: build.ref,
-    ...build.digest ? { digest: build.digest } : {},
+    ...digest ? { digest } : {},
+    ...build.manifest ? { manifest: build.manifest } : {},
     platforms: build.platforms.map((p) => ({
       platform: p.platform,
       state: p.state,
@@ -24508,6 +24523,7 @@ var resultText = {
   running: "\u23F3 running",
   queued: "\u23F3 queued"
 };
+var indexResult = { succeeded: "\u2705 pushed", pending: "\u23F3 pending", failed: "\u274C not pushed", error: "\u26A0\uFE0F not pushed" };
 function summaryTable(build, options = {}) {
   return {
     heading: `dockhand build ${build.id}: ${build.state}`,
@@ -24519,7 +24535,16 @@ function summaryTable(build, options = {}) {
       formatDuration(durationMs(p)),
       escapeHtml(`${resultText[p.state] ?? p.state}${p.message && p.state !== "succeeded" ? `: ${p.message}` : ""}`),
       p.digest ? `<code>${escapeHtml(p.digest)}</code>` : "\u2014"
-    ]),
+    ]).concat(
+      build.manifest ? [[
+        "image index",
+        "\u2014",
+        "\u2014",
+        "\u2014",
+        escapeHtml(`${indexResult[build.manifest.state] ?? build.manifest.state}${build.manifest.message && build.manifest.state !== "succeeded" ? `: ${build.manifest.message}` : ""}`),
+        build.manifest.digest ? `<code>${escapeHtml(build.manifest.digest)}</code>` : "\u2014"
+      ]] : []
+    ),
     links: [
       { text: "build", href: build.url },
       ...build.targetUrl && build.targetUrl !== build.url ? [{ text: "build page", href: build.targetUrl }] : [],
@@ -24639,7 +24664,13 @@ async function follow(client, build, signal, options) {
     clearInterval(poll);
     display.end();
   }
-  const final = await client.getBuild(build.id, signal) ?? { ...latest, state: endState === "gone" ? latest.state : endState };
+  let final = await client.getBuild(build.id, signal) ?? { ...latest, state: endState === "gone" ? latest.state : endState };
+  if (!finishedStates.has(final.state) && final.manifest) info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
+  while (!finishedStates.has(final.state)) {
+    await sleep(options.pollIntervalMs ?? 3e3, signal);
+    final = await client.getBuild(build.id, signal) ?? final;
+    if (!final.manifest) break;
+  }
   return { final, lastLines: (platform2, step) => display.lastLines(platform2, step) };
 }
 async function finish(final, inputs, lastLines, options) {
@@ -24651,7 +24682,8 @@ async function finish(final, inputs, lastLines, options) {
   for (const platform2 of final.platforms) {
     if (platform2.state === "succeeded") info(`\u2714 ${platform2.platform}: succeeded${platform2.digest ? `, ${platform2.digest}` : ""}`);
   }
-  if (failed.length === 0) return;
+  if (final.manifest?.state === "succeeded") info(`\u2714 image index under ${final.manifest.tags.join(", ")}: ${final.manifest.digest ?? ""}`);
+  if (failed.length === 0 && (final.manifest === void 0 || final.manifest.state === "succeeded")) return;
   const quoted = options.quotedLines ?? 15;
   for (const platform2 of failed) {
     const lines = lastLines(platform2.platform, platform2.failedStep?.name).filter((l) => l.trim() !== "").slice(-quoted);
@@ -24659,7 +24691,12 @@ async function finish(final, inputs, lastLines, options) {
 ${lines.map((l) => `  | ${l}`).join("\n")}` : "";
     error(`${platform2.platform} ${platform2.state}${platform2.message ? `: ${platform2.message}` : ""}${quote2}`, { title: `dockhand: ${platform2.platform} ${platform2.state}` });
   }
+  const indexFailed = failed.length === 0 && final.manifest !== void 0 && final.manifest.state !== "succeeded";
+  if (indexFailed) {
+    error(`image index ${final.manifest?.state}${final.manifest?.message ? `: ${final.manifest.message}` : ""}`, { title: "dockhand: image index" });
+  }
   const reasons = failed.map((p) => `${p.platform} ${p.state}${p.failedStep ? ` in step ${p.failedStep.name}${p.failedStep.exitCode !== void 0 ? ` (exit code ${p.failedStep.exitCode})` : ""}` : p.message ? `: ${p.message}` : ""}`);
+  if (indexFailed) reasons.push(`no image index pushed${final.manifest?.message ? ` (${final.manifest.message})` : ""}`);
   setFailed(`build ${final.id}: ${reasons.join("; ")}. The last lines are quoted above; full log: ${final.logsUrl}`);
 }
 async function cancelBuild(client, build, reason, inputs) {

@@ -97,6 +97,36 @@ describe("a Windows build with RUN on the dockerd pool", () => {
   });
 });
 
+describe("several platforms in one step", () => {
+  // push: false — a multi-platform push also waits for the dispatcher's
+  // image index, whose output (digest = the index's) is covered in
+  // action/outputs.test.ts; here: the display and the per-platform results.
+  it("shows each platform's log in its own group, live one at a time, and reports both", async () => {
+    const marker = `m${unique()}`;
+    const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN for i in 1 2 3 4 5; do echo ${marker}-$i; sleep 0.2; done\n` });
+    const result = await runStep("main", inputs({ platforms: "linux/amd64,windows/amd64:ltsc2022" }), context);
+    expect(result.exitCode, result.stdout).toBe(0);
+    const lines = result.stdout.split("\n");
+    const groups = lines.filter((l) => l.startsWith("::group::") || l.startsWith("::endgroup::"));
+    expect(groups.filter((l) => l.startsWith("::group::")).sort()).toEqual(["::group::linux/amd64 · buildkit", "::group::windows/amd64:ltsc2022 · docker"]);
+    // Groups open and close in turn, never nested.
+    expect(groups.map((l) => (l.startsWith("::group::") ? "(" : ")")).join("")).toBe("()()");
+    // Within each group, that platform's lines only, in order.
+    for (const title of ["::group::linux/amd64 · buildkit", "::group::windows/amd64:ltsc2022 · docker"]) {
+      const start = lines.indexOf(title);
+      const body = lines.slice(start + 1, lines.indexOf("::endgroup::", start));
+      const markers = body.filter((l) => new RegExp(`(^|\\s)${marker}-\\d$`).test(l)).map((l) => Number(l.at(-1)));
+      expect(markers).toEqual([1, 2, 3, 4, 5]);
+    }
+    const metadata = JSON.parse(result.outputs["metadata"]!);
+    expect(metadata.platforms.map((p: { platform: string; state: string; node: string }) => [p.platform, p.state, p.node])).toEqual([
+      ["linux/amd64", "succeeded", "linux-0"],
+      ["windows/amd64:ltsc2022", "succeeded", "win-ltsc2022-0"],
+    ]);
+    expect(result.summary).toMatch(/<td>linux\/amd64<\/td>.*<td>windows\/amd64:ltsc2022<\/td>/s);
+  });
+});
+
 describe("a failing Dockerfile", () => {
   it("fails the step naming the platform and quoting the failing step's last lines", async () => {
     const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo compiling-the-app && echo "error CS1002: ; expected" && exit 7\n` });
