@@ -244,6 +244,15 @@ describe("reproducible tarballs", () => {
     expect((await readFileFromTarGz(open, "ünïcode.txt", { maxBytes: 1 << 20, archiveLabel: "t" })).toString()).toBe("u\n");
   });
 
+  it("stops packing when its signal aborts, also in the middle of a large file", async () => {
+    const root = tree({ Dockerfile: F });
+    writeFileSync(join(root, "big.bin"), Buffer.alloc(64 * 1024 * 1024, 1));
+    const stop = new AbortController();
+    const packing = packContext({ contextDir: root, dockerfile: "Dockerfile", outFile: join(mkdtempSync(join(tmpdir(), "dh-out-")), "c.tgz"), signal: stop.signal });
+    setTimeout(() => stop.abort(new Error("stopped")), 20);
+    await expect(packing).rejects.toThrow("stopped");
+  });
+
   it("streams a file larger than the read-whole threshold intact", async () => {
     const big = Buffer.alloc(9 * 1024 * 1024 + 17, 7);
     const root = tree({ Dockerfile: F });

@@ -246,7 +246,7 @@ export function symlinkEscape(path: string, target: string): string | undefined 
 const readWholeBelow = 4 * 1024 * 1024;
 
 /** Packs the context into `outFile` and returns its digest. */
-export async function packContext(options: { contextDir: string; dockerfile: string; outFile: string }): Promise<PackedContext> {
+export async function packContext(options: { contextDir: string; dockerfile: string; outFile: string; signal?: AbortSignal }): Promise<PackedContext> {
   const started = process.hrtime.bigint();
   const listing = await listContext(options.contextDir, options.dockerfile);
   const pack = tar.pack();
@@ -282,6 +282,8 @@ export async function packContext(options: { contextDir: string; dockerfile: str
   });
   try {
     for (const entry of listing.entries) {
+      // A cancelled workflow gives the step seconds, not the time to pack a large tree.
+      options.signal?.throwIfAborted();
       if (entry.type === "directory") {
         await addEntry(pack, { ...header(entry), type: "directory" });
       } else if (entry.type === "symlink") {
@@ -294,7 +296,7 @@ export async function packContext(options: { contextDir: string; dockerfile: str
           if (data.length !== entry.size) throw changedWhilePacking(entry.path);
           await addEntry(pack, { ...header(entry), type: "file", size: data.length }, data);
         } else {
-          await streamEntry(pack, { ...header(entry), type: "file", size: entry.size }, entry);
+          await streamEntry(pack, { ...header(entry), type: "file", size: entry.size }, entry, options.signal);
         }
       }
     }
@@ -347,12 +349,15 @@ type EntryHeader = Parameters<tar.Pack["entry"]>[0];
 
 // tar-stream's entry sink is a streamx Writable: write/drain/end, which is
 // all this needs (node:stream's pipeline expects Node streams).
-async function streamEntry(pack: tar.Pack, headers: EntryHeader, entry: ContextEntry): Promise<void> {
+async function streamEntry(pack: tar.Pack, headers: EntryHeader, entry: ContextEntry, signal: AbortSignal | undefined): Promise<void> {
   let failure: Error | undefined;
   const finished = new Promise<void>((resolve, reject) => {
     const sink = pack.entry(headers, (err) => (err ? reject(changedWhilePacking(entry.path, err)) : resolve()));
+    // Its error is this promise's rejection; unheard, streamx would throw it.
+    sink.on("error", () => undefined);
     (async () => {
       for await (const chunk of createReadStream(entry.absolute)) {
+        signal?.throwIfAborted();
         if (!sink.write(chunk as Buffer)) await new Promise<void>((drained) => sink.once("drain", () => drained()));
       }
       sink.end(undefined);

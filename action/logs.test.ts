@@ -142,7 +142,7 @@ describe("followLogs: a dropped stream resumes without repeating a line", () => 
     })().catch((e: Error) => e);
     expect(events).toEqual(all.slice(0, 4).map((l) => ({ kind: "line", line: l })));
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/^the log stream kept dropping .*the build goes on at the dispatcher: http:\/\/d\/v1\/builds\/abcdefabcdef/);
+    expect((err as Error).message).toMatch(/^the log stream kept dropping .*; giving up on following build abcdefabcdef \(http:\/\/d\/v1\/builds\/abcdefabcdef\); the post step cancels it$/);
     // One response with progress, then three without: the limit.
     expect(server.requests.length).toBe(4);
   });

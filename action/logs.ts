@@ -145,7 +145,7 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
     }
     dropsWithoutProgress = progressed ? 1 : dropsWithoutProgress + 1;
     if (dropsWithoutProgress > (options.maxReconnects ?? 30)) {
-      throw new Error(`the log stream kept dropping (${why}); the build goes on at the dispatcher: ${build.url}`);
+      throw new Error(`the log stream kept dropping (${why}); giving up on following build ${build.id} (${build.url}); the post step cancels it`);
     }
     const delay = Math.min(baseDelay * 10, baseDelay * dropsWithoutProgress);
     log(`log stream interrupted (${why}); resuming${cursor.resume() ? ` after ${cursor.resume()}` : ""} in ${(delay / 1000).toFixed(1)} s`);

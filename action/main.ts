@@ -49,13 +49,14 @@ export async function run(options: RunOptions = {}): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let contextFile: string | undefined;
+  let buildRequested = false;
   try {
     const inputs = getInputs();
     const runner = readRunnerContext(process.env, tmpdir());
     const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent });
 
     contextFile = join(runner.tempDir, `dockhand-context-${process.pid}.tar.gz`);
-    const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile });
+    const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile, signal: stop.signal });
     core.info(
       `context ${inputs.contextDir}: ${packed.files} files (${formatBytes(packed.contentBytes)}) → ${formatBytes(packed.size)} tar.gz in ${packed.seconds.toFixed(2)} s, ${packed.digest}${packed.ignoreFile ? ` (${packed.ignoreFile} applied)` : ""}`,
     );
@@ -70,6 +71,7 @@ export async function run(options: RunOptions = {}): Promise<void> {
     const body = buildRequestBody(inputs, runner, packed.digest);
     // Not cut short by a signal: once sent, the answer carries the id that
     // the cancel needs (retrying is safe: the idempotency key).
+    buildRequested = true;
     const { created, build } = await client.createBuild(body);
     saveBuildId(build.id);
     core.setOutput("build-id", build.id);
@@ -96,7 +98,12 @@ export async function run(options: RunOptions = {}): Promise<void> {
     }
     await finish(followed.final, inputs, followed.lastLines, options);
   } catch (err) {
-    core.setFailed(describeFailure(err));
+    if (stopReason && !buildRequested) {
+      // Stopped before a build was requested: nothing exists to cancel.
+      core.setFailed(stopReason.kind === "signal" ? `the runner sent ${stopReason.signal} before the build was requested; nothing was built` : "timeout before the build was requested");
+    } else {
+      core.setFailed(describeFailure(err));
+    }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

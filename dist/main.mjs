@@ -23705,6 +23705,7 @@ async function packContext(options) {
   });
   try {
     for (const entry of listing.entries) {
+      options.signal?.throwIfAborted();
       if (entry.type === "directory") {
         await addEntry(pack, { ...header(entry), type: "directory" });
       } else if (entry.type === "symlink") {
@@ -23717,7 +23718,7 @@ async function packContext(options) {
           if (data.length !== entry.size) throw changedWhilePacking(entry.path);
           await addEntry(pack, { ...header(entry), type: "file", size: data.length }, data);
         } else {
-          await streamEntry(pack, { ...header(entry), type: "file", size: entry.size }, entry);
+          await streamEntry(pack, { ...header(entry), type: "file", size: entry.size }, entry, options.signal);
         }
       }
     }
@@ -23758,12 +23759,14 @@ function coalesce(chunkBytes) {
     }
   });
 }
-async function streamEntry(pack, headers, entry) {
+async function streamEntry(pack, headers, entry, signal) {
   let failure;
   const finished = new Promise((resolve2, reject) => {
     const sink = pack.entry(headers, (err) => err ? reject(changedWhilePacking(entry.path, err)) : resolve2());
+    sink.on("error", () => void 0);
     (async () => {
       for await (const chunk of createReadStream2(entry.absolute)) {
+        signal?.throwIfAborted();
         if (!sink.write(chunk)) await new Promise((drained) => sink.once("drain", () => drained()));
       }
       sink.end(void 0);
@@ -24278,7 +24281,7 @@ async function* followLogs(client, build, options = {}) {
     }
     dropsWithoutProgress = progressed ? 1 : dropsWithoutProgress + 1;
     if (dropsWithoutProgress > (options.maxReconnects ?? 30)) {
-      throw new Error(`the log stream kept dropping (${why}); the build goes on at the dispatcher: ${build.url}`);
+      throw new Error(`the log stream kept dropping (${why}); giving up on following build ${build.id} (${build.url}); the post step cancels it`);
     }
     const delay = Math.min(baseDelay * 10, baseDelay * dropsWithoutProgress);
     log(`log stream interrupted (${why}); resuming${cursor.resume() ? ` after ${cursor.resume()}` : ""} in ${(delay / 1e3).toFixed(1)} s`);
@@ -24592,12 +24595,13 @@ async function run(options = {}) {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   let contextFile;
+  let buildRequested = false;
   try {
     const inputs = getInputs();
     const runner = readRunnerContext(process.env, tmpdir());
     const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => info(m), userAgent });
     contextFile = join2(runner.tempDir, `dockhand-context-${process.pid}.tar.gz`);
-    const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile });
+    const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile, signal: stop.signal });
     info(
       `context ${inputs.contextDir}: ${packed.files} files (${formatBytes(packed.contentBytes)}) \u2192 ${formatBytes(packed.size)} tar.gz in ${packed.seconds.toFixed(2)} s, ${packed.digest}${packed.ignoreFile ? ` (${packed.ignoreFile} applied)` : ""}`
     );
@@ -24609,6 +24613,7 @@ async function run(options = {}) {
     }
     await rm2(contextFile, { force: true });
     const body = buildRequestBody(inputs, runner, packed.digest);
+    buildRequested = true;
     const { created, build } = await client.createBuild(body);
     saveBuildId(build.id);
     setOutput("build-id", build.id);
@@ -24633,7 +24638,11 @@ async function run(options = {}) {
     }
     await finish(followed.final, inputs, followed.lastLines, options);
   } catch (err) {
-    setFailed(describeFailure(err));
+    if (stopReason && !buildRequested) {
+      setFailed(stopReason.kind === "signal" ? `the runner sent ${stopReason.signal} before the build was requested; nothing was built` : "timeout before the build was requested");
+    } else {
+      setFailed(describeFailure(err));
+    }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -4,7 +4,9 @@
 // and the two ways a cancelled workflow ends a step (SIGTERM to main; main
 // killed and the post step cleaning up).
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { readManifest } from "../bed/registry.js";
@@ -289,6 +291,21 @@ describe("a cancelled workflow", () => {
     const post = await runStep("post", inputs({ platforms: "linux/amd64" }), context, result.state);
     expect(post.exitCode).toBe(0);
     expect(post.stdout).toContain(`build ${id}: cancelled; nothing to clean up`);
+  });
+
+  it("SIGTERM while the context is still being packed: no build is requested", async () => {
+    const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\n` });
+    writeFileSync(join(context.workspace, "big.bin"), randomBytes(96 * 1024 * 1024));
+    const step = startStep("main", inputs({ platforms: "linux/amd64" }), context);
+    await new Promise((r) => setTimeout(r, 300));
+    const signalled = Date.now();
+    step.child.kill("SIGTERM");
+    const result = await step.done;
+    expect(Date.now() - signalled).toBeLessThan(1500);
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain("::error::the runner sent SIGTERM before the build was requested; nothing was built");
+    expect(result.stdout).not.toContain("accepted");
+    expect(result.state).toEqual({});
   });
 
   it("main killed outright: the post step finds the unsettled build and cancels it", async () => {
