@@ -6,7 +6,9 @@ import { jobManifests } from "../plan/job-manifests.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
 import { deriveBuildState, type BuildState } from "../reconcile/build-state.js";
 import { Reconciler, type ReconcilerLog, type ReconcilerOptions, type StatusReporter } from "../reconcile/reconciler.js";
+import { ImageIndexStep } from "../reconcile/image-index-step.js";
 import { BuildJobs, isFinished } from "./build-jobs.js";
+import { RegistryCredentialsSecrets, registryClients } from "./registry-credentials.js";
 import { buildInformers, type BuildInformers } from "./informers.js";
 import { containerLogLines, stepsOf, stepStarted } from "./pod-logs.js";
 import { mergeAsync } from "./merge-async.js";
@@ -49,6 +51,13 @@ export class KubernetesExecutor implements Executor {
       onState: options.onState,
       onReported: options.onReported,
       onReconciled: options.onReconciled,
+      imageIndex: new ImageIndexStep(
+        this.informers,
+        this.jobs,
+        registryClients(new RegistryCredentialsSecrets(options.kc, namespace), options.config.registry.insecureRegistries),
+        options.report,
+        options.log,
+      ),
     });
     this.reconciling = options.reconcile;
   }

@@ -5,6 +5,7 @@ import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, type PlatformState } from "./build-state.js";
 import { commitStatusFor, type CommitStatusWanted } from "./commit-status.js";
+import type { ImageIndexStep } from "./image-index-step.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
 /** Set by the reconciler on a Job it ended because no node could run it. */
@@ -36,6 +37,8 @@ export interface ReconcilerOptions {
   onReported?: (platform: PlatformState, final: boolean) => void;
   /** Called when a reconcile triggered by a Job or pod event ends: seconds since the earliest event it covers (metrics). */
   onReconciled?: (lagSeconds: number, outcome: "ok" | "error") => void;
+  /** Reads pushed images back and joins multi-platform builds in an image index (image-index-step.ts). */
+  imageIndex?: ImageIndexStep;
 }
 
 /**
@@ -119,6 +122,7 @@ export class Reconciler {
     this.pendingSince.clear();
     await this.draining;
     this.reportedNotYetSeen.clear();
+    this.options.imageIndex?.forget();
   }
 
   /** Resolves when the queue is empty (tests and graceful shutdown). */
@@ -183,7 +187,7 @@ export class Reconciler {
     this.options.onState?.(platform, job);
 
     if (platform.state === "queued" && pod && !pod.spec?.nodeName) this.scheduleUnschedulableCheck(name, pod);
-    if (platform.state === "succeeded" && !platform.digest && platform.pushRef && pod) {
+    if ((platform.state === "succeeded" || platform.imageCheck === "pending") && !platform.digest && platform.pushRef && pod) {
       // docker push prints the digest; BuildKit leaves it in the termination message (read by derivePlatformState).
       const digest = await this.digestFromPushLog(pod, log);
       if (digest) {
@@ -191,6 +195,8 @@ export class Reconciler {
         return; // the update event brings us back with the digest in place
       }
     }
+    // The pushed image is read back before the platform can succeed; the annotation it writes brings us back.
+    if (this.options.imageIndex && (await this.options.imageIndex.readBack(job, platform))) return;
 
     const wanted = commitStatusFor(platform);
     const annotations = job.metadata.annotations ?? {};
@@ -221,6 +227,10 @@ export class Reconciler {
       return; // the annotation update brings us back for the next step
     }
 
+    // The build's index and its own commit status, once this platform's status is out.
+    const deriveOptions = { now: this.now(), unschedulableAfterSeconds: this.options.unschedulableAfterSeconds };
+    if (this.options.imageIndex && (await this.options.imageIndex.reconcileIndex(job, deriveOptions))) return;
+
     if (!wanted.final) return;
     if (platform.state === "error" && ended === undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
       // Unschedulable past the limit: record why before deleting, so the
@@ -229,6 +239,8 @@ export class Reconciler {
       await this.jobs.delete(name);
       return;
     }
+    // Every Job of a multi-platform build stays until the index status is out too.
+    if (this.options.imageIndex?.holdsFinalizer(job)) return;
     await this.jobs.releaseFinalizer(job);
   }
 

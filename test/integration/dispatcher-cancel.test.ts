@@ -30,16 +30,25 @@ describe("cancel", () => {
       .poll(async () => (await (await fetch(`${dispatcher.url}/v1/builds/${id}`)).json()).platforms.map((p: { state: string }) => p.state), { timeout: 60_000 })
       .toEqual(["running", "running"]);
 
+    // Each platform's pending status is out first (GitHub paces status writes, so it can trail the pods).
+    const pendingOf = (s: { target_url: string | null; state: string; context: string }[]) =>
+      s.filter((x) => x.target_url?.endsWith(`/v1/builds/${id}`) && x.state === "pending" && x.context !== "dockhand/manifest").length;
+    await waitForStatuses(bed.github, (s) => pendingOf(s) >= 2, 60_000);
+
     const cancelled = await cancelBuild(dispatcher.url, id);
     expect(cancelled.status).toBe(202);
 
     const mine = (s: { target_url: string | null; state: string; context: string; description: string | null }[]) => s.filter((x) => x.target_url?.endsWith(`/v1/builds/${id}`));
-    const statuses = mine(await waitForStatuses(bed.github, (s) => mine(s).filter((x) => finalStates.has(x.state)).length === 2, 60_000));
+    // Two platforms and the build's index (dockhand/manifest), each final once.
+    const statuses = mine(await waitForStatuses(bed.github, (s) => mine(s).filter((x) => finalStates.has(x.state)).length >= 3, 60_000));
     for (const context_ of ["dockhand/windows-ltsc2022", "dockhand/linux-amd64"]) {
       const states = statuses.filter((s) => s.context === context_);
       expect(states.map((s) => s.state)).toEqual(["pending", "error"]);
       expect(states[1]!.description).toBe("Cancelled");
     }
+    const index = statuses.filter((s) => s.context === "dockhand/manifest");
+    expect(index.map((s) => s.state)).toEqual(["pending", "error"]);
+    expect(index[1]!.description).toBe("No index pushed: windows/amd64:ltsc2022 cancelled, linux/amd64 cancelled");
     const selector = `dockhand.dev/build-id=${id}`;
     await expect.poll(async () => (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
     await expect.poll(async () => (await bed.k.core.listNamespacedPod({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
