@@ -58,7 +58,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook("onResponse", async (request, reply) => {
     deps.metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? "unknown", status: String(reply.statusCode) });
   });
-  contextRoutes(app, { store: deps.store, maxBytes: deps.config.contexts.maxBytes, signingKey: deps.config.contexts.signingKey, metrics: deps.metrics });
+  contextRoutes(app, { store: deps.store, maxBytes: deps.config.contexts.maxBytes, maxUnpackedBytes: deps.config.contexts.maxUnpackedBytes, signingKey: deps.config.contexts.signingKey, metrics: deps.metrics });
   buildRoutes(app, { ...deps, live: security.live, pullRequests: security.pullRequests, activeJobs: security.activeJobs });
   githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });
   buildPageRoutes(app, deps);

@@ -150,6 +150,12 @@ export const ConfigSchema = Type.Object(
           default: 1024 * 1024 * 1024,
           description: "Largest build context accepted, in bytes (compressed).",
         }),
+        maxUnpackedBytes: Type.Integer({
+          minimum: 1,
+          default: 10 * 1024 * 1024 * 1024,
+          description:
+            "Largest build context accepted once gunzipped (the tar stream), in bytes; refuses gzip bombs while they stream in.",
+        }),
         ttlSeconds: Type.Integer({
           minimum: 60,
           default: 6 * 3600,

@@ -22,7 +22,7 @@ describe("resolveConfig", () => {
       publicUrl: "http://dockhand.dockhand.svc:8080",
       executor: "auto",
       kubernetes: { namespace: "dockhand" },
-      contexts: { dir: "/var/lib/dockhand/contexts", maxBytes: 1073741824, ttlSeconds: 21600, signingKey },
+      contexts: { dir: "/var/lib/dockhand/contexts", maxBytes: 1073741824, maxUnpackedBytes: 10737418240, ttlSeconds: 21600, signingKey },
       dockerPool: {
         nodeSelector: {},
         tolerations: [],

@@ -4,6 +4,7 @@ import { link, mkdir, readdir, rename, stat, unlink, utimes } from "node:fs/prom
 import { join } from "node:path";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ArchiveCheck } from "./archive-check.js";
 import { digestHex, parseContextDigest, type ContextDigest } from "./digest.js";
 import { ContextError } from "./errors.js";
 import { readFileFromTarGz } from "./tar-file.js";
@@ -18,6 +19,8 @@ export interface ContextStoreOptions {
 export interface PutOptions {
   /** Upload limit; the upload is aborted as soon as more arrive. */
   maxBytes: number;
+  /** Limit on the archive once gunzipped; the upload is aborted as soon as it unpacks to more. */
+  maxUnpackedBytes: number;
 }
 
 export interface PutResult {
@@ -58,8 +61,9 @@ export class ContextStore {
   }
 
   /**
-   * Streams an upload into a temp file while hashing it, then moves it under
-   * its digest. Over-size and mismatching uploads leave nothing behind.
+   * Streams an upload into a temp file while hashing it and checking every
+   * archive entry ({@link ArchiveCheck}), then moves it under its digest.
+   * Over-size, mismatching and unsafe uploads leave nothing behind.
    * Callers that want to skip re-uploads of a known context call {@link has}
    * first; `put` always reads and verifies the whole stream.
    */
@@ -68,9 +72,10 @@ export class ContextStore {
     const final = this.pathOf(expected);
     const temp = join(this.options.dir, `${tempPrefix}${randomBytes(8).toString("hex")}`);
     const hashing = new HashingLimit(options.maxBytes, expected);
+    const archive = new ArchiveCheck({ archiveLabel: shortDigest(expected), maxUnpackedBytes: options.maxUnpackedBytes });
     try {
       // flush: fsync before close, so a crash cannot leave a verified name on unwritten data.
-      await pipeline(body, hashing, createWriteStream(temp, { flags: "wx", flush: true }));
+      await pipeline(body, hashing, archive, createWriteStream(temp, { flags: "wx", flush: true }));
       const actual: ContextDigest = `sha256:${hashing.hex()}`;
       if (actual !== expected) {
         throw new ContextError(
@@ -80,6 +85,7 @@ export class ContextStore {
           { expected, actual },
         );
       }
+      if (archive.problem) throw archive.problem;
       const created = await moveIntoPlace(temp, final);
       if (!created) await touch(final);
       return { digest: expected, size: hashing.bytes, created };

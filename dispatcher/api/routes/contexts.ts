@@ -14,6 +14,7 @@ const DigestParams = Type.Object({
 export interface ContextRoutesDeps {
   store: ContextStore;
   maxBytes: number;
+  maxUnpackedBytes: number;
   signingKey: string;
   metrics: Metrics;
 }
@@ -37,7 +38,7 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
     "/v1/contexts/:sha256",
     {
       schema: {
-        summary: "Upload a build context (tar.gz); rejected if its sha256 differs or it is too large",
+        summary: "Upload a build context (tar.gz); rejected if its sha256 differs, it is too large packed or unpacked, or an entry would land outside the context",
         security: [{ oidc: [] }, { sharedSecret: [] }],
         params: DigestParams,
         consumes: ["application/gzip", "application/octet-stream"],
@@ -54,7 +55,7 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
           hint: "add large, unneeded files to .dockerignore, or raise contexts.maxBytes in the dispatcher's config",
         });
       }
-      const result = await deps.store.put(digest, request.body as Readable, { maxBytes: deps.maxBytes });
+      const result = await deps.store.put(digest, request.body as Readable, { maxBytes: deps.maxBytes, maxUnpackedBytes: deps.maxUnpackedBytes });
       if (result.created) deps.metrics.contextBytes.inc(result.size);
       return reply.code(result.created ? 201 : 200).send({ digest: result.digest, size: result.size });
     },
