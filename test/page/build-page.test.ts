@@ -110,7 +110,8 @@ describe("the build page", () => {
 
   it("reads without JavaScript once the build has ended: state, digest and the full logs", async () => {
     expect(buildId).toBeTruthy();
-    await waitForStatuses(bed.github, (s) => s.filter((x) => x.target_url?.endsWith(buildId) && finalStates.has(x.state)).length === 2);
+    // Both platforms and the build's index (dockhand/manifest) are final.
+    await waitForStatuses(bed.github, (s) => s.filter((x) => x.target_url?.endsWith(buildId) && finalStates.has(x.state)).length === 3);
     const context = await browser.newContext({ javaScriptEnabled: false });
     const page = await context.newPage();
     await page.goto(`${dispatcher.url}/v1/builds/${buildId}`);
