@@ -21,7 +21,7 @@ import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
 import { buildIdOfUrl, tagBuildIds } from "./logging.js";
 import { createMetrics, recordReported, type Metrics } from "./metrics.js";
-import type { PlatformState } from "./reconcile/build-state.js";
+import type { PlatformPhase, PlatformState } from "./reconcile/build-state.js";
 import type { StatusReporter } from "./reconcile/reconciler.js";
 
 export interface Dispatcher {
@@ -75,7 +75,9 @@ function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repo
 
 export async function startDispatcher(config: Config, options: StartOptions = {}): Promise<Dispatcher> {
   const log = options.logger ?? pino({ level: process.env.DOCKHAND_LOG_LEVEL ?? "info" });
-  const metrics = createMetrics();
+  // Bound once the executor exists; the gauge reads it at each scrape.
+  let platformPhases: () => Iterable<PlatformPhase> = () => [];
+  const metrics = createMetrics({ platformPhases: () => platformPhases() });
   const store = await ContextStore.create({ dir: config.contexts.dir, ttlSeconds: config.contexts.ttlSeconds });
 
   const kube = config.executor === "local" ? undefined : findKubeConfig(config.kubernetes.kubeconfig);
@@ -119,6 +121,8 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
   } else {
     executor = new LocalExecutor({ config, report, log: reconcilerLog, onReported });
   }
+
+  platformPhases = () => executor.platformPhases();
 
   const live = new LiveConfig(config);
   const security = securityFor(config, {

@@ -2,7 +2,7 @@
 // (one Job per platform) or the local one (a Docker daemon on this host).
 
 import type { BuildPlan } from "./plan/build-plan.js";
-import type { BuildState } from "./reconcile/build-state.js";
+import type { BuildState, PlatformPhase } from "./reconcile/build-state.js";
 
 export interface LogLine {
   /** The request's platform string, e.g. windows/amd64:ltsc2022. */
@@ -40,6 +40,8 @@ export interface Executor {
   get(buildId: string): Promise<BuildState | undefined>;
   cancel(buildId: string, reason: string): Promise<BuildState | undefined>;
   logs(buildId: string, options: LogOptions): AsyncIterable<LogLine>;
+  /** The state of every platform build it knows of now, from its cache (metrics). */
+  platformPhases(): PlatformPhase[];
   /** True when the executor can take builds (API server reachable, caches synced). */
   ready(): Promise<boolean>;
 }

@@ -1,8 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { PlatformState } from "./reconcile/build-state.js";
+import type { PlatformPhase, PlatformState } from "./reconcile/build-state.js";
+
+const phases: readonly PlatformPhase[] = ["queued", "running", "succeeded", "failed", "cancelled", "error"];
+
+export interface MetricsSources {
+  /** The platform builds the executor knows of now (read at each scrape, so the gauge never drifts from the cluster). */
+  platformPhases?: () => Iterable<PlatformPhase>;
+}
 
 /** The dispatcher's Prometheus metrics, one registry per process (tests make their own). */
-export function createMetrics() {
+export function createMetrics(sources: MetricsSources = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -71,9 +78,15 @@ export function createMetrics() {
     }),
     buildsTracked: new Gauge({
       name: "dockhand_builds_tracked",
-      help: "Platform builds currently known to the reconciler, by state.",
+      help: "Platform builds the executor knows of (for Kubernetes: build Jobs in its namespace), by state.",
       labelNames: ["state"] as const,
       registers: [registry],
+      collect() {
+        if (!sources.platformPhases) return;
+        const counts = new Map<PlatformPhase, number>(phases.map((phase) => [phase, 0]));
+        for (const phase of sources.platformPhases()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
     }),
   };
 }

@@ -4,7 +4,7 @@ import type { Executor, LogLine, LogOptions, SubmitResult } from "../executor.js
 import type { BuildPlan } from "../plan/build-plan.js";
 import { jobManifests } from "../plan/job-manifests.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
-import { deriveBuildState, type BuildState } from "../reconcile/build-state.js";
+import { deriveBuildState, derivePlatformState, newestPodOf, type BuildState, type PlatformPhase } from "../reconcile/build-state.js";
 import { Reconciler, type ReconcilerLog, type ReconcilerOptions, type StatusReporter } from "../reconcile/reconciler.js";
 import { ImageIndexStep } from "../reconcile/image-index-step.js";
 import { BuildJobs, isFinished } from "./build-jobs.js";
@@ -97,6 +97,16 @@ export class KubernetesExecutor implements Executor {
     return this.synced;
   }
 
+  platformPhases(): PlatformPhase[] {
+    const namespace = this.jobs.namespace;
+    const pods = this.informers.pods.list(namespace);
+    const options = this.deriveOptions();
+    return this.informers.jobs
+      .list(namespace)
+      .filter((job) => job.metadata?.labels?.[labelKeys.buildId] !== undefined)
+      .map((job) => derivePlatformState(job, newestPodOf(job, pods), options).state);
+  }
+
   async submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult> {
     const { jobs, created } = await this.jobs.create(jobManifests(plan, this.options.config));
     if (githubToken && plan.githubTokenSecret) await this.jobs.storeGitHubToken(plan.githubTokenSecret, jobs, githubToken);
@@ -142,13 +152,8 @@ export class KubernetesExecutor implements Executor {
    * otherwise it answers from the cache at once.
    */
   private podFor(job: V1Job, ready: (pod: V1Pod) => boolean, options: LogOptions): Promise<V1Pod | undefined> {
-    const uid = job.metadata?.uid;
     const name = job.metadata?.name;
-    const current = () =>
-      this.informers.pods
-        .list(this.jobs.namespace)
-        .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === uid))
-        .sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+    const current = () => newestPodOf(job, this.informers.pods.list(this.jobs.namespace));
     const over = () => {
       const latest = this.informers.jobs.get(name!, this.jobs.namespace);
       return !latest || isFinished(latest) || Boolean(latest.metadata?.deletionTimestamp);

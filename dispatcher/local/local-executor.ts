@@ -20,7 +20,7 @@ import type { Executor, LogLine, LogOptions, SubmitResult } from "../executor.js
 import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
-import type { BuildState, PlatformState } from "../reconcile/build-state.js";
+import type { BuildState, PlatformPhase, PlatformState } from "../reconcile/build-state.js";
 import { commitStatusFor } from "../reconcile/commit-status.js";
 import type { ReconcilerLog, StatusReporter } from "../reconcile/reconciler.js";
 import {
@@ -181,6 +181,10 @@ export class LocalExecutor implements Executor {
       if (pending.length === 0) return;
       await Promise.allSettled(pending);
     }
+  }
+
+  platformPhases(): PlatformPhase[] {
+    return [...this.builds.values()].flatMap((build) => build.record.platforms.map((platform) => platform.state));
   }
 
   async ready(): Promise<boolean> {

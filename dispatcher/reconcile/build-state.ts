@@ -98,7 +98,8 @@ export function overallPhase(phases: PlatformPhase[]): PlatformPhase {
   return "succeeded";
 }
 
-function newestPodOf(job: V1Job, pods: V1Pod[]): V1Pod | undefined {
+/** A Job's newest pod: with backoffLimit 0 there is one, but a deleted pod can linger next to its replacement. */
+export function newestPodOf(job: V1Job, pods: readonly V1Pod[]): V1Pod | undefined {
   const uid = job.metadata?.uid;
   return pods
     .filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === uid) ?? false)

@@ -23,7 +23,7 @@ import { pushIndex } from "../registry/index-push.js";
 import { checkImagePlatform } from "../registry/platform-check.js";
 import { RegistryError, type RegistryHttp } from "../registry/registry-http.js";
 import { parsePlatform } from "../plan/platforms.js";
-import { type DeriveOptions, derivePlatformState, digestAnnotation, type ImagePlatformRecord, parseImagePlatformRecord, type PlatformState } from "./build-state.js";
+import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation, type ImagePlatformRecord, parseImagePlatformRecord, type PlatformState } from "./build-state.js";
 import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestCommitStatus } from "./image-index-state.js";
 import type { CommitStatusWanted } from "./commit-status.js";
 import type { StatusReporter } from "./reconciler.js";
@@ -250,11 +250,4 @@ function entryPlatform(job: V1Job, record: ImagePlatformRecord): IndexEntry["pla
 /** The repository as the /v2/ API names it: no host, and Docker Hub's official images under library/. */
 function apiRepository(reference: ImageReference): string {
   return reference.domain === undefined && !reference.path.includes("/") ? `library/${reference.path}` : reference.path;
-}
-
-function newestPodOf(job: V1Job, pods: readonly V1Pod[]): V1Pod | undefined {
-  const uid = job.metadata?.uid;
-  return pods
-    .filter((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === uid) ?? false)
-    .sort((a, b) => String(b.metadata?.creationTimestamp ?? "").localeCompare(String(a.metadata?.creationTimestamp ?? "")))[0];
 }

@@ -3,7 +3,7 @@ import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
 import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isNotFound } from "../kube/api-errors.js";
-import { derivePlatformState, digestAnnotation, type PlatformState } from "./build-state.js";
+import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
 import { commitStatusFor, type CommitStatusWanted } from "./commit-status.js";
 import type { ImageIndexStep } from "./image-index-step.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
@@ -175,11 +175,7 @@ export class Reconciler {
       return;
     }
     const log = buildLogger(this.log, job.metadata.labels[labelKeys.buildId]);
-    const uid = job.metadata.uid;
-    const pod = this.informers.pods
-      .list(this.jobs.namespace)
-      .filter((p) => p.metadata?.ownerReferences?.some((o) => o.uid === uid))
-      .sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+    const pod = newestPodOf(job, this.informers.pods.list(this.jobs.namespace));
 
     let platform = derivePlatformState(job, pod, { now: this.now(), unschedulableAfterSeconds: this.options.unschedulableAfterSeconds });
     const ended = job.metadata.annotations?.[unschedulableAnnotation];

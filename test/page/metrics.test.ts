@@ -68,6 +68,9 @@ describe("metrics and logs", () => {
     // Pod and Job events for this build were each reconciled, and promptly.
     expect(grew('dockhand_reconcile_lag_seconds_count{outcome="ok"}')).toBeGreaterThanOrEqual(3);
     expect(value(after, 'dockhand_reconcile_lag_seconds_bucket{le="5",outcome="ok"}')).toBeGreaterThan(0);
+    // The namespace is this test's own: its one finished Job (kept until its TTL) is all the gauge sees.
+    expect(value(after, 'dockhand_builds_tracked{state="succeeded"}')).toBe(1);
+    expect(value(after, 'dockhand_builds_tracked{state="running"}')).toBe(0);
 
     // Every line that mentions the build is bound to it, and there are lines from the API, its requests and the reconciler.
     const mentioning = logLines.filter((line) => JSON.stringify(line).includes(id));

@@ -101,6 +101,7 @@ function stubExecutor(states: BuildState[]): Executor {
     get: async (id) => (id === build.id ? states[Math.min(reads++, states.length - 1)] : undefined),
     cancel: async () => undefined,
     ready: async () => true,
+    platformPhases: () => [],
     async *logs(_id: string, options: LogOptions) {
       for (const line of lines) if (line.n > (options.resume["linux-amd64/build"] ?? 0)) yield line;
     },
