@@ -14,11 +14,13 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Authenticator } from "../auth/authenticate.js";
 import { type Identity, describeIdentity, identityCovers } from "../auth/identity.js";
 import { sha256Hex } from "../auth/request-signature.js";
+import { RequestError } from "../errors.js";
 import type { LiveConfig } from "../config/live-config.js";
 import type { Executor } from "../executor.js";
 import { isBuildId } from "../plan/names.js";
 import { PolicyDenial } from "../policy/denial.js";
 import { authorizeRepository } from "../policy/repository-policy.js";
+import { nestsDeeperThan } from "./json-depth.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -98,10 +100,14 @@ function bodyHash(request: FastifyRequest): string {
   return emptyBodySha256;
 }
 
+// A build request nests 2 levels (labels.KEY); GitHub's webhook payloads
+// about 6. Far more is an attack on whatever walks the value, not a request.
+export const maxJsonDepth = 32;
+
 /**
  * Replaces Fastify's JSON parser with one that first hashes the exact bytes
  * (a signed request covers them), then parses as Fastify does, refusing
- * __proto__ and constructor keys.
+ * __proto__ and constructor keys, and bodies nested deeper than maxJsonDepth.
  */
 export function hashingJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser("error", "error");
@@ -109,6 +115,19 @@ export function hashingJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const bytes = body as Buffer;
     request.bodySha256 = sha256Hex(bytes);
-    parse(request, bytes.toString("utf8"), done);
+    parse(request, bytes.toString("utf8"), (error, value) => {
+      if (error) return done(error, undefined);
+      if (nestsDeeperThan(value, maxJsonDepth)) {
+        return done(
+          new RequestError({
+            error: `body: JSON nested more than ${maxJsonDepth} levels deep`,
+            field: "body",
+            hint: "send the build request as a flat JSON object (see GET /openapi.json)",
+          }),
+          undefined,
+        );
+      }
+      done(null, value);
+    });
   });
 }

@@ -194,6 +194,16 @@ describe("validateBuildRequest rejects", () => {
       problem: { error: "buildArgs.FOO: must be a string", field: "buildArgs.FOO", hint: "build-arg names are letters, digits and _ (not starting with a digit); values are strings" },
     },
     {
+      name: "a build-arg value with a line break",
+      body: { ...minimal, buildArgs: { FOO: "1\nRUN evil" } },
+      problem: { error: "buildArgs.FOO: contains a line break", field: "buildArgs.FOO", hint: "build-arg values are one line of text: remove it, or put multi-line data in a file in the context" },
+    },
+    {
+      name: "a label value with an escape character",
+      body: { ...minimal, labels: { "org.example.note": "a\u001b[2Jb" } },
+      problem: { error: 'labels["org.example.note"]: contains a control character (U+001B)', field: 'labels["org.example.note"]', hint: "label values are one line of text: remove it" },
+    },
+    {
       name: "WINDOWS_VERSION as a build arg",
       body: { ...minimal, buildArgs: { WINDOWS_VERSION: "ltsc2019" } },
       problem: { error: 'buildArgs.WINDOWS_VERSION: "WINDOWS_VERSION" is set by dockhand', field: "buildArgs.WINDOWS_VERSION", hint: "remove it: dockhand sets it per platform (use baseImages to choose a base image per Windows version)" },

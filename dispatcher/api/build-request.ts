@@ -396,13 +396,15 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
           : "remove it: the builder sets it from the platform",
       );
     }
-    if ((buildArgs[name] as string).includes("\u0000")) {
-      add(memberField("buildArgs", name), "contains a NUL character", "remove it; build-arg values are text");
+    const control = controlCharacter(buildArgs[name] as string);
+    if (control) {
+      add(memberField("buildArgs", name), `contains ${control}`, "build-arg values are one line of text: remove it, or put multi-line data in a file in the context");
     }
   }
   const labels = body.labels ?? {};
   for (const key of Object.keys(labels)) {
-    if ((labels[key] as string).includes("\u0000")) add(memberField("labels", key), "contains a NUL character", "remove it; label values are text");
+    const control = controlCharacter(labels[key] as string);
+    if (control) add(memberField("labels", key), `contains ${control}`, "label values are one line of text: remove it");
   }
 
   const baseImages: Partial<Record<WindowsVersion, string>> = {};
@@ -441,6 +443,21 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
     githubToken: body.githubToken,
   };
   return { request, problems };
+}
+
+/**
+ * Names the first control character of a build-arg or label value; tabs
+ * pass. Each value travels as one argument (`--build-arg=K=V`, never through
+ * a shell), but it also lands in the build log, where a line break forges
+ * log lines, and in the image config, which tools read line by line.
+ */
+function controlCharacter(value: string): string | undefined {
+  const match = /[\u0000-\u0008\u000a-\u001f\u007f]/.exec(value);
+  if (!match) return undefined;
+  const code = match[0].charCodeAt(0);
+  if (code === 0) return "a NUL character";
+  if (code === 0x0a || code === 0x0d) return "a line break";
+  return `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
 }
 
 function withTag(reference: ImageReference): ImageReference {

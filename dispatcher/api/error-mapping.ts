@@ -67,7 +67,7 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody; he
     return { status: 400, body: { error: `${field || "request"}: ${first?.message ?? "invalid"}`, field, hint: "see GET /openapi.json for the request format" } };
   }
   if (typeof fastifyError?.statusCode === "number" && fastifyError.statusCode < 500) {
-    return { status: fastifyError.statusCode, body: { error: fastifyError.message, field: "", hint: "" } };
+    return { status: fastifyError.statusCode, body: bodyErrorBody(fastifyError) ?? { error: fastifyError.message, field: "", hint: "" } };
   }
   const kubeStatus = apiStatus(err);
   if (kubeStatus === 403) {
@@ -81,6 +81,28 @@ export function toHttpError(err: unknown): { status: number; body: ErrorBody; he
     };
   }
   return { status: 500, body: { error: "internal error; the dispatcher's log has the details", field: "", hint: "retry; report it if it persists" } };
+}
+
+/**
+ * Fastify's own refusals of a body (too large, not JSON, wrong media type),
+ * said the way every other error is: what, where, what to do.
+ */
+function bodyErrorBody(err: FastifyError): ErrorBody | undefined {
+  switch (err.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { error: "body: larger than the dispatcher accepts for a JSON request", field: "body", hint: "a build request is a few kilobytes: shorten labels, buildArgs or other long values" };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return { error: `content-type: ${err.message}`, field: "content-type", hint: "send JSON as application/json, a context as application/gzip" };
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return { error: "body: is empty but content-type is application/json", field: "body", hint: "send the request as a JSON object" };
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return { error: "content-length: does not match the body sent", field: "content-length", hint: "send the whole body, with its exact length" };
+  }
+  // Fastify's JSON parser (secure-json-parse) throws SyntaxError with statusCode 400.
+  if (err instanceof SyntaxError) {
+    return { error: `body: is not valid JSON (${err.message})`, field: "body", hint: "send the request as a JSON object" };
+  }
+  return undefined;
 }
 
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): void {
