@@ -36,6 +36,9 @@ const buildArgNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$";
 // Reverse-DNS style keys (org.opencontainers.image.source); no "=" or spaces,
 // which would change the meaning of `--label K=V`.
 const labelKeyPattern = "^[A-Za-z0-9][A-Za-z0-9._/-]*$";
+// TypeBox checks a Record's key pattern but not its key length: checkSemantics does.
+const maxBuildArgNameLength = 128;
+const maxLabelKeyLength = 255;
 const noControlCharacters = "^[^\\u0000-\\u001f\\u007f]*$";
 
 const imageString = (description: string) => Type.String({ minLength: 1, maxLength: 512, description });
@@ -76,7 +79,7 @@ export const BuildRequestSchema = Type.Object(
       }),
     ),
     buildArgs: Type.Optional(
-      Type.Record(Type.String({ pattern: buildArgNamePattern, maxLength: 128 }), Type.String({ maxLength: 4096 }), {
+      Type.Record(Type.String({ pattern: buildArgNamePattern, maxLength: maxBuildArgNameLength }), Type.String({ maxLength: 4096 }), {
         additionalProperties: false,
         maxProperties: 64,
         default: {},
@@ -84,7 +87,7 @@ export const BuildRequestSchema = Type.Object(
       }),
     ),
     labels: Type.Optional(
-      Type.Record(Type.String({ pattern: labelKeyPattern, maxLength: 255 }), Type.String({ maxLength: 4096 }), {
+      Type.Record(Type.String({ pattern: labelKeyPattern, maxLength: maxLabelKeyLength }), Type.String({ maxLength: 4096 }), {
         additionalProperties: false,
         maxProperties: 64,
         default: {},
@@ -387,6 +390,9 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
 
   const buildArgs = body.buildArgs ?? {};
   for (const name of Object.keys(buildArgs)) {
+    if (name.length > maxBuildArgNameLength) {
+      add(memberField("buildArgs", `${name.slice(0, 40)}…`), `name is longer than ${maxBuildArgNameLength} characters`, fieldHints["buildArgs"] as string);
+    }
     if (reservedBuildArgs.has(name) || name.startsWith("DOCKHAND_")) {
       add(
         memberField("buildArgs", name),
@@ -403,6 +409,7 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
   }
   const labels = body.labels ?? {};
   for (const key of Object.keys(labels)) {
+    if (key.length > maxLabelKeyLength) add(memberField("labels", `${key.slice(0, 40)}…`), `key is longer than ${maxLabelKeyLength} characters`, fieldHints["labels"] as string);
     const control = controlCharacter(labels[key] as string);
     if (control) add(memberField("labels", key), `contains ${control}`, "label values are one line of text: remove it");
   }

@@ -11,6 +11,7 @@ import { apiMessage, apiStatus } from "../kube/api-errors.js";
 const contextStatus: Record<ContextErrorCode, number> = {
   "invalid-digest": 400,
   "digest-mismatch": 400,
+  "incomplete-upload": 400,
   "too-large": 413,
   "not-found": 404,
   "invalid-path": 400,
@@ -98,7 +99,11 @@ function bodyErrorBody(err: FastifyError): ErrorBody | undefined {
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return { error: "content-length: does not match the body sent", field: "content-length", hint: "send the whole body, with its exact length" };
   }
-  // Fastify's JSON parser (secure-json-parse) throws SyntaxError with statusCode 400.
+  // Fastify's JSON parser (secure-json-parse) throws SyntaxError with statusCode 400,
+  // also for keys that would reach Object.prototype.
+  if (err instanceof SyntaxError && /forbidden (prototype|constructor) property/.test(err.message)) {
+    return { error: 'body: has a "__proto__" or "constructor" key', field: "body", hint: "remove it; no field of a request is named so" };
+  }
   if (err instanceof SyntaxError) {
     return { error: `body: is not valid JSON (${err.message})`, field: "body", hint: "send the request as a JSON object" };
   }

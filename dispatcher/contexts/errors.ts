@@ -4,6 +4,7 @@
 export type ContextErrorCode =
   | "invalid-digest"
   | "digest-mismatch"
+  | "incomplete-upload"
   | "too-large"
   | "not-found"
   | "invalid-path"

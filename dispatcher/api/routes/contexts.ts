@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { Readable } from "node:stream";
 import type { ContextStore } from "../../contexts/context-store.js";
 import { parseContextDigest } from "../../contexts/digest.js";
+import { ContextError } from "../../contexts/errors.js";
 import { verifyContextUrl } from "../../contexts/signed-url.js";
 import type { Metrics } from "../../metrics.js";
 import { ErrorSchema } from "./schemas.js";
@@ -55,7 +56,16 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
           hint: "add large, unneeded files to .dockerignore, or raise contexts.maxBytes in the dispatcher's config",
         });
       }
-      const result = await deps.store.put(digest, request.body as Readable, { maxBytes: deps.maxBytes, maxUnpackedBytes: deps.maxUnpackedBytes });
+      const result = await deps.store
+        .put(digest, request.body as Readable, { maxBytes: deps.maxBytes, maxUnpackedBytes: deps.maxUnpackedBytes })
+        .catch((error: unknown) => {
+          // A client that hangs up mid-body is the client's failure, not a 500:
+          // the store kept nothing, and the log should say why.
+          if (!(error instanceof ContextError) && request.raw.readableAborted) {
+            throw new ContextError("incomplete-upload", `context ${digest}: the client closed the connection before the whole body arrived`, "upload again; nothing was stored");
+          }
+          throw error;
+        });
       if (result.created) deps.metrics.contextBytes.inc(result.size);
       return reply.code(result.created ? 201 : 200).send({ digest: result.digest, size: result.size });
     },
