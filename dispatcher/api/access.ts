@@ -115,8 +115,9 @@ export function hashingJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const bytes = body as Buffer;
     request.bodySha256 = sha256Hex(bytes);
-    parse(request, bytes.toString("utf8"), (error, value) => {
-      if (error) return done(error, undefined);
+    const text = bytes.toString("utf8");
+    parse(request, text, (error, value) => {
+      if (error) return done(explainJsonError(error, text), undefined);
       if (nestsDeeperThan(value, maxJsonDepth)) {
         return done(
           new RequestError({
@@ -130,4 +131,19 @@ export function hashingJsonParser(app: FastifyInstance): void {
       done(null, value);
     });
   });
+}
+
+/**
+ * Fastify's parser says only "Body is not valid JSON" for both a syntax error
+ * and a __proto__/constructor key it refuses; the user needs to know which,
+ * and where. JSON.parse tells them apart: it accepts those keys.
+ */
+function explainJsonError(error: Error, text: string): Error {
+  if ((error as { code?: string }).code !== "FST_ERR_CTP_INVALID_JSON_BODY") return error;
+  try {
+    JSON.parse(text);
+  } catch (syntaxError) {
+    return new RequestError({ error: `body: is not valid JSON (${(syntaxError as Error).message})`, field: "body", hint: "send the request as a JSON object" });
+  }
+  return new RequestError({ error: 'body: has a "__proto__" or "constructor" key', field: "body", hint: "remove it; no field of a request is named so" });
 }

@@ -99,14 +99,6 @@ function bodyErrorBody(err: FastifyError): ErrorBody | undefined {
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return { error: "content-length: does not match the body sent", field: "content-length", hint: "send the whole body, with its exact length" };
   }
-  // Fastify's JSON parser (secure-json-parse) throws SyntaxError with statusCode 400,
-  // also for keys that would reach Object.prototype.
-  if (err instanceof SyntaxError && /forbidden (prototype|constructor) property/.test(err.message)) {
-    return { error: 'body: has a "__proto__" or "constructor" key', field: "body", hint: "remove it; no field of a request is named so" };
-  }
-  if (err instanceof SyntaxError) {
-    return { error: `body: is not valid JSON (${err.message})`, field: "body", hint: "send the request as a JSON object" };
-  }
   return undefined;
 }
 
