@@ -146,6 +146,21 @@ export class ImageIndexStep {
     const manifest = deriveManifestState(withRecord, platforms);
     if (!manifest) return false;
 
+    const seen = buildJobs.map((j) => j.metadata?.annotations?.[annotationKeys.manifestReported]).find((r) => r !== undefined && finalCommitStates.has(r))
+      ?? job.metadata?.annotations?.[annotationKeys.manifestReported];
+    if (this.reportedNotYetSeen.get(buildId) === seen) this.reportedNotYetSeen.delete(buildId);
+    const reported = this.reportedNotYetSeen.get(buildId) ?? seen;
+    if (reported !== undefined && finalCommitStates.has(reported)) {
+      // Final is final. The Jobs let go after it are gone from the cache, so
+      // what is derived now (a platform "waiting" for a Job that no longer
+      // exists) must not take the status back to pending. Only finish the
+      // record on Jobs a half-way patch missed; each patch brings its Job
+      // back to let go of its finalizer.
+      const missing = buildJobs.filter((j) => j.metadata?.annotations?.[annotationKeys.manifestReported] !== reported);
+      if (missing.length > 0) await this.patchAll(missing, { [annotationKeys.manifestReported]: reported });
+      return false;
+    }
+
     if (manifest.ready && !this.announced(buildId, buildJobs)) return this.announce(job);
     if (manifest.ready) {
       const record = await this.push(buildId, manifest.tags, buildJobs);
@@ -155,17 +170,7 @@ export class ImageIndexStep {
     }
 
     const wanted = manifestCommitStatus(manifest);
-    const seen = buildJobs.map((j) => j.metadata?.annotations?.[annotationKeys.manifestReported]).find((r) => r !== undefined && finalCommitStates.has(r))
-      ?? job.metadata?.annotations?.[annotationKeys.manifestReported];
-    if (this.reportedNotYetSeen.get(buildId) === seen) this.reportedNotYetSeen.delete(buildId);
-    const reported = this.reportedNotYetSeen.get(buildId) ?? seen;
-    if (reported === wanted.state) {
-      // Reported, perhaps recorded on only some Jobs (a patch that failed half-way): finish the record.
-      const missing = buildJobs.filter((j) => j.metadata?.annotations?.[annotationKeys.manifestReported] !== wanted.state);
-      // (Each patch that changes a Job brings that Job back; this one goes on to let go of its finalizer.)
-      if (missing.length > 0 && wanted.final) await this.patchAll(missing, { [annotationKeys.manifestReported]: wanted.state });
-      return false;
-    }
+    if (reported === wanted.state) return false;
     await this.reportAndRecord(job, buildId, manifest.statusContext, wanted, buildJobs);
     return true;
   }

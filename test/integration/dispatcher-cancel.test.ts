@@ -52,6 +52,13 @@ describe("cancel", () => {
     const selector = `dockhand.dev/build-id=${id}`;
     await expect.poll(async () => (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
     await expect.poll(async () => (await bed.k.core.listNamespacedPod({ namespace: bed.namespace, labelSelector: selector })).items.length, { timeout: 30_000 }).toBe(0);
+    // Once the Jobs are gone nothing more is said: the first Job let go must
+    // not make the other one see its platform as still waiting and take the
+    // index back to pending.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(mine(bed.github.statuses()).map((s) => `${s.context} ${s.state}`).sort()).toEqual(
+      ["dockhand/linux-amd64 error", "dockhand/linux-amd64 pending", "dockhand/manifest error", "dockhand/manifest pending", "dockhand/windows-ltsc2022 error", "dockhand/windows-ltsc2022 pending"],
+    );
     // Cancelling again, or a build that is gone, is a clear 404, not an error.
     expect((await cancelBuild(dispatcher.url, id)).status).toBe(404);
   });
