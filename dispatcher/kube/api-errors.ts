@@ -6,6 +6,8 @@ export function apiStatus(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown) => apiStatus(err) === 404;
 export const isAlreadyExists = (err: unknown) => apiStatus(err) === 409;
+/** A write with a resourceVersion precondition lost to a newer version: expected with a lagging cache, not a fault. */
+export const isConflict = (err: unknown) => apiStatus(err) === 409;
 
 /** The API server's own message ("jobs.batch is forbidden: …"), which names what RBAC or validation refused. */
 export function apiMessage(err: unknown): string {

@@ -2,7 +2,7 @@ import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
 import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
-import { apiMessage, isNotFound } from "../kube/api-errors.js";
+import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
 import { commitStatusFor, type CommitStatusWanted } from "./commit-status.js";
 import type { ImageIndexStep } from "./image-index-step.js";
@@ -150,7 +150,12 @@ export class Reconciler {
         await this.reconcile(name!);
       } catch (err) {
         outcome = "error";
-        buildLogger(this.log, buildIdOfJob(name)).error({ job: name, err: apiMessage(err) }, "reconcile failed; retrying in 2 s");
+        const log = buildLogger(this.log, buildIdOfJob(name));
+        // A conflict means the cache was behind our own last write: the
+        // update event that follows brings the Job back; the retry is a
+        // safety net. Anything else is worth an operator's attention.
+        if (isConflict(err)) log.info({ job: name, err: apiMessage(err) }, "Job changed since the cached copy; retrying in 2 s");
+        else log.error({ job: name, err: apiMessage(err) }, "reconcile failed; retrying in 2 s");
         this.requeueAfter(name!, 2_000);
       }
       if (since !== undefined) this.options.onReconciled?.((Date.now() - since) / 1000, outcome);
