@@ -356,7 +356,8 @@ describe("hostile input", () => {
     expect(new Set(cases.map(([category]) => category)).size).toBeGreaterThanOrEqual(15);
   });
 
-  it.each(cases)("%s: %s → %i naming the problem", async (_category, _name, send, status, field, message) => {
+  const rows = cases.map(([category, name, send, status, field, message]) => ({ category, name, send, status, field, message }));
+  it.each(rows)("$category: $name → $status naming the problem", async ({ send, status, field, message }) => {
     const answer = await send();
     expect(answer.status, JSON.stringify(answer.body)).toBe(status);
     expect(answer.body.error).toMatch(message);
@@ -381,6 +382,29 @@ describe("hostile input", () => {
     refusedDigests.push(hex);
     expect((await fetch(`${dispatcher.url}/healthz`)).status).toBe(200);
   });
+
+  it("stops reading a refused upload: the connection closes instead of draining an endless body", async () => {
+    let sent = 0;
+    const endless = new Readable({
+      read() {
+        sent += 1 << 20;
+        this.push(Buffer.alloc(1 << 20, sent & 0xff));
+      },
+    });
+    const hex = "9".repeat(64);
+    const path = `/v1/contexts/${hex}`;
+    const closed = new Promise<number>((resolve) => {
+      const req = httpRequest(`${dispatcher.url}${path}`, { method: "PUT", headers: { "content-type": "application/gzip", ...signRequest(bedSharedSecret, "PUT", path, hex) } });
+      req.on("response", (res) => res.resume());
+      req.on("error", () => undefined);
+      req.on("close", () => resolve(sent));
+      endless.pipe(req);
+    });
+    // Without the close, Node would read the body to its (never-coming) end to keep the connection alive.
+    const sentWhenClosed = await closed;
+    endless.destroy();
+    expect(sentWhenClosed).toBeLessThan(maxBytes * 8);
+  }, 20_000);
 
   it("afterwards: no Job was created, nothing refused was stored, and the dispatcher still serves and builds", async () => {
     const jobs = await bed.k.batch.listNamespacedJob({ namespace: bed.namespace });

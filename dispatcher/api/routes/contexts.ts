@@ -50,7 +50,7 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
       const digest = parseContextDigest((request.params as { sha256: string }).sha256);
       const declared = Number(request.headers["content-length"]);
       if (Number.isFinite(declared) && declared > deps.maxBytes) {
-        return reply.code(413).send({
+        return reply.code(413).header("connection", "close").send({
           error: `context: ${declared} bytes is more than the dispatcher's limit of ${deps.maxBytes}`,
           field: "context",
           hint: "add large, unneeded files to .dockerignore, or raise contexts.maxBytes in the dispatcher's config",
@@ -59,6 +59,10 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
       const result = await deps.store
         .put(digest, request.body as Readable, { maxBytes: deps.maxBytes, maxUnpackedBytes: deps.maxUnpackedBytes })
         .catch((error: unknown) => {
+          // The rest of a refused upload (a bomb, gigabytes over the limit) is
+          // not worth reading: close the connection after answering instead
+          // of letting Node drain the body to keep the connection alive.
+          void reply.header("connection", "close");
           // A client that hangs up mid-body is the client's failure, not a 500:
           // the store kept nothing, and the log should say why.
           if (!(error instanceof ContextError) && request.raw.readableAborted) {
