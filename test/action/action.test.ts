@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { readManifest } from "../bed/registry.js";
-import { type Bed, bedSharedSecret, setUpBed, startBedDispatcher } from "../integration/harness.js";
+import { type Bed, bedSharedSecret, setUpBed, startBedDispatcher, waitForStatuses } from "../integration/harness.js";
+import type { RecordedStatus } from "../github-standin/github-standin.js";
 import { type RunContext, runStep, startStep, until, workspace } from "./runner-contract.js";
 
 let bed: Bed;
@@ -126,6 +127,38 @@ describe("several platforms in one step", () => {
       ["windows/amd64:ltsc2022", "succeeded", "win-ltsc2022-0"],
     ]);
     expect(result.summary).toMatch(/<td>linux\/amd64<\/td>.*<td>windows\/amd64:ltsc2022<\/td>/s);
+  });
+});
+
+describe("several platforms pushed in one step", () => {
+  it("waits for the image index and sets digest to the index's, which the registry serves under the tag", async () => {
+    const name = unique();
+    const tag = `${bed.env.REGISTRY}/action/multi:${name}`;
+    const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo multi-${name} > /built.txt\n` });
+    const result = await runStep("main", inputs({ platforms: "linux/amd64,windows/amd64:ltsc2022", push: "true", tags: tag }), context);
+    expect(result.exitCode, result.stdout).toBe(0);
+    // docker prints the context URL it downloads; its signature (a capability to fetch the context) never reaches the workflow log.
+    expect(result.stdout).toContain("Downloading build context from remote url");
+    expect(result.stdout).toContain("sig=[redacted]");
+    expect(result.stdout).not.toMatch(/sig=(?!\[redacted\])/);
+
+    const index = await readManifest(bed.env.REGISTRY, "action/multi", name);
+    expect(index.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+    expect(result.outputs["digest"]).toBe(index.digest);
+    // Each platform's own digest is an entry of the index, and its per-platform tag points at it.
+    const digests = JSON.parse(result.outputs["digests"]!) as Record<string, string>;
+    expect(Object.keys(digests).sort()).toEqual(["linux/amd64", "windows/amd64:ltsc2022"]);
+    expect(index.body.manifests.map((m: { digest: string }) => m.digest).sort()).toEqual(Object.values(digests).sort());
+    expect((await readManifest(bed.env.REGISTRY, "action/multi", `${name}-win-ltsc2022`)).digest).toBe(digests["windows/amd64:ltsc2022"]);
+    const images = JSON.parse(result.outputs["images"]!) as Record<string, string[]>;
+    expect(images["linux/amd64"]).toEqual([`${tag}-linux-amd64@${digests["linux/amd64"]}`]);
+    expect(JSON.parse(result.outputs["metadata"]!).manifest).toMatchObject({ state: "succeeded", digest: index.digest, tags: [tag] });
+
+    expect(result.summary).toMatch(new RegExp(`<td>image index</td>.*✅ pushed.*<code>${index.digest}</code>`, "s"));
+    // The index status follows the index (GitHub paces status writes), so it may land just after the step ends.
+    const ofIndex = (all: RecordedStatus[]) => all.filter((s) => s.target_url?.endsWith(`/v1/builds/${result.outputs["build-id"]}`) && s.context === "dockhand/manifest");
+    const statuses = ofIndex(await waitForStatuses(bed.github, (all) => ofIndex(all).some((s) => s.state !== "pending"), 30_000));
+    expect(statuses.map((s) => s.state)).toEqual(["pending", "success"]);
   });
 });
 

@@ -21,6 +21,7 @@ import { isBuildId } from "../../plan/names.js";
 import type { BuildState } from "../../reconcile/build-state.js";
 import { escapeHtml, isFinalPhase, pagePolicy, renderBuildPage, resumeCursor } from "../build-page/page.js";
 import { ErrorSchema } from "./schemas.js";
+import { buildLogLines } from "../build-log-lines.js";
 
 export interface BuildPageDeps {
   config: Config;
@@ -79,7 +80,7 @@ export function buildPageRoutes(app: FastifyInstance, deps: BuildPageDeps): void
       const abort = new AbortController();
       request.raw.on("close", () => abort.abort());
       const lines: LogLine[] = [];
-      for await (const line of executor.logs(id, { follow: false, resume: {}, signal: abort.signal })) lines.push(line);
+      for await (const line of buildLogLines(executor, id, { follow: false, resume: {}, signal: abort.signal })) lines.push(line);
       // Logs first, then the state: a build that ended meanwhile shows its
       // final state with, at worst, lines the stream then sends.
       const now = (await executor.get(id)) ?? build;
@@ -167,7 +168,7 @@ async function streamEvents({ request, build, resume, stream, executor, present 
   }, stateRefreshMs);
   const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), keepAliveMs);
   try {
-    for await (const line of executor.logs(build.id, { follow: true, resume, signal: abort.signal })) {
+    for await (const line of buildLogLines(executor, build.id, { follow: true, resume, signal: abort.signal })) {
       counts.set(`${slugOf.get(line.platform) ?? "unknown"}/${line.step}`, line.n);
       send("log", line, resumeCursor(counts));
       if (Date.now() - readAt >= stateRefreshMs) void refresh();

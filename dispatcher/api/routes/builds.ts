@@ -18,6 +18,7 @@ import { admitConcurrent, authorizePlacement } from "../../policy/repository-pol
 import { authorizeRequest, originOf, RepositoryGate } from "../authorize-build.js";
 import { BuildRequestSchema, validateBuildRequest } from "../build-request.js";
 import { BuildStateSchema, ErrorSchema } from "./schemas.js";
+import { buildLogLines } from "../build-log-lines.js";
 
 export interface BuildRoutesDeps {
   config: Config;
@@ -144,7 +145,7 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
       if (!(await executor.get(id))) return reply.code(404).send(notFound(id));
       const abort = new AbortController();
       request.raw.on("close", () => abort.abort());
-      const lines = executor.logs(id, { follow: query.follow === "1" || query.follow === "true", resume: parseResume(query.resume), signal: abort.signal });
+      const lines = buildLogLines(executor, id, { follow: query.follow === "1" || query.follow === "true", resume: parseResume(query.resume), signal: abort.signal });
       const ndjson = Readable.from(
         (async function* () {
           try {
