@@ -35,6 +35,14 @@ export interface ImageIndexStepLog {
 
 const finalCommitStates = new Set(["success", "failure", "error"]);
 
+/**
+ * How long after a platform's Job completed a registry that keeps failing
+ * (5xx, refused connections) is retried before the platform fails with the
+ * last error: long enough to ride out a registry restart or a rollout, short
+ * enough that a pull request is not left pending for good.
+ */
+export const readBackGiveUpMs = 10 * 60_000;
+
 export class ImageIndexStep {
   /** Manifest states this process reported (by build) that the informer may not show yet; see Reconciler.reportedNotYetSeen. */
   private readonly reportedNotYetSeen = new Map<string, string>();
@@ -48,6 +56,7 @@ export class ImageIndexStep {
     private readonly registryFor: (secretName: string | undefined) => { http: RegistryHttp; reader: ImageReader },
     private readonly report: StatusReporter,
     private readonly log: ImageIndexStepLog,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Drops what only covered the informer's lag (this replica stops reconciling). */
@@ -89,11 +98,9 @@ export class ImageIndexStep {
       this.log.info({ job: name, image: image.platform, ...(check.ok ? {} : { mismatch: check.message }) }, "pushed image read back");
       return true;
     } catch (err) {
-      const permanent = (err instanceof RegistryError && err.permanent) || err instanceof ImageReadError;
-      if (!permanent) throw err;
-      await this.jobs.patchAnnotations(name, {
-        [annotationKeys.platformMismatch]: `could not read the pushed image ${platform.pushRef}: ${(err as Error).message}`,
-      });
+      const failure = readBackFailure(err, platform, this.now());
+      if (failure === undefined) throw err;
+      await this.jobs.patchAnnotations(name, { [annotationKeys.platformMismatch]: failure });
       return true;
     }
   }
@@ -232,6 +239,21 @@ export class ImageIndexStep {
       }
     }
   }
+}
+
+/**
+ * Whether a failed read-back ends the platform, and with what message:
+ * answers that will not change (no such manifest, refused) at once; anything
+ * else (5xx, a refused connection) only after readBackGiveUpMs past the Job's
+ * completion. undefined: retry.
+ */
+export function readBackFailure(err: unknown, platform: Pick<PlatformState, "pushRef" | "finishedAt">, now: number): string | undefined {
+  const permanent = (err instanceof RegistryError && err.permanent) || err instanceof ImageReadError;
+  const finishedAt = Date.parse(platform.finishedAt ?? "");
+  const givenUp = Number.isFinite(finishedAt) && now - finishedAt > readBackGiveUpMs;
+  if (!permanent && !givenUp) return undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  return `could not read the pushed image ${platform.pushRef}${permanent ? "" : ` for ${readBackGiveUpMs / 60_000} min`}: ${message}`;
 }
 
 /**

@@ -55,6 +55,8 @@ export class Reconciler {
   /** When the oldest not yet reconciled Job/pod event for each queued Job arrived (Date.now()). */
   private readonly pendingSince = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Consecutive failed reconciles per Job: the retry backs off so a registry or API outage is not hammered. */
+  private readonly failures = new Map<string, number>();
   /**
    * Commit states this process reported but the informer may not show yet:
    * the cache lags our own annotation write, and an event in between (the
@@ -120,6 +122,7 @@ export class Reconciler {
     this.timers.clear();
     this.queue.clear();
     this.pendingSince.clear();
+    this.failures.clear();
     await this.draining;
     this.reportedNotYetSeen.clear();
     this.options.imageIndex?.forget();
@@ -148,15 +151,20 @@ export class Reconciler {
       let outcome: "ok" | "error" = "ok";
       try {
         await this.reconcile(name!);
+        this.failures.delete(name!);
       } catch (err) {
         outcome = "error";
+        const failures = (this.failures.get(name!) ?? 0) + 1;
+        this.failures.set(name!, failures);
+        const delayMs = retryDelayMs(failures);
         const log = buildLogger(this.log, buildIdOfJob(name));
         // A conflict means the cache was behind our own last write: the
         // update event that follows brings the Job back; the retry is a
         // safety net. Anything else is worth an operator's attention.
-        if (isConflict(err)) log.info({ job: name, err: apiMessage(err) }, "Job changed since the cached copy; retrying in 2 s");
-        else log.error({ job: name, err: apiMessage(err) }, "reconcile failed; retrying in 2 s");
-        this.requeueAfter(name!, 2_000);
+        const fields = { job: name, err: apiMessage(err), failures };
+        if (isConflict(err)) log.info(fields, `Job changed since the cached copy; retrying in ${delayMs / 1000} s`);
+        else log.error(fields, `reconcile failed; retrying in ${delayMs / 1000} s`);
+        this.requeueAfter(name!, delayMs);
       }
       if (since !== undefined) this.options.onReconciled?.((Date.now() - since) / 1000, outcome);
     }
@@ -177,6 +185,7 @@ export class Reconciler {
     const job = this.informers.jobs.get(name, this.jobs.namespace);
     if (!job?.metadata?.labels?.[labelKeys.buildId]) {
       this.reportedNotYetSeen.delete(name);
+      this.failures.delete(name);
       return;
     }
     const log = buildLogger(this.log, job.metadata.labels[labelKeys.buildId]);
@@ -262,4 +271,9 @@ export class Reconciler {
       return undefined;
     }
   }
+}
+
+/** 2 s, doubling per consecutive failure, at most a minute (client-go's workqueue backs off the same way). */
+export function retryDelayMs(failures: number): number {
+  return Math.min(2_000 * 2 ** Math.max(0, failures - 1), 60_000);
 }
