@@ -11,8 +11,9 @@ import { readdir } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
 import { createGzip, gzipSync } from "node:zlib";
-import tar, { type Header } from "tar-stream";
+import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FixtureEntry, tarGz } from "../unit/contexts/tar-fixture.js";
 import { signRequest } from "../../dispatcher/auth/request-signature.js";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { type Bed, bedSharedSecret, buildRequest, cancelBuild, ctx, postBuild, setUpBed, signedFetch, startBedDispatcher, uploadContext } from "../integration/harness.js";
@@ -93,26 +94,10 @@ const uploadArchive = (archive: () => Promise<Buffer>) => async () => {
   return upload(hex, bytes);
 };
 
-type Entry = { name: string; type?: Header["type"]; linkname?: string; content?: string };
+type Entry = FixtureEntry;
 
-async function tarGzOf(entries: Entry[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
-  for (const entry of entries) {
-    const type = entry.type ?? "file";
-    if (type === "file") {
-      await new Promise<void>((resolve, reject) => pack.entry({ name: entry.name }, entry.content ?? "x", (error) => (error ? reject(error) : resolve())));
-    } else {
-      pack.entry({ name: entry.name, type, linkname: entry.linkname ?? "", devmajor: 1, devminor: 3 });
-    }
-  }
-  pack.finalize();
-  await collected;
-  return gzipSync(Buffer.concat(chunks));
-}
+/** Each file entry has content unless the case says otherwise. */
+const tarGzOf = (entries: Entry[]): Promise<Buffer> => tarGz(entries.map((entry) => ({ content: "x", ...entry })));
 
 /** A context with a Dockerfile and the hostile entry after it, as a packer would emit it. */
 const withEntry = (entry: Entry) => uploadArchive(() => tarGzOf([{ name: "Dockerfile", content: "FROM scratch\n" }, entry]));

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
-import tar from "tar-stream";
+import tar, { type Header } from "tar-stream";
 
 export interface FixtureEntry {
   name: string;
   content?: string;
-  type?: "file" | "directory" | "symlink" | "link";
+  type?: Header["type"];
   linkname?: string;
 }
 
@@ -23,7 +23,8 @@ export async function tarGz(entries: FixtureEntry[]): Promise<Buffer> {
         pack.entry({ name: entry.name }, entry.content ?? "", (error) => (error ? reject(error) : resolve())),
       );
     } else {
-      pack.entry({ name: entry.name, type, linkname: entry.linkname ?? "" });
+      // Device numbers matter only to device entries (hostile-input cases).
+      pack.entry({ name: entry.name, type, linkname: entry.linkname ?? "", devmajor: 1, devminor: 3 });
     }
   }
   pack.finalize();
