@@ -20,6 +20,7 @@ import {
   windowsVersions,
 } from "../plan/platforms.js";
 import { maxTagLength, perPlatformTag } from "../plan/push-refs.js";
+import { fieldPath, memberPath, pointerSegments } from "../json-pointer.js";
 
 export const builderPreferences = ["auto", "docker", "buildkit"] as const;
 export type BuilderPreference = (typeof builderPreferences)[number];
@@ -513,33 +514,15 @@ export function normalizeDockerfilePath(value: string): DockerfilePathResult {
   return { ok: true, path: segments.join("/") };
 }
 
-// --- JSON pointer → user-facing field names: /platforms/1 → platforms[1], /buildArgs/FOO → buildArgs.FOO
-
-function pointerSegments(pointer: string): string[] {
-  if (pointer === "") return [];
-  return pointer
-    .slice(1)
-    .split("/")
-    .map((segment) => segment.replaceAll("~1", "/").replaceAll("~0", "~"));
-}
+/** Request fields as the Action's users know them: buildArgs.FOO, labels["org.opencontainers.image.source"]. */
+const requestFieldStyle = { plainKey: /^[A-Za-z_][A-Za-z0-9_]*$/, root: "body" };
 
 function fieldName(pointer: string, body: unknown): string {
-  let name = "";
-  let node: unknown = body;
-  for (const segment of pointerSegments(pointer)) {
-    if (Array.isArray(node)) {
-      name += `[${segment}]`;
-    } else {
-      name = name === "" ? segment : memberField(name, segment);
-    }
-    node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined;
-  }
-  return name || "body";
+  return fieldPath(pointer, body, requestFieldStyle);
 }
 
-/** `buildArgs.FOO`, or `labels["org.opencontainers.image.source"]` when the key is not a plain identifier. */
 function memberField(parent: string, key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+  return memberPath(parent, key, requestFieldStyle);
 }
 
 function arrayLength(value: unknown): number {

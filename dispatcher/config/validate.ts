@@ -8,6 +8,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseImageReference } from "../plan/image-reference.js";
 import { parseImagePrefix } from "../policy/image-prefix.js";
 import { type Config, ConfigSchema, envOverrides } from "./schema.js";
+import { fieldPath, pointerSegments } from "../json-pointer.js";
 
 export interface ConfigProblem {
   /** Dotted key: `contexts.signingKey`, `dockerPool.nodeSelector["agent pool"]`. */
@@ -249,23 +250,7 @@ function quote(value: unknown): string {
   return text.length <= 100 ? text : `${text.slice(0, 100)}…`;
 }
 
-function pointerSegments(pointer: string): string[] {
-  if (pointer === "") return [];
-  return pointer
-    .slice(1)
-    .split("/")
-    .map((segment) => segment.replaceAll("~1", "/").replaceAll("~0", "~"));
-}
-
 // /dockerPool/nodeSelector/agent pool → dockerPool.nodeSelector["agent pool"]; /x/tolerations/0 → x.tolerations[0]
 function keyName(pointer: string, root: unknown): string {
-  let name = "";
-  let node: unknown = root;
-  for (const segment of pointerSegments(pointer)) {
-    if (Array.isArray(node)) name += `[${segment}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) name += name === "" ? segment : `.${segment}`;
-    else name += `[${JSON.stringify(segment)}]`;
-    node = typeof node === "object" && node !== null ? (node as Record<string, unknown>)[segment] : undefined;
-  }
-  return name || "(top level)";
+  return fieldPath(pointer, root, { plainKey: /^[A-Za-z_][A-Za-z0-9_-]*$/, root: "(top level)" });
 }

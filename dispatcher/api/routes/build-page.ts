@@ -15,13 +15,12 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type { Config } from "../../config/schema.js";
-import { RequestError } from "../../errors.js";
 import type { Executor, LogLine, LogResume } from "../../executor.js";
-import { isBuildId } from "../../plan/names.js";
 import type { BuildState } from "../../reconcile/build-state.js";
 import { escapeHtml, isFinalPhase, pagePolicy, renderBuildPage, resumeCursor } from "../build-page/page.js";
 import { ErrorSchema } from "./schemas.js";
 import { buildLogLines } from "../build-log-lines.js";
+import { buildIdParam, notFound, parseResume } from "./build-route-params.js";
 
 export interface BuildPageDeps {
   config: Config;
@@ -213,30 +212,7 @@ export function prefersHtml(accept: string | string[] | undefined): boolean {
   return html > json;
 }
 
-function buildIdParam(params: unknown): string {
-  const id = (params as { id: string }).id;
-  if (!isBuildId(id)) {
-    throw new RequestError({ error: `id: ${JSON.stringify(id.slice(0, 40))} is not a build id`, field: "id", hint: "use the id POST /v1/builds returned (12 lowercase letters and digits)" });
-  }
-  return id;
-}
-
-function notFound(id: string) {
-  return { error: `build ${id} not found`, field: "id", hint: "builds are kept for limits.ttlSecondsAfterFinished after they end" };
-}
-
 function notFoundPage(id: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Build not found · dockhand</title></head><body><h1>Build ${escapeHtml(id)} not found</h1><p>Builds are kept for limits.ttlSecondsAfterFinished after they end.</p></body></html>\n`;
 }
 
-function parseResume(value: string | undefined): LogResume {
-  const resume: Record<string, number> = {};
-  for (const part of (value ?? "").split(",")) {
-    const m = /^([a-z0-9-]+\/[a-z0-9-]+):(\d{1,9})$/.exec(part.trim());
-    if (m) resume[m[1]!] = Number(m[2]);
-    else if (part.trim()) {
-      throw new RequestError({ error: `resume: ${JSON.stringify(part.slice(0, 60))} is not "<slug>/<step>:<n>"`, field: "resume", hint: "send e.g. resume=win-ltsc2022/build:120,linux-amd64/build:80" });
-    }
-  }
-  return resume;
-}

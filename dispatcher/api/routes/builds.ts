@@ -6,10 +6,10 @@ import type { Config } from "../../config/schema.js";
 import type { ContextStore } from "../../contexts/context-store.js";
 import { signContextUrl } from "../../contexts/signed-url.js";
 import { RequestError } from "../../errors.js";
-import type { Executor, LogResume } from "../../executor.js";
+import type { Executor } from "../../executor.js";
 import type { Metrics } from "../../metrics.js";
 import { planBuild } from "../../plan/build-plan.js";
-import { buildIdFromKey, buildIdFromRandom, isBuildId } from "../../plan/names.js";
+import { buildIdFromKey, buildIdFromRandom } from "../../plan/names.js";
 import type { BuildState } from "../../reconcile/build-state.js";
 import type { Identity } from "../../auth/identity.js";
 import { LiveConfig } from "../../config/live-config.js";
@@ -19,6 +19,7 @@ import { authorizeRequest, originOf, RepositoryGate } from "../authorize-build.j
 import { BuildRequestSchema, validateBuildRequest } from "../build-request.js";
 import { BuildStateSchema, ErrorSchema } from "./schemas.js";
 import { buildLogLines } from "../build-log-lines.js";
+import { buildIdParam, notFound, parseResume } from "./build-route-params.js";
 
 export interface BuildRoutesDeps {
   config: Config;
@@ -165,26 +166,3 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
   );
 }
 
-function buildIdParam(params: unknown): string {
-  const id = (params as { id: string }).id;
-  if (!isBuildId(id)) {
-    throw new RequestError({ error: `id: ${JSON.stringify(id.slice(0, 40))} is not a build id`, field: "id", hint: "use the id POST /v1/builds returned (12 lowercase letters and digits)" });
-  }
-  return id;
-}
-
-function notFound(id: string) {
-  return { error: `build ${id} not found`, field: "id", hint: "builds are kept for limits.ttlSecondsAfterFinished after they end" };
-}
-
-function parseResume(value: string | undefined): LogResume {
-  const resume: Record<string, number> = {};
-  for (const part of (value ?? "").split(",")) {
-    const m = /^([a-z0-9-]+\/[a-z0-9-]+):(\d{1,9})$/.exec(part.trim());
-    if (m) resume[m[1]!] = Number(m[2]);
-    else if (part.trim()) {
-      throw new RequestError({ error: `resume: ${JSON.stringify(part.slice(0, 60))} is not "<slug>/<step>:<n>"`, field: "resume", hint: 'send e.g. resume=win-ltsc2022/build:120,linux-amd64/build:80' });
-    }
-  }
-  return resume;
-}
