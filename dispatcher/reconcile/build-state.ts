@@ -69,10 +69,7 @@ export function deriveBuildState(buildId: string, jobs: V1Job[], pods: V1Pod[], 
     .sort((a, b) => a.platform.localeCompare(b.platform));
   const first = jobs[0]!.metadata?.annotations ?? {};
   const manifest = deriveManifestState(jobs, platforms);
-  let state = overallPhase(platforms.map((p) => p.state));
-  // The build is done once its index is out, and a failed index push fails it.
-  if (manifest?.state === "pending" && state === "succeeded") state = "running";
-  if (manifest?.state === "error" && state === "succeeded") state = "error";
+  const state = buildPhase(platforms, manifest);
   return {
     id: buildId,
     repository: first[annotationKeys.repository] ?? "",
@@ -85,8 +82,16 @@ export function deriveBuildState(buildId: string, jobs: V1Job[], pods: V1Pod[], 
   };
 }
 
+/** The build's phase: its platforms', and done only once its index is out; a failed index push fails it. */
+export function buildPhase(platforms: readonly PlatformState[], manifest: ManifestState | undefined): PlatformPhase {
+  const state = overallPhase(platforms.map((p) => p.state));
+  if (manifest?.state === "pending" && state === "succeeded") return "running";
+  if (manifest?.state === "error" && state === "succeeded") return "error";
+  return state;
+}
+
 /** `ready` is the reconciler's cue, not something the API shows. */
-function withoutReady({ ready: _ready, ...manifest }: ManifestState): ManifestState {
+export function withoutReady({ ready: _ready, ...manifest }: ManifestState): ManifestState {
   return manifest;
 }
 

@@ -1,6 +1,7 @@
-// Where a multi-platform build's image index stands, derived from its Jobs'
-// annotations and platform states alone (like everything the reconciler
-// decides), and the `<prefix>/manifest` commit status that calls for. Pure.
+// Where a multi-platform build's image index stands, derived from what the
+// build recorded (its Jobs' annotations, or the local executor's build
+// record) and its platform states alone, and the `<prefix>/manifest` commit
+// status that calls for. Pure.
 
 import type { V1Job } from "@kubernetes/client-node";
 import { shortImageDigest, truncateDescription } from "../github/status-description.js";
@@ -23,8 +24,15 @@ export interface ManifestState {
 /** What the reconciler records (annotation dockhand.dev/index) once it has pushed the index, or given up. */
 export type IndexRecord = { digest: string; tags: string[] } | { error: string };
 
-/** Recorded on the Jobs at plan time: the tags the index goes under, and every platform of the build. */
-export function indexPlanOf(job: V1Job): { tags: string[]; platforms: string[]; statusContext: string } | undefined {
+/** Recorded at plan time: the tags the index goes under, and every platform of the build. */
+export interface IndexPlan {
+  tags: string[];
+  platforms: string[];
+  statusContext: string;
+}
+
+/** The index plan as recorded on a Job. */
+export function indexPlanOf(job: V1Job): IndexPlan | undefined {
   const annotations = job.metadata?.annotations ?? {};
   const tags = parseJson<string[]>(annotations[annotationKeys.indexTags]);
   const platforms = parseJson<string[]>(annotations[annotationKeys.buildPlatforms]);
@@ -44,8 +52,11 @@ export function indexRecordOf(jobs: readonly V1Job[]): IndexRecord | undefined {
 export function deriveManifestState(jobs: readonly V1Job[], platforms: readonly PlatformState[]): ManifestState | undefined {
   const plan = jobs.map(indexPlanOf).find((p) => p !== undefined);
   if (!plan) return undefined;
+  return manifestStateOf(plan, indexRecordOf(jobs), platforms);
+}
+
+export function manifestStateOf(plan: IndexPlan, record: IndexRecord | undefined, platforms: readonly PlatformState[]): ManifestState {
   const base = { tags: plan.tags, statusContext: plan.statusContext };
-  const record = indexRecordOf(jobs);
   if (record && "digest" in record) return { ...base, state: "succeeded", digest: record.digest };
   if (record) return { ...base, state: "error", message: record.error };
 
@@ -82,6 +93,28 @@ export function manifestCommitStatus(manifest: ManifestState): CommitStatusWante
       return { state: "error", description: truncateDescription(capitalize(manifest.message ?? "no index pushed")), final: true };
   }
 }
+
+/** What an executor that keeps its own record does next for the index (the local executor). */
+export type ManifestStep =
+  | { kind: "none" }
+  | { kind: "report"; wanted: CommitStatusWanted }
+  | { kind: "push" };
+
+/**
+ * Level-triggered: from where the index stands and the last state reported
+ * for it, the one thing to do next. Pending is reported before anything else,
+ * even when every platform is through before the first look, and a final
+ * state is never followed by another.
+ */
+export function nextManifestStep(manifest: ManifestState, reported: string | undefined): ManifestStep {
+  if (reported !== undefined && finalCommitStates.has(reported)) return { kind: "none" };
+  if (manifest.ready && reported === undefined) return { kind: "report", wanted: manifestCommitStatus(manifest) };
+  if (manifest.ready) return { kind: "push" };
+  const wanted = manifestCommitStatus(manifest);
+  return reported === wanted.state ? { kind: "none" } : { kind: "report", wanted };
+}
+
+const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error"]);
 
 function parseJson<T>(text: string | undefined): T | undefined {
   if (text === undefined) return undefined;

@@ -15,16 +15,13 @@ import type { BuildJobs } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { isNotFound } from "../kube/api-errors.js";
 import { registrySecretOf } from "../kube/registry-credentials.js";
-import { type ImageReference, parseImageReference, registryHost } from "../plan/image-reference.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
-import { type ImageReader, ImageReadError } from "../registry/image-reader.js";
-import { type IndexEntry, imageIndex } from "../registry/image-index.js";
-import { pushIndex } from "../registry/index-push.js";
-import { checkImagePlatform } from "../registry/platform-check.js";
-import { RegistryError, type RegistryHttp } from "../registry/registry-http.js";
-import { parsePlatform } from "../plan/platforms.js";
-import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation, type ImagePlatformRecord, parseImagePlatformRecord, type PlatformState } from "./build-state.js";
+import type { ImageReader } from "../registry/image-reader.js";
+import type { RegistryHttp } from "../registry/registry-http.js";
+import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation, parseImagePlatformRecord, type PlatformState } from "./build-state.js";
 import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestCommitStatus } from "./image-index-state.js";
+import { readBackFailure } from "./read-back-failure.js";
+import { pushImageIndex, readPushedImage } from "./registry-steps.js";
 import type { CommitStatusWanted } from "./commit-status.js";
 import type { StatusReporter } from "./reconciler.js";
 
@@ -34,14 +31,6 @@ export interface ImageIndexStepLog {
 }
 
 const finalCommitStates = new Set(["success", "failure", "error"]);
-
-/**
- * How long after a platform's Job completed a registry that keeps failing
- * (5xx, refused connections) is retried before the platform fails with the
- * last error: long enough to ride out a registry restart or a rollout, short
- * enough that a pull request is not left pending for good.
- */
-export const readBackGiveUpMs = 10 * 60_000;
 
 export class ImageIndexStep {
   /** Manifest states this process reported (by build) that the informer may not show yet; see Reconciler.reportedNotYetSeen. */
@@ -74,28 +63,16 @@ export class ImageIndexStep {
   async readBack(job: V1Job, platform: PlatformState): Promise<boolean> {
     if (platform.imageCheck !== "pending" || !platform.pushRef) return false;
     const name = job.metadata!.name!;
-    const parsed = parseImageReference(platform.pushRef);
-    if (!parsed.ok) throw new Error(`${name}: push ref ${platform.pushRef} does not parse: ${parsed.problem}`);
-    const host = registryHost(parsed.reference);
-    const repository = apiRepository(parsed.reference);
     const validate = job.metadata?.annotations?.[annotationKeys.validatePlatform] === "true";
     try {
-      // The digest the build reported; failing that (a push log that lost
-      // its line), what the platform's own tag points at now.
       const { reader } = this.registryFor(registrySecretOf(job));
-      const digest = platform.digest ?? (await reader.manifest(host, repository, parsed.reference.tag ?? "latest")).descriptor.digest;
-      const image = await reader.pushedImage(host, repository, digest);
-      const check = validate ? checkImagePlatform(platform.platform, image.platform) : ({ ok: true } as const);
+      const read = await readPushedImage(reader, { platform: platform.platform, pushRef: platform.pushRef, ...(platform.digest ? { digest: platform.digest } : {}) }, validate);
       const annotations: Record<string, string> = {};
-      if (!platform.digest) annotations[digestAnnotation] = digest;
-      if (check.ok) {
-        const record: ImagePlatformRecord = { ...image.platform, ...image.manifest };
-        annotations[annotationKeys.imagePlatform] = JSON.stringify(record);
-      } else {
-        annotations[annotationKeys.platformMismatch] = check.message;
-      }
+      if (!platform.digest) annotations[digestAnnotation] = read.digest;
+      if (read.record) annotations[annotationKeys.imagePlatform] = JSON.stringify(read.record);
+      else annotations[annotationKeys.platformMismatch] = read.mismatch!;
       await this.jobs.patchAnnotations(name, annotations);
-      this.log.info({ job: name, image: image.platform, ...(check.ok ? {} : { mismatch: check.message }) }, "pushed image read back");
+      this.log.info({ job: name, image: read.record, ...(read.mismatch ? { mismatch: read.mismatch } : {}) }, "pushed image read back");
       return true;
     } catch (err) {
       const failure = readBackFailure(err, platform, this.now());
@@ -205,29 +182,16 @@ export class ImageIndexStep {
    * which a concurrent build may have moved.
    */
   private async push(buildId: string, tags: readonly string[], buildJobs: readonly V1Job[]): Promise<IndexRecord> {
-    const entries: IndexEntry[] = buildJobs
-      .map((j) => ({ job: j, record: parseImagePlatformRecord(j.metadata?.annotations?.[annotationKeys.imagePlatform]) }))
-      .sort((a, b) => String(a.job.metadata?.annotations?.[annotationKeys.platform]).localeCompare(String(b.job.metadata?.annotations?.[annotationKeys.platform])))
-      .map(({ job, record }) => {
-        if (!record) throw new Error(`${job.metadata?.name}: succeeded without an image record`);
-        return { mediaType: record.mediaType, digest: record.digest, size: record.size, platform: entryPlatform(job, record) };
-      });
-    const index = imageIndex(entries);
+    const platforms = buildJobs.map((j) => ({
+      platform: String(j.metadata?.annotations?.[annotationKeys.platform]),
+      name: j.metadata?.name ?? "",
+      record: parseImagePlatformRecord(j.metadata?.annotations?.[annotationKeys.imagePlatform]),
+    }));
     const { http } = this.registryFor(registrySecretOf(buildJobs[0]!));
-    try {
-      for (const tag of tags) {
-        const parsed = parseImageReference(tag);
-        if (!parsed.ok) throw new Error(`tag ${tag} does not parse: ${parsed.problem}`);
-        await pushIndex(http, registryHost(parsed.reference), apiRepository(parsed.reference), parsed.reference.tag ?? "latest", index);
-      }
-    } catch (err) {
-      if (err instanceof RegistryError && !err.permanent) throw err;
-      if (!(err instanceof RegistryError)) throw err;
-      this.log.warn({ buildId, err: err.message }, "index push refused");
-      return { error: `no index pushed: ${err.message}` };
-    }
-    this.log.info({ buildId, digest: index.digest, tags }, "image index pushed");
-    return { digest: index.digest, tags: [...tags] };
+    const record = await pushImageIndex(http, tags, platforms);
+    if ("error" in record) this.log.warn({ buildId, err: record.error }, "index push refused");
+    else this.log.info({ buildId, digest: record.digest, tags }, "image index pushed");
+    return record;
   }
 
   private async patchAll(jobs: readonly V1Job[], annotations: Record<string, string>): Promise<void> {
@@ -239,42 +203,4 @@ export class ImageIndexStep {
       }
     }
   }
-}
-
-/**
- * Whether a failed read-back ends the platform, and with what message:
- * answers that will not change (no such manifest, refused) at once; anything
- * else (5xx, a refused connection) only after readBackGiveUpMs past the Job's
- * completion. undefined: retry.
- */
-export function readBackFailure(err: unknown, platform: Pick<PlatformState, "pushRef" | "finishedAt">, now: number): string | undefined {
-  const permanent = (err instanceof RegistryError && err.permanent) || err instanceof ImageReadError;
-  const finishedAt = Date.parse(platform.finishedAt ?? "");
-  const givenUp = Number.isFinite(finishedAt) && now - finishedAt > readBackGiveUpMs;
-  if (!permanent && !givenUp) return undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  return `could not read the pushed image ${platform.pushRef}${permanent ? "" : ` for ${readBackGiveUpMs / 60_000} min`}: ${message}`;
-}
-
-/**
- * The index entry's platform: the image config's when it is of the OS asked
- * for (its full os.version, as `docker manifest annotate` would write);
- * otherwise — validatePlatform off and a mismatch the user accepted — the
- * platform asked for, with the Windows build number.
- */
-function entryPlatform(job: V1Job, record: ImagePlatformRecord): IndexEntry["platform"] {
-  const requested = parsePlatform(job.metadata?.annotations?.[annotationKeys.platform] ?? "");
-  if (record.os === requested.os && record.architecture === requested.arch) {
-    return { os: record.os, architecture: record.architecture, ...(record["os.version"] ? { "os.version": record["os.version"] } : {}) };
-  }
-  return {
-    os: requested.os,
-    architecture: requested.arch,
-    ...(requested.os === "windows" ? { "os.version": requested.windowsBuild } : {}),
-  };
-}
-
-/** The repository as the /v2/ API names it: no host, and Docker Hub's official images under library/. */
-function apiRepository(reference: ImageReference): string {
-  return reference.domain === undefined && !reference.path.includes("/") ? `library/${reference.path}` : reference.path;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ImageReadError } from "../registry/image-reader.js";
 import { RegistryError } from "../registry/registry-http.js";
-import { readBackFailure, readBackGiveUpMs } from "./image-index-step.js";
+import { readBackFailure, readBackGiveUpMs } from "./read-back-failure.js";
 import { retryDelayMs } from "./reconciler.js";
 
 const finishedAt = "2026-11-30T10:00:00Z";

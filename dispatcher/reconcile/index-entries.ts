@@ -1,0 +1,50 @@
+// The entries of a build's image index, from what each platform recorded when
+// its image was read back: never from the per-platform tags, which a
+// concurrent build may have moved. Shared by the Kubernetes reconciler and the
+// local executor. Pure.
+
+import type { ImageReference } from "../plan/image-reference.js";
+import { parsePlatform } from "../plan/platforms.js";
+import type { IndexEntry } from "../registry/image-index.js";
+import type { ImagePlatformRecord } from "./build-state.js";
+
+export interface ReadBackPlatform {
+  /** The platform as requested (`windows/amd64:ltsc2022`). */
+  readonly platform: string;
+  /** What names it in an error (the Job, or the local build's platform). */
+  readonly name: string;
+  readonly record: ImagePlatformRecord | undefined;
+}
+
+/** One entry per platform, in platform order, so the same build always yields the same index bytes. */
+export function indexEntries(platforms: readonly ReadBackPlatform[]): IndexEntry[] {
+  return [...platforms]
+    .sort((a, b) => a.platform.localeCompare(b.platform))
+    .map(({ platform, name, record }) => {
+      if (!record) throw new Error(`${name}: succeeded without an image record`);
+      return { mediaType: record.mediaType, digest: record.digest, size: record.size, platform: entryPlatform(platform, record) };
+    });
+}
+
+/**
+ * The index entry's platform: the image config's when it is of the OS asked
+ * for (its full os.version, as `docker manifest annotate` would write);
+ * otherwise — validatePlatform off and a mismatch the user accepted — the
+ * platform asked for, with the Windows build number.
+ */
+export function entryPlatform(requestedPlatform: string, record: ImagePlatformRecord): IndexEntry["platform"] {
+  const requested = parsePlatform(requestedPlatform);
+  if (record.os === requested.os && record.architecture === requested.arch) {
+    return { os: record.os, architecture: record.architecture, ...(record["os.version"] ? { "os.version": record["os.version"] } : {}) };
+  }
+  return {
+    os: requested.os,
+    architecture: requested.arch,
+    ...(requested.os === "windows" ? { "os.version": requested.windowsBuild } : {}),
+  };
+}
+
+/** The repository as the /v2/ API names it: no host, and Docker Hub's official images under library/. */
+export function apiRepository(reference: ImageReference): string {
+  return reference.domain === undefined && !reference.path.includes("/") ? `library/${reference.path}` : reference.path;
+}
