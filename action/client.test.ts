@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createProxy } from "proxy";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyRequestSignature } from "../dispatcher/auth/request-signature.js";
 import { AuthError, oidcAuth, secretAuth } from "./auth.js";
@@ -212,5 +213,58 @@ describe("Retry-After and backoff arithmetic", () => {
     const policy = { ...defaultRetryPolicy, random: () => 1 };
     expect([1, 2, 3, 4, 5, 6, 7].map((n) => retryDelayMs(n, undefined, policy))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
     expect(retryDelayMs(1, "86400", policy)).toBe(300_000);
+  });
+});
+
+describe("a runner behind a proxy", () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const key of ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"]) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  });
+
+  /** A real forward proxy (TooTallNate's `proxy`) on loopback that records what it was asked to reach. */
+  async function forwardProxy(): Promise<{ url: string; targets: string[] }> {
+    const targets: string[] = [];
+    const server = createProxy(createServer());
+    server.authenticate = (req) => {
+      targets.push(req.url ?? "");
+      return true;
+    };
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, targets };
+  }
+
+  // The dispatcher is addressed as [::ffff:127.0.0.1]: still this machine,
+  // but not a name @actions/http-client exempts as loopback, so the proxy
+  // rules apply to it as they would to dockhand.example.com.
+  const viaMappedAddress = (url: string) => url.replace("127.0.0.1", "[::ffff:127.0.0.1]");
+
+  it("goes through HTTP_PROXY, and says so", async () => {
+    const dispatcher = await scriptedServer([json(202, build)]);
+    const proxy = await forwardProxy();
+    process.env.HTTP_PROXY = proxy.url;
+    const c = client(viaMappedAddress(dispatcher.url));
+    expect(c.proxy?.origin).toBe(proxy.url);
+    const result = await c.createBuild({ repository: "o/r" });
+    expect(result.build.id).toBe(build.id);
+    // One CONNECT, to the dispatcher's address (as the URL parser normalised it: ::ffff:7f00:1).
+    expect(proxy.targets).toEqual([`::ffff:7f00:1:${new URL(dispatcher.url).port}`]);
+    expect(dispatcher.seen.map((s) => `${s.method} ${s.url}`)).toEqual(["POST /v1/builds"]);
+  });
+
+  it("goes direct when NO_PROXY covers the dispatcher", async () => {
+    const dispatcher = await scriptedServer([json(202, build)]);
+    const proxy = await forwardProxy();
+    process.env.HTTP_PROXY = proxy.url;
+    process.env.NO_PROXY = "example.com,*";
+    const c = client(viaMappedAddress(dispatcher.url));
+    expect(c.proxy).toBeUndefined();
+    await c.createBuild({ repository: "o/r" });
+    expect(proxy.targets).toEqual([]);
+    expect(dispatcher.seen).toHaveLength(1);
   });
 });

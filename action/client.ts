@@ -5,12 +5,16 @@
 // POST /v1/builds is safe to retry: the idempotency key turns a repeat into
 // the same build. node:http, not fetch: a streamed upload with a
 // Content-Length (the dispatcher refuses an oversized context from it) and
-// connection error codes to decide on.
+// connection error codes to decide on. Its agent comes from
+// @actions/http-client, so a runner's HTTP(S)_PROXY and NO_PROXY are honoured
+// exactly as every official action honours them.
 
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { HttpClient } from "@actions/http-client";
+import { getProxyUrl } from "@actions/http-client/lib/proxy";
 import type { RequestAuth } from "./auth.js";
 import { describeDispatcherError } from "./request.js";
 
@@ -156,11 +160,19 @@ export class DispatcherClient {
   private readonly base: URL;
   private readonly policy: RetryPolicy;
   private readonly log: (message: string) => void;
+  /** Only its agents are used: a tunnelling one through the runner's proxy, or a plain one. */
+  private readonly agents: HttpClient;
 
   constructor(private readonly options: ClientOptions) {
     this.base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
     this.policy = { ...defaultRetryPolicy, ...options.retry };
     this.log = options.log ?? (() => undefined);
+    this.agents = new HttpClient(options.userAgent ?? "dockhand-action");
+  }
+
+  /** The proxy requests to the dispatcher go through (HTTP(S)_PROXY, unless NO_PROXY or a loopback address), if any. */
+  get proxy(): URL | undefined {
+    return getProxyUrl(this.base);
   }
 
   /** HEAD /v1/contexts/{sha256}: is this context stored already? */
@@ -274,7 +286,7 @@ export class DispatcherClient {
     if (attempt.contentLength !== undefined) headers["content-length"] = attempt.contentLength;
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(url, { method: attempt.method, headers, signal: attempt.signal });
+      const req = send(url, { method: attempt.method, headers, signal: attempt.signal, agent: this.agents.getAgent(url.href) });
       const timeoutMs = this.options.requestTimeoutMs ?? 120_000;
       // Until the answer's headers arrive; a followed log stream may then stay quiet for long.
       const timer = attempt.timeout === false ? undefined : setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1000} s`), { code: "ETIMEDOUT" })), timeoutMs);

@@ -54,6 +54,8 @@ export async function run(options: RunOptions = {}): Promise<void> {
     const inputs = getInputs();
     const runner = readRunnerContext(process.env, tmpdir());
     const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent });
+    const proxy = client.proxy;
+    if (proxy) core.info(`reaching the dispatcher through the proxy ${proxy.origin} (HTTPS_PROXY/HTTP_PROXY; add the dispatcher's host to NO_PROXY to go direct)`);
 
     contextFile = join(runner.tempDir, `dockhand-context-${process.pid}.tar.gz`);
     const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile, signal: stop.signal });

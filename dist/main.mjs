@@ -23320,11 +23320,18 @@ var DispatcherClient = class {
     this.base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
     this.policy = { ...defaultRetryPolicy, ...options.retry };
     this.log = options.log ?? (() => void 0);
+    this.agents = new HttpClient(options.userAgent ?? "dockhand-action");
   }
   options;
   base;
   policy;
   log;
+  /** Only its agents are used: a tunnelling one through the runner's proxy, or a plain one. */
+  agents;
+  /** The proxy requests to the dispatcher go through (HTTP(S)_PROXY, unless NO_PROXY or a loopback address), if any. */
+  get proxy() {
+    return getProxyUrl(this.base);
+  }
   /** HEAD /v1/contexts/{sha256}: is this context stored already? */
   async hasContext(digest, signal) {
     const response = await this.send("check the context", { method: "HEAD", path: `v1/contexts/${hexOf(digest)}`, bodySha256Hex: emptySha256, signal });
@@ -23429,7 +23436,7 @@ var DispatcherClient = class {
     if (attempt.contentLength !== void 0) headers["content-length"] = attempt.contentLength;
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve2, reject) => {
-      const req = send(url, { method: attempt.method, headers, signal: attempt.signal });
+      const req = send(url, { method: attempt.method, headers, signal: attempt.signal, agent: this.agents.getAgent(url.href) });
       const timeoutMs = this.options.requestTimeoutMs ?? 12e4;
       const timer = attempt.timeout === false ? void 0 : setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1e3} s`), { code: "ETIMEDOUT" })), timeoutMs);
       req.on("response", (response) => {
@@ -24600,6 +24607,8 @@ async function run(options = {}) {
     const inputs = getInputs();
     const runner = readRunnerContext(process.env, tmpdir());
     const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => info(m), userAgent });
+    const proxy = client.proxy;
+    if (proxy) info(`reaching the dispatcher through the proxy ${proxy.origin} (HTTPS_PROXY/HTTP_PROXY; add the dispatcher's host to NO_PROXY to go direct)`);
     contextFile = join2(runner.tempDir, `dockhand-context-${process.pid}.tar.gz`);
     const packed = await packContext({ contextDir: inputs.contextDir, dockerfile: inputs.dockerfile, outFile: contextFile, signal: stop.signal });
     info(

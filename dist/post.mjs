@@ -20585,11 +20585,18 @@ var DispatcherClient = class {
     this.base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
     this.policy = { ...defaultRetryPolicy, ...options.retry };
     this.log = options.log ?? (() => void 0);
+    this.agents = new HttpClient(options.userAgent ?? "dockhand-action");
   }
   options;
   base;
   policy;
   log;
+  /** Only its agents are used: a tunnelling one through the runner's proxy, or a plain one. */
+  agents;
+  /** The proxy requests to the dispatcher go through (HTTP(S)_PROXY, unless NO_PROXY or a loopback address), if any. */
+  get proxy() {
+    return getProxyUrl(this.base);
+  }
   /** HEAD /v1/contexts/{sha256}: is this context stored already? */
   async hasContext(digest, signal) {
     const response = await this.send("check the context", { method: "HEAD", path: `v1/contexts/${hexOf(digest)}`, bodySha256Hex: emptySha256, signal });
@@ -20694,7 +20701,7 @@ var DispatcherClient = class {
     if (attempt.contentLength !== void 0) headers["content-length"] = attempt.contentLength;
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve2, reject) => {
-      const req = send(url, { method: attempt.method, headers, signal: attempt.signal });
+      const req = send(url, { method: attempt.method, headers, signal: attempt.signal, agent: this.agents.getAgent(url.href) });
       const timeoutMs = this.options.requestTimeoutMs ?? 12e4;
       const timer = attempt.timeout === false ? void 0 : setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${timeoutMs / 1e3} s`), { code: "ETIMEDOUT" })), timeoutMs);
       req.on("response", (response) => {
