@@ -331,10 +331,10 @@ describe("a cancelled workflow", () => {
     writeFileSync(join(context.workspace, "big.bin"), randomBytes(96 * 1024 * 1024));
     const step = startStep("main", inputs({ platforms: "linux/amd64" }), context);
     await new Promise((r) => setTimeout(r, 300));
-    const signalled = Date.now();
     step.child.kill("SIGTERM");
     const result = await step.done;
-    expect(Date.now() - signalled).toBeLessThan(1500);
+    // It stopped while packing (no packing summary), not once the archive was done.
+    expect(result.stdout).not.toMatch(/tar\.gz in [\d.]+ s/);
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toContain("::error::the runner sent SIGTERM before the build was requested; nothing was built");
     expect(result.stdout).not.toContain("accepted");
