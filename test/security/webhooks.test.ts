@@ -109,7 +109,8 @@ describe("pull_request closed", () => {
     const first = await deliver("pull_request", payload, { delivery });
     expect(first.status).toBe(202);
     expect(first.body).toEqual({ delivery, status: "accepted" });
-    expect(first.ms).toBeLessThan(1_000);
+    // GitHub gives up on a delivery after 10 s; the cancel work happens after the answer.
+    expect(first.ms).toBeLessThan(10_000);
     await cancelledOrGone(ofPr21);
     expect(await stateOf(ofPr22)).toBe("queued");
 
