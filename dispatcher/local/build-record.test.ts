@@ -3,13 +3,18 @@ import { planBuild } from "../plan/build-plan.js";
 import { contextUrl, sha, testConfig, testRequest } from "../plan/test-fixtures.js";
 import { commitStatusFor } from "../reconcile/commit-status.js";
 import {
+  awaitingReadBack,
   buildStateOf,
   endInterrupted,
   forgetProcesses,
   newBuildRecord,
   parseBuildRecord,
+  readsBack,
+  recordReadBack,
+  startReadBack,
   type BuildRecord,
   type PlatformRecord,
+  platformStateOf,
 } from "./build-record.js";
 import { localPlatformSteps } from "./local-steps.js";
 
@@ -76,7 +81,93 @@ describe("newBuildRecord and buildStateOf", () => {
           createdAt: created.toISOString(),
         },
       ],
+      manifest: {
+        state: "pending",
+        tags: ["127.0.0.1:15000/o/app:1.0"],
+        statusContext: "dockhand/manifest",
+        message: "waiting for 2 of 2 platforms: windows/amd64:ltsc2022, linux/amd64",
+      },
     });
+  });
+});
+
+describe("reading the pushed image back, and the index", () => {
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  const imageRecord = (os: string, version?: string) => ({
+    os,
+    architecture: "amd64",
+    ...(version ? { "os.version": version } : {}),
+    digest: digest(os === "linux" ? "1" : "2"),
+    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    size: 480,
+  });
+  /** Both platforms' steps done and pushed, then what the registry said about each. */
+  function readBackWith(reads: [Parameters<typeof recordReadBack>[1], Parameters<typeof recordReadBack>[1]]): BuildRecord {
+    const stored = record();
+    stored.platforms.forEach((platform, index) => {
+      startReadBack(platform);
+      platform.digest = digest(String(index + 1));
+      recordReadBack(platform, reads[index]!);
+    });
+    return stored;
+  }
+  const windowsFits = { digest: digest("1"), record: imageRecord("windows", "10.0.20348.2700") };
+  const linuxFits = { digest: digest("2"), record: imageRecord("linux") };
+
+  it("records what the plan says to read back: the index, and validatePlatform", () => {
+    const stored = record();
+    expect(stored.index).toEqual({ tags: ["127.0.0.1:15000/o/app:1.0"], statusContext: "dockhand/manifest" });
+    expect(stored.validatePlatform).toBe(true);
+    expect(stored.platforms.every((platform) => readsBack(stored, platform))).toBe(true);
+    const noPush = { ...stored, validatePlatform: false, index: undefined };
+    expect(readsBack(noPush, stored.platforms[0]!)).toBe(false);
+  });
+
+  it("keeps a pushed platform running until its image is read back, and a restart does not end it", () => {
+    const platform = record().platforms[0]!;
+    platform.state = "succeeded";
+    startReadBack(platform);
+    expect(platformStateOf(platform)).toMatchObject({ state: "running", imageCheck: "pending", message: "reading the pushed image from the registry" });
+    expect(awaitingReadBack(platform)).toBe(true);
+    expect(commitStatusFor(platform)).toMatchObject({ state: "pending", description: "Pushed; reading the image back from the registry…" });
+  });
+
+  const rows: { name: string; reads: Parameters<typeof readBackWith>[0]; platforms: object[]; build: object }[] = [
+    {
+      name: "both fit: succeeded with the image's platform, and the index is ready (the build runs until it is pushed)",
+      reads: [windowsFits, linuxFits],
+      platforms: [
+        { platform: "linux/amd64", state: "succeeded", imageCheck: "passed", image: { os: "linux", architecture: "amd64" } },
+        { platform: "windows/amd64:ltsc2022", state: "succeeded", imageCheck: "passed", image: { os: "windows", architecture: "amd64", "os.version": "10.0.20348.2700" } },
+      ],
+      build: { state: "running", manifest: { state: "pending", message: "pushing the index of 2 platforms" } },
+    },
+    {
+      name: "one does not fit: that platform fails saying why, and no index is pushed",
+      reads: [{ digest: digest("1"), mismatch: "pushed image is linux/amd64 but windows/amd64:ltsc2022 needs a windows image: …" }, linuxFits],
+      platforms: [
+        { platform: "linux/amd64", state: "succeeded" },
+        { platform: "windows/amd64:ltsc2022", state: "failed", imageCheck: "failed", message: "pushed image is linux/amd64 but windows/amd64:ltsc2022 needs a windows image: …" },
+      ],
+      build: { state: "failed", manifest: { state: "failed", message: "no index pushed: windows/amd64:ltsc2022 failed" } },
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const state = buildStateOf(readBackWith(row.reads));
+      expect(state.platforms).toMatchObject(row.platforms);
+      expect(state).toMatchObject(row.build);
+      expect(state.manifest).not.toHaveProperty("ready");
+      // The index entry's source stays in the record, not in what the API shows.
+      expect(state.platforms[0]).not.toHaveProperty("imageRecord");
+    });
+  }
+
+  it("shows the pushed index's digest as the build's, or the refusal as its error", () => {
+    const pushed = { ...readBackWith([windowsFits, linuxFits]), indexResult: { digest: digest("f"), tags: ["127.0.0.1:15000/o/app:1.0"] } };
+    expect(buildStateOf(pushed)).toMatchObject({ state: "succeeded", manifest: { state: "succeeded", digest: digest("f") } });
+    const refused = { ...readBackWith([windowsFits, linuxFits]), indexResult: { error: "no index pushed: HTTP 400 MANIFEST_INVALID" } };
+    expect(buildStateOf(refused)).toMatchObject({ state: "error", manifest: { state: "error", message: "no index pushed: HTTP 400 MANIFEST_INVALID" } });
   });
 });
 

@@ -4,7 +4,9 @@
 // I/O and the processes.
 
 import type { BuildPlan } from "../plan/build-plan.js";
-import { overallPhase, type BuildState, type PlatformPhase, type PlatformState } from "../reconcile/build-state.js";
+import { buildPhase, type BuildState, type ImagePlatformRecord, type PlatformPhase, type PlatformState, withoutReady } from "../reconcile/build-state.js";
+import { type IndexRecord, type ManifestState, manifestStateOf } from "../reconcile/image-index-state.js";
+import type { ReadBack } from "../reconcile/registry-steps.js";
 import type { LocalPlatformSteps } from "./local-steps.js";
 
 export const buildRecordVersion = 1;
@@ -28,6 +30,8 @@ export interface PlatformRecord extends PlatformState {
   engine: LocalPlatformSteps["engine"];
   metadataFile?: string;
   steps: StepRecord[];
+  /** The pushed image as read back (as the Jobs' dockhand.dev/image-platform): what its index entry is made of. */
+  imageRecord?: ImagePlatformRecord;
 }
 
 export interface BuildRecord {
@@ -41,6 +45,14 @@ export interface BuildRecord {
   idempotencyKey?: string;
   createdAt: string;
   platforms: PlatformRecord[];
+  /** Pushed images are read back and checked against their platform (registry.validatePlatform). */
+  validatePlatform?: boolean;
+  /** Multi-platform builds that push tags: the image index to push under each tag, and its commit status context. */
+  index?: { tags: string[]; statusContext: string };
+  /** The index pushed, or why not (as the Jobs' dockhand.dev/index): written before its status is reported. */
+  indexResult?: IndexRecord;
+  /** The last `<prefix>/manifest` state reported (as dockhand.dev/manifest-reported), so a restart neither loses nor repeats it. */
+  manifestReported?: string;
 }
 
 export const finalPhases: ReadonlySet<PlatformPhase> = new Set(["succeeded", "failed", "cancelled", "error"]);
@@ -65,6 +77,8 @@ export function newBuildRecord(
     requestHash: plan.requestHash,
     ...(plan.idempotencyKey === undefined ? {} : { idempotencyKey: plan.idempotencyKey }),
     createdAt,
+    ...(plan.validatePlatform ? { validatePlatform: true } : {}),
+    ...(plan.index === undefined ? {} : { index: { tags: [...plan.index.tags], statusContext: plan.index.statusContext } }),
     platforms: plan.platforms.map((platformPlan): PlatformRecord => {
       const local = stepsFor(platformPlan.platform.slug);
       const pushRef = plan.push ? platformPlan.pushRefs[0] : undefined;
@@ -91,20 +105,68 @@ export function buildStateOf(record: BuildRecord): BuildState {
   const platforms = record.platforms
     .map((platform) => platformStateOf(platform))
     .sort((a, b) => a.platform.localeCompare(b.platform));
+  const manifest = manifestOf(record);
   return {
     id: record.id,
     repository: record.repository,
     sha: record.sha,
     ref: record.ref,
     targetUrl: record.targetUrl,
-    state: overallPhase(platforms.map((p) => p.state)),
+    state: buildPhase(platforms, manifest),
     platforms,
+    ...(manifest ? { manifest: withoutReady(manifest) } : {}),
   };
 }
 
 export function platformStateOf(platform: PlatformRecord): PlatformState {
-  const { engine: _engine, metadataFile: _metadataFile, steps: _steps, ...state } = platform;
+  const { engine: _engine, metadataFile: _metadataFile, steps: _steps, imageRecord: _imageRecord, ...state } = platform;
   return structuredClone(state);
+}
+
+/** Where the build's image index stands; undefined when it has none. */
+export function manifestOf(record: BuildRecord): ManifestState | undefined {
+  if (record.index === undefined) return undefined;
+  const plan = { ...record.index, platforms: record.platforms.map((platform) => platform.platform) };
+  return manifestStateOf(plan, record.indexResult, record.platforms.map(platformStateOf));
+}
+
+/** Whether a platform's pushed image is read back from the registry once its steps succeed (to check it, or to index it). */
+export function readsBack(record: BuildRecord, platform: PlatformRecord): boolean {
+  return platform.pushRef !== undefined && (record.validatePlatform === true || record.index !== undefined);
+}
+
+/** Steps done and pushed; its image is not read back yet. A restart resumes the read, it does not end the platform. */
+export function awaitingReadBack(platform: PlatformState): boolean {
+  return platform.state === "running" && platform.imageCheck === "pending";
+}
+
+/** The steps succeeded: the platform is not done until its image is read back (as a Complete Job, build-state.ts completed()). */
+export function startReadBack(platform: PlatformRecord): void {
+  platform.state = "running";
+  platform.imageCheck = "pending";
+  platform.message = "reading the pushed image from the registry";
+}
+
+/** What the registry said about the pushed image: the platform succeeds, or fails saying why it does not fit. */
+export function recordReadBack(platform: PlatformRecord, read: ReadBack): void {
+  platform.digest ??= read.digest;
+  if (read.record) {
+    platform.state = "succeeded";
+    platform.imageCheck = "passed";
+    platform.imageRecord = read.record;
+    const { os, architecture } = read.record;
+    platform.image = { os, architecture, ...(read.record["os.version"] ? { "os.version": read.record["os.version"] } : {}) };
+    delete platform.message;
+  } else {
+    recordReadBackFailure(platform, read.mismatch ?? "the pushed image does not fit the platform");
+  }
+}
+
+/** The image could not be read, for good (readBackFailure): the platform fails with that message. */
+export function recordReadBackFailure(platform: PlatformRecord, message: string): void {
+  platform.state = "failed";
+  platform.imageCheck = "failed";
+  platform.message = message;
 }
 
 /**

@@ -12,6 +12,13 @@
 // before it is acted on, so a restarted dispatcher finds each build as it was,
 // ends the ones whose processes it can no longer follow, and reports what it
 // still owes GitHub, once.
+//
+// A pushed image is then finished as the Kubernetes reconciler finishes it
+// (reconcile/image-index-step.ts), with the same registry client and pure
+// parts: read back and checked against its platform, and for a
+// multi-platform build one image index pushed under each tag with its
+// `<prefix>/manifest` status. Each result is in the record before the next
+// step, where the reconciler writes Job annotations.
 
 import { execFile } from "node:child_process";
 import { appendFile, readFile } from "node:fs/promises";
@@ -22,21 +29,33 @@ import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import type { BuildState, PlatformPhase, PlatformState } from "../reconcile/build-state.js";
 import { commitStatusFor } from "../reconcile/commit-status.js";
-import type { ReconcilerLog, StatusReporter } from "../reconcile/reconciler.js";
+import { nextManifestStep } from "../reconcile/image-index-state.js";
+import { readBackFailure } from "../reconcile/read-back-failure.js";
+import { type ReconcilerLog, retryDelayMs, type StatusReporter } from "../reconcile/reconciler.js";
+import { pushImageIndex, readPushedImage } from "../reconcile/registry-steps.js";
+import type { ImageReader } from "../registry/image-reader.js";
+import type { RegistryHttp } from "../registry/registry-http.js";
 import {
+  awaitingReadBack,
   type BuildRecord,
   buildStateOf,
   endInterrupted,
   forgetProcesses,
   isFinal,
+  manifestOf,
   newBuildRecord,
   type PlatformRecord,
   platformStateOf,
+  readsBack,
+  recordReadBack,
+  recordReadBackFailure,
+  startReadBack,
   type StepRecord,
 } from "./build-record.js";
 import { BuildStore, defaultStateDir } from "./build-store.js";
 import { digestFromBuildctlMetadata, digestFromPushOutput, localPlatformSteps, stepEnvironment } from "./local-steps.js";
 import { lastLogLine, LogTail } from "./log-tail.js";
+import { localRegistryClient } from "./registry-client.js";
 import { isAlive, type RunningStep, startStep, type StepExit, stopStep } from "./step-process.js";
 
 export interface LocalExecutorOptions {
@@ -49,6 +68,8 @@ export interface LocalExecutorOptions {
   buildkitAddress?: string;
   /** Called once a status is delivered and recorded (metrics), as the Kubernetes reconciler's onReported. */
   onReported?: (platform: PlatformState, final: boolean) => void;
+  /** Overrides the registry client (default: this host's docker config credentials, registry.insecureRegistries). */
+  registry?: { http: RegistryHttp; reader: ImageReader };
 }
 
 export const restartedMessage = "dispatcher restarted during the build";
@@ -59,6 +80,9 @@ const stopGraceMs = 10_000;
 const reportRetryMs = 2_000;
 const readinessCacheMs = 5_000;
 const garbageCollectionEveryMs = 10 * 60_000;
+const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error"]);
+/** The key of a build's index status in LocalBuild.reporting (platform slugs have no parentheses). */
+const manifestKey = "(manifest)";
 
 function defaultDockerHost(): string {
   return process.platform === "win32" ? "npipe:////./pipe/docker_engine" : "unix:///var/run/docker.sock";
@@ -72,6 +96,8 @@ class LocalBuild {
   readonly deadlines = new Map<string, NodeJS.Timeout>();
   readonly work = new Set<Promise<unknown>>();
   readonly reporting = new Map<string, Promise<void>>();
+  /** Consecutive failures of the index step (push or status), for its back-off. */
+  manifestFailures = 0;
   private waiters = new Set<() => void>();
 
   constructor(readonly record: BuildRecord) {}
@@ -113,6 +139,9 @@ export class LocalExecutor implements Executor {
   private readonly store: BuildStore;
   private readonly builds = new Map<string, LocalBuild>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private readonly registry: { http: RegistryHttp; reader: ImageReader };
+  /** Ends the read-back waits on stop(). */
+  private readonly stopped = new AbortController();
   private garbageTimer: NodeJS.Timeout | undefined;
   private started = false;
   private stopping = false;
@@ -126,6 +155,7 @@ export class LocalExecutor implements Executor {
     this.buildkitAddress = options.buildkitAddress ?? config.local.buildkitAddress;
     this.stateDir = defaultStateDir(config);
     this.store = new BuildStore(this.stateDir);
+    this.registry = options.registry ?? localRegistryClient(config.registry.insecureRegistries);
     const buildkit = this.buildkitAddress === undefined
       ? "no BuildKit address, so BuildKit platforms build on the Docker daemon (classic builder)"
       : `BuildKit ${this.buildkitAddress} (buildctl from PATH, the Jobs' arguments)`;
@@ -148,7 +178,14 @@ export class LocalExecutor implements Executor {
     for (const record of records) this.builds.set(record.id, new LocalBuild(record));
     await Promise.all([...this.builds.values()].map((build) => this.recover(build)));
     this.started = true;
-    for (const build of this.builds.values()) for (const platform of build.record.platforms) this.reportStatus(build, platform);
+    for (const build of this.builds.values()) {
+      for (const platform of build.record.platforms) this.reportStatus(build, platform);
+      // Pushed before the restart and not read back yet: the registry still has it.
+      for (const platform of build.record.platforms.filter(awaitingReadBack)) {
+        build.track(this.readBack(build, platform).catch((err: unknown) => this.runFailed(build, platform, err)));
+      }
+      this.reconcileManifest(build);
+    }
     this.garbageTimer = setInterval(() => void this.collectGarbage(), garbageCollectionEveryMs).unref();
     void this.collectGarbage();
     this.options.log.info({ executor: this.kind, where: this.where, builds: records.length }, "local executor started");
@@ -161,11 +198,14 @@ export class LocalExecutor implements Executor {
   async stop(): Promise<void> {
     if (!this.started || this.stopping) return;
     this.stopping = true;
+    this.stopped.abort();
     clearInterval(this.garbageTimer);
     for (const build of this.builds.values()) {
-      const ended = build.record.platforms.filter((platform) => endInterrupted(platform, stoppedMessage, new Date()));
+      // A read-back is not ended: the next start resumes it from the registry.
+      const ended = build.record.platforms.filter((platform) => !awaitingReadBack(platform) && endInterrupted(platform, stoppedMessage, new Date()));
       if (ended.length > 0) await this.save(build);
       for (const platform of ended) this.reportStatus(build, platform);
+      if (ended.length > 0) this.reconcileManifest(build);
       await this.killProcesses(build);
     }
     await this.idle();
@@ -233,6 +273,7 @@ export class LocalExecutor implements Executor {
       this.options.log.warn({ buildId: record.id }, "the local executor reports with the configured GitHub credentials, not the build's own token");
     }
     for (const platform of record.platforms) this.reportStatus(build, platform);
+    this.reconcileManifest(build);
     for (const platform of record.platforms) {
       build.track(this.runPlatform(build, platform).catch((err: unknown) => this.runFailed(build, platform, err)));
     }
@@ -259,6 +300,7 @@ export class LocalExecutor implements Executor {
       // Recorded before the processes are stopped: a crash in between still leaves the build cancelled.
       await this.save(build);
       for (const platform of cancelled) this.reportStatus(build, platform);
+      this.reconcileManifest(build);
       await this.killProcesses(build);
       await Promise.allSettled([...build.work]);
     }
@@ -337,9 +379,47 @@ export class LocalExecutor implements Executor {
     if (isFinal(platform)) return; // cancelled or stopped meanwhile; already recorded and reported
 
     await this.conclude(build, platform, spawnErrors);
+    if (platform.state === "succeeded" && readsBack(build.record, platform)) startReadBack(platform);
     platform.finishedAt = new Date().toISOString();
     await this.save(build);
     this.reportStatus(build, platform);
+    await this.readBack(build, platform);
+    this.reconcileManifest(build);
+  }
+
+  /**
+   * Reads the platform's pushed image back from the registry and records
+   * whether it fits (registry.validatePlatform) and what its index entry is.
+   * A registry that does not answer is asked again, backing off as the
+   * reconciler does, until readBackFailure gives up on it.
+   */
+  private async readBack(build: LocalBuild, platform: PlatformRecord): Promise<void> {
+    for (let failures = 1; awaitingReadBack(platform) && !this.stopping; failures++) {
+      try {
+        const read = await readPushedImage(
+          this.registry.reader,
+          { platform: platform.platform, pushRef: platform.pushRef!, ...(platform.digest ? { digest: platform.digest } : {}) },
+          build.record.validatePlatform === true,
+        );
+        if (!awaitingReadBack(platform)) return; // cancelled meanwhile
+        recordReadBack(platform, read);
+        this.options.log.info({ buildId: build.record.id, platform: platform.platform, image: platform.image, mismatch: read.mismatch }, "pushed image read back");
+      } catch (err) {
+        const failure = readBackFailure(err, platform, Date.now());
+        if (failure === undefined) {
+          const delayMs = retryDelayMs(failures);
+          this.options.log.warn({ buildId: build.record.id, platform: platform.platform, err: (err as Error)?.message ?? String(err) }, `reading the pushed image failed; retrying in ${delayMs / 1000} s`);
+          // Any change of the build (a cancel) ends the wait early; the loop then looks again.
+          await build.nextChange(delayMs, this.stopped.signal);
+          continue;
+        }
+        if (!awaitingReadBack(platform)) return;
+        recordReadBackFailure(platform, failure);
+      }
+      await this.save(build);
+      this.reportStatus(build, platform);
+      this.reconcileManifest(build);
+    }
   }
 
   /** The executor itself failed (disk full, log file not writable): the platform ends with an error saying so. */
@@ -350,6 +430,7 @@ export class LocalExecutor implements Executor {
     if (endInterrupted(platform, `the local executor could not run the build: ${message}`, new Date())) {
       await this.save(build).catch(() => undefined);
       this.reportStatus(build, platform);
+      this.reconcileManifest(build);
     }
   }
 
@@ -460,8 +541,9 @@ export class LocalExecutor implements Executor {
         }
       }
       const now = new Date();
-      // Both, whatever the first returns.
-      const ended = endInterrupted(platform, restartedMessage, now);
+      // Both, whatever the first returns. A platform that was reading its
+      // pushed image back has nothing left to follow: start() resumes the read.
+      const ended = !awaitingReadBack(platform) && endInterrupted(platform, restartedMessage, now);
       const forgotten = forgetProcesses(platform, now);
       changed ||= ended || forgotten;
     }
@@ -517,6 +599,71 @@ export class LocalExecutor implements Executor {
     );
   }
 
+  /**
+   * The index of a multi-platform build and its `<prefix>/manifest` status,
+   * level-triggered as reportStatus: from the record, the next step
+   * (nextManifestStep), done and recorded before the one after. One at a time
+   * per build; a failure is retried with the reconciler's back-off.
+   */
+  private reconcileManifest(build: LocalBuild): void {
+    if (build.record.index === undefined) return;
+    const previous = build.reporting.get(manifestKey) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.manifestSteps(build))
+      .then(() => {
+        build.manifestFailures = 0;
+      })
+      .catch((err: unknown) => {
+        const delayMs = retryDelayMs(++build.manifestFailures);
+        this.options.log.error(
+          { buildId: build.record.id, err: (err as Error)?.message ?? String(err) },
+          this.stopping ? "image index step failed; the next start retries it" : `image index step failed; retrying in ${delayMs / 1000} s`,
+        );
+        if (this.stopping) return;
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer);
+          this.reconcileManifest(build);
+        }, delayMs);
+        this.retryTimers.add(timer);
+      });
+    build.reporting.set(manifestKey, next);
+    void next.finally(() => {
+      if (build.reporting.get(manifestKey) === next) build.reporting.delete(manifestKey);
+    });
+  }
+
+  private async manifestSteps(build: LocalBuild): Promise<void> {
+    const { record } = build;
+    for (;;) {
+      const manifest = manifestOf(record);
+      if (!manifest) return;
+      const step = nextManifestStep(manifest, record.manifestReported);
+      if (step.kind === "none") return;
+      if (step.kind === "push") {
+        const platforms = record.platforms.map((platform) => ({ platform: platform.platform, name: `${record.id} ${platform.platform}`, record: platform.imageRecord }));
+        record.indexResult = await pushImageIndex(this.registry.http, manifest.tags, platforms);
+        await this.save(build);
+        if ("error" in record.indexResult) this.options.log.warn({ buildId: record.id, err: record.indexResult.error }, "index push refused");
+        else this.options.log.info({ buildId: record.id, digest: record.indexResult.digest, tags: manifest.tags }, "image index pushed");
+        continue;
+      }
+      await this.options.report({
+        repository: record.repository,
+        sha: record.sha,
+        context: manifest.statusContext,
+        targetUrl: record.targetUrl,
+        state: step.wanted.state,
+        description: step.wanted.description,
+      });
+      record.manifestReported = step.wanted.state;
+      await this.save(build);
+      this.options.log.info(
+        { buildId: record.id, context: manifest.statusContext, state: step.wanted.state, description: step.wanted.description },
+        "commit status reported",
+      );
+    }
+  }
+
   private async save(build: LocalBuild): Promise<void> {
     await this.store.save(build.record);
     build.changed();
@@ -527,9 +674,9 @@ export class LocalExecutor implements Executor {
     const cutoff = Date.now() - this.options.config.limits.ttlSecondsAfterFinished * 1000;
     for (const [buildId, build] of this.builds) {
       const platforms = build.record.platforms;
-      const done = platforms.every(
-        (platform) => isFinal(platform) && platform.reported === commitStatusFor(platformStateOf(platform)).state,
-      );
+      const done =
+        platforms.every((platform) => isFinal(platform) && platform.reported === commitStatusFor(platformStateOf(platform)).state) &&
+        (build.record.index === undefined || finalCommitStates.has(build.record.manifestReported ?? ""));
       const finishedAt = Math.max(...platforms.map((platform) => Date.parse(platform.finishedAt ?? "") || Infinity));
       if (!done || build.work.size > 0 || !(finishedAt < cutoff)) continue;
       this.builds.delete(buildId);

@@ -1,9 +1,10 @@
 // The local executor against the bed's real dockerd, registry and BuildKit:
 // builds, pushes, failures, cancel, idempotent submits, a dispatcher killed
-// mid-build and resumed logs. Commit statuses go to a StatusReporter that
-// keeps them in an array: the seam where GitHub would be.
-import { execFile, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+// mid-build and resumed logs, and a multi-platform push finished with one
+// OCI image index. Commit statuses go to a StatusReporter that keeps them in
+// an array: the seam where GitHub would be.
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +55,29 @@ ARG NONCE
 ARG WINDOWS_VERSION
 RUN echo built-for-\${WINDOWS_VERSION:-linux} \${NONCE} > /built.txt
 `,
+  // As multi, but the Windows RUN fails.
+  windowsFails: `ARG WINDOWS_VERSION
+FROM ${env.LINUX_BASE_IMAGE}
+ARG NONCE
+ARG WINDOWS_VERSION
+RUN echo built-for-\${WINDOWS_VERSION:-linux} \${NONCE} && test -z "\${WINDOWS_VERSION}" || exit 4
+`,
+  // COPY-only: every platform goes to BuildKit, and the Windows one is a real
+  // Windows image (the bed's nanoserver bases carry real Windows configs).
+  copyOnly: `ARG WINDOWS_VERSION=ltsc2022
+FROM ${env.WINDOWS_BASE_IMAGE}:\${WINDOWS_VERSION} AS base-windows
+FROM ${env.LINUX_BASE_IMAGE} AS base-linux
+FROM base-\${TARGETOS}
+ARG NONCE
+COPY hello.txt /app/hello.txt
+`,
+  // The mistake the platform check is for: the base hard-codes one Windows version.
+  copyOnlyPinned: `FROM ${env.WINDOWS_BASE_IMAGE}:ltsc2022 AS base-windows
+FROM ${env.LINUX_BASE_IMAGE} AS base-linux
+FROM base-\${TARGETOS}
+ARG NONCE
+COPY hello.txt /app/hello.txt
+`,
 };
 let contexts: ContextServer;
 const scratch: string[] = [];
@@ -76,12 +100,12 @@ function scratchDir(): string {
   return dir;
 }
 
-function configIn(dir: string): Config {
+function configIn(dir: string, validatePlatform = true): Config {
   return resolveConfig(
     {
       publicUrl: "http://127.0.0.1:8080",
       contexts: { dir: join(dir, "contexts"), signingKey: "k".repeat(32) },
-      registry: { insecureRegistries: [env.REGISTRY] },
+      registry: { insecureRegistries: [env.REGISTRY], validatePlatform },
     },
     {},
     "test",
@@ -95,9 +119,15 @@ interface Harness {
   dir: string;
 }
 
-async function startExecutor(dir: string, options: { buildkit?: boolean; dockerHost?: string } = {}): Promise<Harness> {
+/**
+ * validatePlatform false: the emulation's one concession (test/README.md, as
+ * in harness.ts). Windows builds through the bed's Linux dockerd push Linux
+ * images, which the platform check would rightly fail; tests of the check
+ * build Windows images with BuildKit, whose configs are real Windows configs.
+ */
+async function startExecutor(dir: string, options: { buildkit?: boolean; dockerHost?: string; validatePlatform?: boolean } = {}): Promise<Harness> {
   const reports: StatusReport[] = [];
-  const config = configIn(dir);
+  const config = configIn(dir, options.validatePlatform);
   const executor = new LocalExecutor({
     config,
     dockerHost: options.dockerHost ?? env.DOCKER_HOST,
@@ -193,7 +223,7 @@ describe("local executor", () => {
   });
 
   it("runs the platforms of a build in parallel: Linux with buildctl on BuildKit, the Windows RUN with the docker CLI", async () => {
-    const harness = await startExecutor(scratchDir(), { buildkit: true });
+    const harness = await startExecutor(scratchDir(), { buildkit: true, validatePlatform: false });
     try {
       const plan = planFor(harness, "multi", { platforms: ["linux/amd64", "windows/amd64:ltsc2022"] });
       await harness.executor.submit(plan, undefined);
@@ -388,6 +418,205 @@ describe("local executor", () => {
         harness.executor.logs(plan.buildId, { follow: true, resume: { "linux-amd64/build": 3 }, signal: new AbortController().signal }),
       );
       expect(followed).toEqual([...build.slice(3), ...push]);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+});
+
+describe("local executor: a multi-platform push is finished with one OCI image index, as on Kubernetes", () => {
+  const platforms = ["linux/amd64", "windows/amd64:ltsc2022"];
+  const manifestContext = "dockhand/manifest";
+  const statesOf = (reports: StatusReport[], context: string) => reports.filter((r) => r.context === context).map((r) => r.state);
+
+  it("pushes an index of both platforms' digests under the tag, makes it the build's digest and reports dockhand/manifest pending then success, once across a restart", { timeout: 180_000 }, async () => {
+    const dir = scratchDir();
+    const harness = await startExecutor(dir, { buildkit: true, validatePlatform: false });
+    const plan = planFor(harness, "multi", { platforms });
+    try {
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+    } finally {
+      await harness.executor.stop();
+    }
+
+    // Read through the API's source and straight from disk (what a restart reads).
+    const restarted = await startExecutor(dir, { buildkit: true, validatePlatform: false });
+    try {
+      await restarted.executor.idle();
+      const build = (await restarted.executor.get(plan.buildId))!;
+      expect(build.platforms.map((p) => [p.platform, p.builder, p.state, p.imageCheck])).toEqual([
+        ["linux/amd64", "buildkit", "succeeded", "passed"],
+        ["windows/amd64:ltsc2022", "docker", "succeeded", "passed"],
+      ]);
+      expect(build.state).toBe("succeeded");
+      expect(build.manifest).toMatchObject({ state: "succeeded", tags: plan.tags, statusContext: manifestContext, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+      const indexDigest = build.manifest!.digest!;
+      expect(storedRecord(restarted, plan.buildId)).toMatchObject({ indexResult: { digest: indexDigest, tags: plan.tags }, manifestReported: "success" });
+
+      // The tag serves the index, whose entries are the platforms' own images.
+      const [repository, tag] = repositoryAndTag(plan.tags[0]!);
+      const index = await readManifest(env.REGISTRY, repository, tag);
+      expect(index.digest).toBe(indexDigest);
+      expect(index.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+      const [linux, windows] = build.platforms;
+      expect(index.body.manifests.map((m: { digest: string; platform: object }) => [m.digest, m.platform])).toEqual([
+        [linux!.digest, { architecture: "amd64", os: "linux" }],
+        // The bed's dockerd pushes a Linux image for Windows (validatePlatform off): the entry says what was asked for.
+        [windows!.digest, { architecture: "amd64", os: "windows", "os.version": "10.0.20348" }],
+      ]);
+      for (const platform of build.platforms) {
+        const [platformRepository, platformTag] = repositoryAndTag(platform.pushRef!);
+        expect(platform.digest).toBe((await readManifest(env.REGISTRY, platformRepository, platformTag)).digest);
+      }
+
+      // And through skopeo, a client nobody here wrote: the same bytes.
+      const skopeo = spawnSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${plan.tags[0]}`]);
+      expect(skopeo.status, String(skopeo.stderr)).toBe(0);
+      expect(`sha256:${createHash("sha256").update(skopeo.stdout).digest("hex")}`).toBe(indexDigest);
+      expect(JSON.parse(String(skopeo.stdout)).manifests.map((m: { digest: string }) => m.digest)).toEqual([linux!.digest, windows!.digest]);
+
+      // Statuses: the index's pending then success, once each, across the restart.
+      expect(statesOf(harness.reports, manifestContext)).toEqual(["pending", "success"]);
+      expect(harness.reports.find((r) => r.context === manifestContext && r.state === "success")).toMatchObject({
+        description: `Index ${indexDigest.slice(0, 19)}… pushed under 1 tag`,
+        repository: "octo-org/app",
+        sha: plan.sha,
+        targetUrl: plan.targetUrl,
+      });
+      for (const context of ["dockhand/linux-amd64", "dockhand/windows-ltsc2022"]) {
+        expect(statesOf(harness.reports, context).filter((state) => state !== "pending")).toEqual(["success"]);
+      }
+      expect(restarted.reports).toEqual([]);
+    } finally {
+      await restarted.executor.stop();
+    }
+  });
+
+  it("resumes after a restart between a platform's push and its read-back: no restart error, the index pushed and reported once", { timeout: 180_000 }, async () => {
+    const dir = scratchDir();
+    const first = await startExecutor(dir, { buildkit: true, validatePlatform: false });
+    const plan = planFor(first, "multi", { platforms });
+    await first.executor.submit(plan, undefined);
+    await first.executor.idle();
+    await first.executor.stop();
+    expect(statesOf(first.reports, manifestContext)).toEqual(["pending", "success"]);
+
+    // The record as a dispatcher that died right after the Windows push left it:
+    // steps done, image not read back, index not pushed, pending reported.
+    const file = join(first.executor.stateDir, "builds", plan.buildId, "build.json");
+    const stored = storedRecord(first, plan.buildId);
+    const windows = stored.platforms.find((p: { platform: string }) => p.platform === "windows/amd64:ltsc2022");
+    Object.assign(windows, { state: "running", imageCheck: "pending", reported: "pending", message: "reading the pushed image from the registry" });
+    delete windows.image;
+    delete windows.imageRecord;
+    delete stored.indexResult;
+    stored.manifestReported = "pending";
+    writeFileSync(file, JSON.stringify(stored));
+    const [repository, tag] = repositoryAndTag(plan.tags[0]!);
+    const indexBefore = (await readManifest(env.REGISTRY, repository, tag)).digest;
+
+    const restarted = await startExecutor(dir, { buildkit: true, validatePlatform: false });
+    try {
+      await restarted.executor.idle();
+      const build = (await restarted.executor.get(plan.buildId))!;
+      expect(build.platforms.map((p) => [p.platform, p.state, p.imageCheck])).toEqual([
+        ["linux/amd64", "succeeded", "passed"],
+        ["windows/amd64:ltsc2022", "succeeded", "passed"],
+      ]);
+      // The same platforms' images, so the same index bytes: the push is idempotent.
+      expect(build.manifest).toMatchObject({ state: "succeeded", digest: indexBefore });
+      expect(restarted.reports.map((r) => [r.context, r.state])).toEqual(
+        expect.arrayContaining([
+          ["dockhand/windows-ltsc2022", "success"],
+          [manifestContext, "success"],
+        ]),
+      );
+      expect(restarted.reports).toHaveLength(2);
+    } finally {
+      await restarted.executor.stop();
+    }
+  });
+
+  it("pushes no index when one platform fails: the manifest status is an error naming it, and the other platform's image stays by digest", { timeout: 180_000 }, async () => {
+    const harness = await startExecutor(scratchDir(), { buildkit: true, validatePlatform: false });
+    try {
+      const plan = planFor(harness, "windowsFails", { platforms });
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+
+      const build = (await harness.executor.get(plan.buildId))!;
+      expect(build.platforms.map((p) => [p.platform, p.state])).toEqual([
+        ["linux/amd64", "succeeded"],
+        ["windows/amd64:ltsc2022", "failed"],
+      ]);
+      expect(build.state).toBe("failed");
+      expect(build.manifest).toEqual({
+        state: "failed",
+        tags: plan.tags,
+        statusContext: manifestContext,
+        message: "no index pushed: windows/amd64:ltsc2022 failed",
+      });
+      expect(harness.reports.filter((r) => r.context === manifestContext).map((r) => [r.state, r.description])).toEqual([
+        ["pending", "Waiting for 2 of 2 platforms: linux/amd64, windows/amd64:ltsc2022"],
+        ["error", "No index pushed: windows/amd64:ltsc2022 failed"],
+      ]);
+
+      const [repository, tag] = repositoryAndTag(plan.tags[0]!);
+      await expect(readManifest(env.REGISTRY, repository, tag)).rejects.toThrow(/HTTP 404/);
+      const linux = build.platforms[0]!;
+      const byDigest = await readManifest(env.REGISTRY, repository, linux.digest!);
+      expect(byDigest.digest).toBe(linux.digest);
+      expect(storedRecord(harness, plan.buildId).indexResult).toBeUndefined();
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("checks each pushed image against its platform (validatePlatform) and indexes the real Windows os.version of a BuildKit build", { timeout: 180_000 }, async () => {
+    const harness = await startExecutor(scratchDir(), { buildkit: true, validatePlatform: true });
+    try {
+      const plan = planFor(harness, "copyOnly", { platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "linux/amd64"] });
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+
+      const build = (await harness.executor.get(plan.buildId))!;
+      expect(build.platforms.map((p) => [p.platform, p.builder, p.state, p.imageCheck, p.image])).toEqual([
+        ["linux/amd64", "buildkit", "succeeded", "passed", { os: "linux", architecture: "amd64" }],
+        ["windows/amd64:ltsc2019", "buildkit", "succeeded", "passed", { os: "windows", architecture: "amd64", "os.version": "10.0.17763.6293" }],
+        ["windows/amd64:ltsc2022", "buildkit", "succeeded", "passed", { os: "windows", architecture: "amd64", "os.version": "10.0.20348.2700" }],
+      ]);
+      expect(build.manifest?.state).toBe("succeeded");
+      const [repository, tag] = repositoryAndTag(plan.tags[0]!);
+      const index = await readManifest(env.REGISTRY, repository, tag);
+      expect(index.digest).toBe(build.manifest?.digest);
+      expect(index.body.manifests.map((m: { digest: string; platform: object }) => [m.digest, m.platform])).toEqual(
+        build.platforms.map((p) => [p.digest, { architecture: "amd64", ...p.image }]),
+      );
+      expect(statesOf(harness.reports, manifestContext)).toEqual(["pending", "success"]);
+    } finally {
+      await harness.executor.stop();
+    }
+  });
+
+  it("fails a platform whose pushed image is of another Windows build, saying what to fix, and pushes no index", { timeout: 180_000 }, async () => {
+    const harness = await startExecutor(scratchDir(), { buildkit: true, validatePlatform: true });
+    try {
+      const plan = planFor(harness, "copyOnlyPinned", { platforms: ["windows/amd64:ltsc2019", "linux/amd64"] });
+      await harness.executor.submit(plan, undefined);
+      await harness.executor.idle();
+
+      const build = (await harness.executor.get(plan.buildId))!;
+      expect(build.platforms.map((p) => [p.platform, p.state, p.imageCheck])).toEqual([
+        ["linux/amd64", "succeeded", "passed"],
+        ["windows/amd64:ltsc2019", "failed", "failed"],
+      ]);
+      expect(build.platforms[1]!.message).toMatch(/^pushed image is os\.version 10\.0\.20348\.2700 but windows\/amd64:ltsc2019 needs 10\.0\.17763\.\*: the base image must match/);
+      expect(harness.reports.filter((r) => r.context === "dockhand/windows-ltsc2019").map((r) => r.state).filter((s) => s !== "pending")).toEqual(["failure"]);
+      expect(harness.reports.filter((r) => r.context === manifestContext).map((r) => [r.state, r.description])).toEqual([
+        ["pending", expect.stringMatching(/^Waiting for 2 of 2 platforms/)],
+        ["error", "No index pushed: windows/amd64:ltsc2019 failed"],
+      ]);
     } finally {
       await harness.executor.stop();
     }
