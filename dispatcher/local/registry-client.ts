@@ -43,6 +43,7 @@ export function localRegistryClient(
   };
   const http = new RegistryHttp({
     insecureRegistries,
+    credentialsSource: `${file} (docker login)`,
     credentials: async (host) => {
       const text = await configText();
       if (text === undefined) return undefined;

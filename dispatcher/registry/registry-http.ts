@@ -9,6 +9,8 @@ import type { RegistryCredential } from "./docker-config.js";
 export interface RegistryHttpOptions {
   /** Credentials for a registry host as written in image references (docker.io, ghcr.io, 127.0.0.1:15000). */
   credentials: (host: string) => Promise<RegistryCredential | undefined>;
+  /** Where `credentials` reads them, for errors that say what to fix (default: the registry Secret). */
+  credentialsSource?: string;
   /** Hosts (host[:port]) spoken to over plain HTTP. */
   insecureRegistries: readonly string[];
   fetch?: typeof fetch;
@@ -43,6 +45,10 @@ export class RegistryHttp {
     this.fetchImpl = options.fetch ?? fetch;
   }
 
+  private get credentialsSource(): string {
+    return this.options.credentialsSource ?? "the registry Secret";
+  }
+
   /** `docker.io` is an alias; its API lives elsewhere (the docker CLI maps it the same way). */
   baseUrl(host: string): string {
     const apiHost = host === "docker.io" ? "registry-1.docker.io" : host;
@@ -72,7 +78,7 @@ export class RegistryHttp {
       const credential = await this.options.credentials(host);
       await second.body?.cancel();
       throw new RegistryError(
-        `${host} refused ${access} on ${repository} ${credential ? `for ${credential.username}` : "to anonymous access (no credentials for this registry in the registry Secret)"}: HTTP ${second.status}`,
+        `${host} refused ${access} on ${repository} ${credential ? `for ${credential.username}` : `to anonymous access (no credentials for this registry in ${this.credentialsSource})`}: HTTP ${second.status}`,
         second.status,
         "UNAUTHORIZED",
       );
@@ -83,10 +89,13 @@ export class RegistryHttp {
   private async authorizationFor(host: string, challenge: AuthChallenge, scope: string, cacheKey: string): Promise<string> {
     const credential = await this.options.credentials(host);
     if (challenge.scheme === "basic") {
-      if (credential?.kind !== "basic") throw new RegistryAuthError(`${host} wants Basic credentials and the registry Secret has none for it`);
+      if (credential?.kind !== "basic") throw new RegistryAuthError(`${host} wants Basic credentials and ${this.credentialsSource} has none for it`);
       return basicAuthorization(credential);
     }
-    const token = await fetchToken(challenge, scope, credential, this.fetchImpl);
+    const token = await fetchToken(challenge, scope, credential, this.fetchImpl).catch((err: unknown) => {
+      if (credential !== undefined || !(err instanceof RegistryAuthError)) throw err;
+      throw new RegistryAuthError(`${err.message} (no credentials for ${host} in ${this.credentialsSource})`);
+    });
     this.tokens.set(cacheKey, token);
     return `Bearer ${token.token}`;
   }

@@ -19,6 +19,7 @@ import { imageIndex } from "../../dispatcher/registry/image-index.js";
 import { ImageReader } from "../../dispatcher/registry/image-reader.js";
 import { pushIndex } from "../../dispatcher/registry/index-push.js";
 import { RegistryHttp } from "../../dispatcher/registry/registry-http.js";
+import { localRegistryClient } from "../../dispatcher/local/registry-client.js";
 import { bedEnv } from "../bed/bed-env.js";
 import { freePort } from "./harness.js";
 
@@ -144,6 +145,19 @@ describe("a registry that demands Bearer tokens", () => {
   it("says which registry refused whom when the token service turns the credentials down", async () => {
     const http = client({ auths: { [registry]: { username: user.name, password: "wrong" } } });
     await expect(new ImageReader(http).manifest(registry, "team/app", "1")).rejects.toThrow(`refused the credentials of ${user.name} for repository:team/app:pull`);
+  });
+
+  it("reads with the credentials of the host's docker config for the local executor (DOCKER_CONFIG), and names that file when it has none", async () => {
+    const withLogin = mkdtempSync(join(tmpdir(), "dh-docker-config-"));
+    writeFileSync(join(withLogin, "config.json"), JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`${user.name}:${user.password}`).toString("base64") } } }));
+    const { reader } = localRegistryClient([registry], { DOCKER_CONFIG: withLogin });
+    const tagged = await reader.manifest(registry, "team/app", "1-win-ltsc2022");
+    expect((await reader.pushedImage(registry, "team/app", tagged.descriptor.digest)).platform).toMatchObject({ os: "windows" });
+
+    const withoutLogin = mkdtempSync(join(tmpdir(), "dh-docker-config-"));
+    const anonymous = localRegistryClient([registry], { DOCKER_CONFIG: withoutLogin });
+    const error = await anonymous.reader.manifest(registry, "team/app", "1").catch((e: unknown) => e);
+    expect(String(error)).toContain(`refused anonymous access for repository:team/app:pull: HTTP 401 (no credentials for ${registry} in ${join(withoutLogin, "config.json")} (docker login))`);
   });
 
   it("says it went anonymous when the Secret has nothing for this registry", async () => {
