@@ -21,6 +21,7 @@ import { freshNamespace, kubeClients } from "../bed/kube.js";
 import { adaptToBed, applyRbac, configFromConfigMap, render, repoRoot, serviceAccountKubeconfig } from "../deploy/deployed.js";
 import { startGitHubStandIn } from "../github-standin/github-standin.js";
 import { freePort } from "../integration/harness.js";
+import { readManifest } from "../bed/registry.js";
 
 const repository = "octo-org/windows-app";
 const sha = randomBytes(20).toString("hex");
@@ -154,14 +155,17 @@ async function main(): Promise<void> {
         ...common,
         file: "Dockerfile.nanoserver",
         "status-context": "dockhand-copy",
-        platforms: "windows/amd64:ltsc2022",
+        // One step, two Windows versions: dockhand fills WINDOWS_VERSION per platform and pushes one index.
+        platforms: "windows/amd64:ltsc2019,windows/amd64:ltsc2022",
         tags: `${bed.REGISTRY}/demo/nanoserver-app:${sha.slice(0, 7)}`,
-        "build-args": `NANOSERVER=${bed.WINDOWS_BASE_IMAGE}:ltsc2022`,
+        "build-args": `NANOSERVER_REPO=${bed.WINDOWS_BASE_IMAGE}`,
       }, dispatcher.url),
     ];
+    // Final statuses due: windows-run's platform; nanoserver-copy's two platforms and its index.
+    const expectedFinals = 4;
     // Give the reconciler a moment to send the last statuses.
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && github.statuses().filter((s) => s.state !== "pending").length < runs.length) {
+    while (Date.now() < deadline && github.statuses().filter((s) => s.state !== "pending").length < expectedFinals) {
       await new Promise((r) => setTimeout(r, 250));
     }
 
@@ -170,14 +174,22 @@ async function main(): Promise<void> {
     say("results");
     for (const run of runs) {
       console.log(`  ${run.name.padEnd(16)} exit ${run.exitCode}  digest ${run.outputs.digest ?? "?"}`);
-      for (const name of ["build-id", "images"]) if (run.outputs[name]) console.log(`      ${name}: ${run.outputs[name]}`);
+      for (const name of ["build-id", "digests", "images"]) if (run.outputs[name]) console.log(`      ${name}: ${run.outputs[name]}`);
+    }
+    const indexTag = sha.slice(0, 7);
+    say(`image index ${bed.REGISTRY}/demo/nanoserver-app:${indexTag} (read back from the registry)`);
+    const index = await readManifest(bed.REGISTRY, "demo/nanoserver-app", indexTag).catch((err: Error) => ({ digest: `unreadable: ${err.message}`, mediaType: "", body: { manifests: [] } }));
+    console.log(`  ${index.mediaType} ${index.digest}`);
+    for (const entry of index.body.manifests ?? []) {
+      const platform = entry.platform ?? {};
+      console.log(`  ${`${platform.os}/${platform.architecture} ${platform["os.version"] ?? ""}`.padEnd(32)} ${entry.digest}`);
     }
     const failed = runs.filter((r) => r.exitCode !== 0);
     const finals = github.statuses().filter((s) => s.state !== "pending");
-    if (failed.length > 0 || finals.length < runs.length || finals.some((s) => s.state !== "success")) {
+    if (failed.length > 0 || finals.length < expectedFinals || finals.some((s) => s.state !== "success")) {
       throw new Error(`demo failed: ${failed.map((r) => r.name).join(", ") || "a status is not success"}`);
     }
-    say("demo passed: a Windows RUN build on the dockerd pool and a COPY-only Windows build on BuildKit, both reported to GitHub");
+    say("demo passed: a Windows RUN build on the dockerd pool, and a COPY-only image for two Windows versions on BuildKit joined in one index, all reported to GitHub");
   } finally {
     await dispatcher.close();
     await github.close();
