@@ -60,7 +60,25 @@ const post = (overrides: Record<string, unknown>) => () => postRaw(JSON.stringif
 // --- Context uploads
 
 /** PUT /v1/contexts/{hex} over node:http, so an answer sent before the body is all out still arrives. */
-function upload(hex: string, body: Buffer | Readable, headers: Record<string, string> = {}): Promise<Answer> {
+/**
+ * PUT a context as the Action does: the dispatcher closes a refused upload's
+ * connection after answering, and a client still writing can then lose the
+ * answer to EPIPE/ECONNRESET; the Action retries such connection errors, so
+ * this does too (at most 3 tries; a streamed body comes from a factory) and
+ * expects the answer.
+ */
+async function upload(hex: string, body: Buffer | (() => Readable), headers: Record<string, string> = {}): Promise<Answer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await uploadOnce(hex, Buffer.isBuffer(body) ? body : body(), headers);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (attempt >= 3 || (code !== "EPIPE" && code !== "ECONNRESET")) throw error;
+    }
+  }
+}
+
+function uploadOnce(hex: string, body: Buffer | Readable, headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const path = `/v1/contexts/${hex}`;
     const contentLength = Buffer.isBuffer(body) ? { "content-length": String(body.length) } : {};
@@ -303,15 +321,15 @@ const cases: Case[] = [
   ),
 
   // Gzip bombs: small on the wire, huge unpacked
-  ["gzip bomb", "2 GiB of zeros gzipped (~2 MiB)", () => upload("b".repeat(64), zerosGzipped(2048)), 413, "context", /unpacks to more than the 67108864-byte limit \(contexts\.maxUnpackedBytes\)/],
-  ["gzip bomb", "a tar entry of 1 GiB of zeros", () => upload("c".repeat(64), tarBomb(1024)), 413, "context", /unpacks to more than the 67108864-byte limit/],
+  ["gzip bomb", "2 GiB of zeros gzipped (~2 MiB)", () => upload("b".repeat(64), () => zerosGzipped(2048)), 413, "context", /unpacks to more than the 67108864-byte limit \(contexts\.maxUnpackedBytes\)/],
+  ["gzip bomb", "a tar entry of 1 GiB of zeros", () => upload("c".repeat(64), () => tarBomb(1024)), 413, "context", /unpacks to more than the 67108864-byte limit/],
 
   // Over the size limit
   ["size limit", "a declared length over contexts.maxBytes", () => upload("d".repeat(64), Buffer.alloc(maxBytes + 1)), 413, "context", /is more than the dispatcher's limit of 8388608/],
   [
     "size limit",
     "a chunked upload that grows past contexts.maxBytes",
-    () => upload("e".repeat(64), Readable.from((function* () { for (let i = 0; i < 16; i++) yield Buffer.alloc(1 << 20, i); })())),
+    () => upload("e".repeat(64), () => Readable.from((function* () { for (let i = 0; i < 16; i++) yield Buffer.alloc(1 << 20, i); })())),
     413,
     "context",
     /larger than the 8388608-byte upload limit/,
