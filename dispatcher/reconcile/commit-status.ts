@@ -44,6 +44,19 @@ export function commitStatusFor(platform: PlatformState): CommitStatusWanted {
   }
 }
 
+/**
+ * The status to send next, given what was reported before (undefined:
+ * nothing yet). A platform's first status is always pending, with the
+ * builder choice explained, even when the reconciler first sees it finished:
+ * GitHub paces status writes to about one a second, so a quick platform of a
+ * several-platform build can end before its turn, and a pull request should
+ * still show pending, then the result.
+ */
+export function commitStatusToReport(platform: PlatformState, reported: string | undefined): CommitStatusWanted {
+  const wanted = commitStatusFor(platform);
+  return reported === undefined && wanted.final ? commitStatusFor({ ...platform, state: "queued" }) : wanted;
+}
+
 function durationOf(platform: PlatformState): number {
   const start = Date.parse(platform.startedAt ?? platform.createdAt ?? "");
   const end = Date.parse(platform.finishedAt ?? "");

@@ -155,23 +155,41 @@ export class ImageIndexStep {
 
     const wanted = manifestCommitStatus(manifest);
     if (reported === wanted.state) return false;
+    // Pending before anything else, however late the reconciler gets here.
+    if (wanted.final && !this.announced(buildId, buildJobs)) return this.announce(job);
+    // The index status is the build's last word: a platform whose own final
+    // status is not out yet reports it first, and its reconcile, coming
+    // back here, sends this one.
+    if (wanted.final && !buildJobs.every((j) => finalCommitStates.has(j.metadata?.annotations?.[annotationKeys.reported] ?? ""))) return false;
     await this.reportAndRecord(job, buildId, manifest.statusContext, wanted, buildJobs);
     return true;
   }
 
   private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[]): Promise<void> {
     const annotations = job.metadata?.annotations ?? {};
-    await this.report({
-      repository: annotations[annotationKeys.repository] ?? "",
-      sha: annotations[annotationKeys.sha] ?? "",
-      context,
-      targetUrl: annotations[annotationKeys.targetUrl] ?? "",
-      state: wanted.state,
-      description: wanted.description,
-      tokenSecret: annotations[annotationKeys.githubTokenSecret],
-    });
-    this.reportedNotYetSeen.set(buildId, wanted.state);
-    await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
+    const send = () =>
+      this.report({
+        repository: annotations[annotationKeys.repository] ?? "",
+        sha: annotations[annotationKeys.sha] ?? "",
+        context,
+        targetUrl: annotations[annotationKeys.targetUrl] ?? "",
+        state: wanted.state,
+        description: wanted.description,
+        tokenSecret: annotations[annotationKeys.githubTokenSecret],
+      });
+    const record = async () => {
+      this.reportedNotYetSeen.set(buildId, wanted.state);
+      await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
+    };
+    // As for a platform's status (Reconciler.reconcile): a result is sent,
+    // then recorded; pending is recorded, then sent.
+    if (wanted.final) {
+      await send();
+      await record();
+    } else {
+      await record();
+      await send();
+    }
     this.log.info({ buildId, context, state: wanted.state, description: wanted.description }, "commit status reported");
   }
 

@@ -4,7 +4,7 @@ import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
-import { commitStatusFor, type CommitStatusWanted } from "./commit-status.js";
+import { commitStatusToReport, type CommitStatusWanted } from "./commit-status.js";
 import type { ImageIndexStep } from "./image-index-step.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
@@ -143,7 +143,7 @@ export class Reconciler {
 
   private async drain(): Promise<void> {
     while (this.queue.size > 0 && this.running) {
-      const [name] = this.queue;
+      const name = this.next();
       this.queue.delete(name!);
       // Events arriving while this runs are after the read below: they queue the Job again with their own time.
       const since = this.pendingSince.get(name!);
@@ -168,6 +168,23 @@ export class Reconciler {
       }
       if (since !== undefined) this.options.onReconciled?.((Date.now() - since) / 1000, outcome);
     }
+  }
+
+  /**
+   * The queued Job to reconcile next: one that has reported nothing yet, if
+   * any, else the longest-queued. GitHub paces status writes to about one a
+   * second, so first come, first served let a Job's own pod events put it
+   * back ahead of its build's other platforms, and a quick platform could
+   * finish before its pending status was ever sent. This way every platform
+   * of a build shows pending first.
+   */
+  private next(): string | undefined {
+    for (const name of this.queue) {
+      const job = this.informers.jobs.get(name, this.jobs.namespace);
+      if (job && job.metadata?.annotations?.[annotationKeys.reported] === undefined && !this.reportedNotYetSeen.has(name)) return name;
+    }
+    const [first] = this.queue;
+    return first;
   }
 
   private requeueAfter(name: string, ms: number): void {
@@ -208,26 +225,40 @@ export class Reconciler {
     // The pushed image is read back before the platform can succeed; the annotation it writes brings us back.
     if (this.options.imageIndex && (await this.options.imageIndex.readBack(job, platform))) return;
 
-    const wanted = commitStatusFor(platform);
     const annotations = job.metadata.annotations ?? {};
     const seen = annotations[annotationKeys.reported];
     if (this.reportedNotYetSeen.get(name) === seen) this.reportedNotYetSeen.delete(name);
     const reported = this.reportedNotYetSeen.get(name) ?? seen;
+    const wanted = commitStatusToReport(platform, reported);
     if (reported !== wanted.state) {
-      await this.report({
-        repository: annotations[annotationKeys.repository] ?? "",
-        sha: annotations[annotationKeys.sha] ?? "",
-        context: platform.statusContext,
-        targetUrl: annotations[annotationKeys.targetUrl] ?? "",
-        state: wanted.state,
-        description: wanted.description,
-        tokenSecret: annotations[annotationKeys.githubTokenSecret],
-      });
-      this.reportedNotYetSeen.set(name, wanted.state);
-      try {
-        await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
+      const send = () =>
+        this.report({
+          repository: annotations[annotationKeys.repository] ?? "",
+          sha: annotations[annotationKeys.sha] ?? "",
+          context: platform.statusContext,
+          targetUrl: annotations[annotationKeys.targetUrl] ?? "",
+          state: wanted.state,
+          description: wanted.description,
+          tokenSecret: annotations[annotationKeys.githubTokenSecret],
+        });
+      const record = async () => {
+        this.reportedNotYetSeen.set(name, wanted.state);
+        try {
+          await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      };
+      // A crash between sending and recording repeats the status after a
+      // restart; between recording and sending, it loses it. A result must
+      // never be lost, so it is sent first; pending only informs, and is
+      // recorded first, so a restart never shows it twice.
+      if (wanted.final) {
+        await send();
+        await record();
+      } else {
+        await record();
+        await send();
       }
       this.options.onReported?.(platform, wanted.final);
       log.info(

@@ -31,11 +31,19 @@ function ofBuild(statuses: RecordedStatus[], id: string): RecordedStatus[] {
 }
 
 /** Waits for the build's index status to be final (it comes after every platform's), then returns the build's statuses. */
+/**
+ * The build's statuses once its index status is final, checked for the order
+ * a pull request shows: every context starts pending, and the index's final
+ * status is the build's last word.
+ */
 async function settled(bed: Bed, id: string): Promise<RecordedStatus[]> {
-  return ofBuild(
+  const statuses = ofBuild(
     await waitForStatuses(bed.github, (s) => ofBuild(s, id).some((x) => x.context === manifestContext && finalStates.has(x.state)), 240_000),
     id,
   );
+  for (const context of new Set(statuses.map((s) => s.context))) expect(statuses.find((s) => s.context === context)!.state, context).toBe("pending");
+  expect(statuses.at(-1)!.context).toBe(manifestContext);
+  return statuses;
 }
 
 async function getBuild(dispatcher: Dispatcher, id: string) {

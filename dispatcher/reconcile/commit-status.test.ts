@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import type { PlatformState } from "./build-state.js";
+import { commitStatusToReport } from "./commit-status.js";
+
+const platform = (overrides: Partial<PlatformState>): PlatformState => ({
+  platform: "windows/amd64:ltsc2022",
+  slug: "win-ltsc2022",
+  job: "dh-abc-win-ltsc2022",
+  builder: "buildkit",
+  builderReason: "no RUN in windows stages: BuildKit",
+  statusContext: "dockhand/windows-ltsc2022",
+  state: "queued",
+  ...overrides,
+});
+
+describe("commitStatusToReport", () => {
+  it("sends pending with the builder's reason first, even for a platform first seen finished", () => {
+    for (const state of ["succeeded", "failed", "cancelled", "error"] as const) {
+      expect(commitStatusToReport(platform({ state, digest: `sha256:${"a".repeat(64)}` }), undefined)).toEqual({
+        state: "pending",
+        description: "Queued: no RUN in windows stages: BuildKit",
+        final: false,
+      });
+    }
+  });
+
+  it("sends the result once pending is out", () => {
+    const wanted = commitStatusToReport(platform({ state: "succeeded", digest: `sha256:${"a".repeat(64)}`, startedAt: "2026-11-30T10:00:00Z", finishedAt: "2026-11-30T10:00:42Z" }), "pending");
+    expect(wanted).toMatchObject({ state: "success", final: true });
+    expect(wanted.description).toMatch(/^Built sha256:aaaaaaaaaaaa… in 42s$/);
+    expect(commitStatusToReport(platform({ state: "cancelled" }), "pending")).toMatchObject({ state: "error", description: "Cancelled", final: true });
+  });
+
+  it("reports a running platform as it is, first time or not", () => {
+    expect(commitStatusToReport(platform({ state: "running", node: "linux-0" }), undefined)).toMatchObject({ state: "pending", final: false });
+    expect(commitStatusToReport(platform({ state: "queued" }), undefined).description).toBe("Queued: no RUN in windows stages: BuildKit");
+  });
+});
