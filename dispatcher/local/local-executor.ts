@@ -28,7 +28,7 @@ import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import type { BuildState, PlatformPhase, PlatformState } from "../reconcile/build-state.js";
-import { commitStatusFor } from "../reconcile/commit-status.js";
+import { commitStatusFor, isFinalCommitState } from "../reconcile/commit-status.js";
 import { nextManifestStep } from "../reconcile/image-index-state.js";
 import { readBackFailure } from "../reconcile/read-back-failure.js";
 import { type ReconcilerLog, retryDelayMs, type StatusReporter } from "../reconcile/reconciler.js";
@@ -80,7 +80,6 @@ const stopGraceMs = 10_000;
 const reportRetryMs = 2_000;
 const readinessCacheMs = 5_000;
 const garbageCollectionEveryMs = 10 * 60_000;
-const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error"]);
 /** The key of a build's index status in LocalBuild.reporting (platform slugs have no parentheses). */
 const manifestKey = "(manifest)";
 
@@ -676,7 +675,7 @@ export class LocalExecutor implements Executor {
       const platforms = build.record.platforms;
       const done =
         platforms.every((platform) => isFinal(platform) && platform.reported === commitStatusFor(platformStateOf(platform)).state) &&
-        (build.record.index === undefined || finalCommitStates.has(build.record.manifestReported ?? ""));
+        (build.record.index === undefined || isFinalCommitState(build.record.manifestReported));
       const finishedAt = Math.max(...platforms.map((platform) => Date.parse(platform.finishedAt ?? "") || Infinity));
       if (!done || build.work.size > 0 || !(finishedAt < cutoff)) continue;
       this.builds.delete(buildId);

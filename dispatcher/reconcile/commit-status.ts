@@ -9,6 +9,13 @@ export interface CommitStatusWanted {
   final: boolean;
 }
 
+const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error"]);
+
+/** Whether a commit state (as reported, or recorded on a Job) ends its context: nothing follows it. */
+export function isFinalCommitState(state: string | undefined): state is string {
+  return state !== undefined && finalCommitStates.has(state);
+}
+
 export function commitStatusFor(platform: PlatformState): CommitStatusWanted {
   switch (platform.state) {
     case "queued":

@@ -6,7 +6,7 @@
 import type { V1Job } from "@kubernetes/client-node";
 import { shortImageDigest, truncateDescription } from "../github/status-description.js";
 import { annotationKeys } from "../plan/names.js";
-import type { CommitStatusWanted } from "./commit-status.js";
+import { type CommitStatusWanted, isFinalCommitState } from "./commit-status.js";
 import type { PlatformState } from "./build-state.js";
 
 export interface ManifestState {
@@ -107,14 +107,12 @@ export type ManifestStep =
  * state is never followed by another.
  */
 export function nextManifestStep(manifest: ManifestState, reported: string | undefined): ManifestStep {
-  if (reported !== undefined && finalCommitStates.has(reported)) return { kind: "none" };
+  if (isFinalCommitState(reported)) return { kind: "none" };
   if (manifest.ready && reported === undefined) return { kind: "report", wanted: manifestCommitStatus(manifest) };
   if (manifest.ready) return { kind: "push" };
   const wanted = manifestCommitStatus(manifest);
   return reported === wanted.state ? { kind: "none" } : { kind: "report", wanted };
 }
-
-const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error"]);
 
 function parseJson<T>(text: string | undefined): T | undefined {
   if (text === undefined) return undefined;

@@ -10,7 +10,7 @@
 //    every Job (dockhand.dev/manifest-reported); until then each Job keeps
 //    its report finalizer, so the build's Jobs (and what they record) stay.
 
-import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import type { V1Job } from "@kubernetes/client-node";
 import type { BuildJobs } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { isNotFound } from "../kube/api-errors.js";
@@ -22,7 +22,8 @@ import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation,
 import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestCommitStatus } from "./image-index-state.js";
 import { readBackFailure } from "./read-back-failure.js";
 import { pushImageIndex, readPushedImage } from "./registry-steps.js";
-import type { CommitStatusWanted } from "./commit-status.js";
+import { type CommitStatusWanted, isFinalCommitState } from "./commit-status.js";
+import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { StatusReporter } from "./reconciler.js";
 
 export interface ImageIndexStepLog {
@@ -30,7 +31,6 @@ export interface ImageIndexStepLog {
   warn(fields: object, message: string): void;
 }
 
-const finalCommitStates = new Set(["success", "failure", "error"]);
 
 export class ImageIndexStep {
   /** Manifest states this process reported (by build) that the informer may not show yet; see Reconciler.reportedNotYetSeen. */
@@ -45,7 +45,6 @@ export class ImageIndexStep {
     private readonly registryFor: (secretName: string | undefined) => { http: RegistryHttp; reader: ImageReader },
     private readonly report: StatusReporter,
     private readonly log: ImageIndexStepLog,
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** Drops what only covered the informer's lag (this replica stops reconciling). */
@@ -75,7 +74,7 @@ export class ImageIndexStep {
       this.log.info({ job: name, image: read.record, ...(read.mismatch ? { mismatch: read.mismatch } : {}) }, "pushed image read back");
       return true;
     } catch (err) {
-      const failure = readBackFailure(err, platform, this.now());
+      const failure = readBackFailure(err, platform, Date.now());
       if (failure === undefined) throw err;
       await this.jobs.patchAnnotations(name, { [annotationKeys.platformMismatch]: failure });
       return true;
@@ -107,7 +106,7 @@ export class ImageIndexStep {
     const buildJobs = this.informers.jobs.list(this.jobs.namespace).filter((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId);
     const recorded = [job, ...buildJobs].map((j) => j.metadata?.annotations?.[annotationKeys.manifestReported]);
     const covered = buildId === undefined ? undefined : this.reportedNotYetSeen.get(buildId);
-    return ![...recorded, covered].some((state) => state !== undefined && finalCommitStates.has(state));
+    return ![...recorded, covered].some(isFinalCommitState);
   }
 
   /**
@@ -130,11 +129,11 @@ export class ImageIndexStep {
     const manifest = deriveManifestState(withRecord, platforms);
     if (!manifest) return false;
 
-    const seen = buildJobs.map((j) => j.metadata?.annotations?.[annotationKeys.manifestReported]).find((r) => r !== undefined && finalCommitStates.has(r))
+    const seen = buildJobs.map((j) => j.metadata?.annotations?.[annotationKeys.manifestReported]).find(isFinalCommitState)
       ?? job.metadata?.annotations?.[annotationKeys.manifestReported];
     if (this.reportedNotYetSeen.get(buildId) === seen) this.reportedNotYetSeen.delete(buildId);
     const reported = this.reportedNotYetSeen.get(buildId) ?? seen;
-    if (reported !== undefined && finalCommitStates.has(reported)) {
+    if (isFinalCommitState(reported)) {
       // Final is final. The Jobs let go after it are gone from the cache, so
       // what is derived now (a platform "waiting" for a Job that no longer
       // exists) must not take the status back to pending. Only finish the
@@ -145,7 +144,9 @@ export class ImageIndexStep {
       return false;
     }
 
-    if (manifest.ready && !this.announced(buildId, buildJobs)) return this.announce(job);
+    const wanted = manifestCommitStatus(manifest);
+    // Pending before anything else, however late the reconciler gets here.
+    if ((manifest.ready || wanted.final) && !this.announced(buildId, buildJobs)) return this.announce(job);
     if (manifest.ready) {
       const record = await this.push(buildId, manifest.tags, buildJobs);
       this.indexNotYetSeen.set(buildId, record);
@@ -153,43 +154,24 @@ export class ImageIndexStep {
       return true;
     }
 
-    const wanted = manifestCommitStatus(manifest);
     if (reported === wanted.state) return false;
-    // Pending before anything else, however late the reconciler gets here.
-    if (wanted.final && !this.announced(buildId, buildJobs)) return this.announce(job);
     // The index status is the build's last word: a platform whose own final
     // status is not out yet reports it first, and its reconcile, coming
     // back here, sends this one.
-    if (wanted.final && !buildJobs.every((j) => finalCommitStates.has(j.metadata?.annotations?.[annotationKeys.reported] ?? ""))) return false;
+    if (wanted.final && !buildJobs.every((j) => isFinalCommitState(j.metadata?.annotations?.[annotationKeys.reported]))) return false;
     await this.reportAndRecord(job, buildId, manifest.statusContext, wanted, buildJobs);
     return true;
   }
 
   private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[]): Promise<void> {
-    const annotations = job.metadata?.annotations ?? {};
-    const send = () =>
-      this.report({
-        repository: annotations[annotationKeys.repository] ?? "",
-        sha: annotations[annotationKeys.sha] ?? "",
-        context,
-        targetUrl: annotations[annotationKeys.targetUrl] ?? "",
-        state: wanted.state,
-        description: wanted.description,
-        tokenSecret: annotations[annotationKeys.githubTokenSecret],
-      });
-    const record = async () => {
-      this.reportedNotYetSeen.set(buildId, wanted.state);
-      await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
-    };
-    // As for a platform's status (Reconciler.reconcile): a result is sent,
-    // then recorded; pending is recorded, then sent.
-    if (wanted.final) {
-      await send();
-      await record();
-    } else {
-      await record();
-      await send();
-    }
+    await sendAndRecord(
+      wanted,
+      () => this.report(statusReportFor(job, context, wanted)),
+      async () => {
+        this.reportedNotYetSeen.set(buildId, wanted.state);
+        await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
+      },
+    );
     this.log.info({ buildId, context, state: wanted.state, description: wanted.description }, "commit status reported");
   }
 

@@ -5,6 +5,7 @@ import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
 import { commitStatusToReport, type CommitStatusWanted } from "./commit-status.js";
+import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { ImageIndexStep } from "./image-index-step.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
@@ -231,35 +232,18 @@ export class Reconciler {
     const reported = this.reportedNotYetSeen.get(name) ?? seen;
     const wanted = commitStatusToReport(platform, reported);
     if (reported !== wanted.state) {
-      const send = () =>
-        this.report({
-          repository: annotations[annotationKeys.repository] ?? "",
-          sha: annotations[annotationKeys.sha] ?? "",
-          context: platform.statusContext,
-          targetUrl: annotations[annotationKeys.targetUrl] ?? "",
-          state: wanted.state,
-          description: wanted.description,
-          tokenSecret: annotations[annotationKeys.githubTokenSecret],
-        });
-      const record = async () => {
-        this.reportedNotYetSeen.set(name, wanted.state);
-        try {
-          await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
-        }
-      };
-      // A crash between sending and recording repeats the status after a
-      // restart; between recording and sending, it loses it. A result must
-      // never be lost, so it is sent first; pending only informs, and is
-      // recorded first, so a restart never shows it twice.
-      if (wanted.final) {
-        await send();
-        await record();
-      } else {
-        await record();
-        await send();
-      }
+      await sendAndRecord(
+        wanted,
+        () => this.report(statusReportFor(job, platform.statusContext, wanted)),
+        async () => {
+          this.reportedNotYetSeen.set(name, wanted.state);
+          try {
+            await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        },
+      );
       this.options.onReported?.(platform, wanted.final);
       log.info(
         { platform: platform.platform, state: wanted.state, description: wanted.description },
