@@ -19,6 +19,9 @@ export async function* mergeAsync<T>(sources: AsyncIterable<T>[]): AsyncGenerato
       }
     }
   } finally {
+    // A consumer that stops early leaves one pull in flight per source; what
+    // it fails with no longer matters, but unheard it is an unhandled rejection.
+    for (const inFlight of pending.values()) inFlight.catch(() => undefined);
     await Promise.all(iterators.map((it) => it.return?.()));
   }
 }

@@ -55,9 +55,19 @@ export async function* containerLogLines(
     }
     throw Object.assign(new Error(`pod log ${pod}/${container}: HTTP ${response.statusCode}: ${message}`), { code: response.statusCode });
   }
+  // The response outlives the line reader: a consumer that stops early
+  // closes readline, which drops its error listener, and the abort that
+  // follows then fails the response with "aborted". Unheard, that error
+  // would be an uncaught exception and take the dispatcher down.
+  let lost: Error | undefined;
+  response.on("error", (err) => (lost ??= err));
   try {
     for await (const line of createInterface({ input: response, crlfDelay: Infinity })) yield line;
+    if (lost && !signal.aborted) throw lost;
   } catch (err) {
     if (!signal.aborted) throw err;
+  } finally {
+    // A consumer that stops early must not leave the connection streaming.
+    response.destroy();
   }
 }
