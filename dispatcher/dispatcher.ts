@@ -186,7 +186,11 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
     async close() {
       process.off("SIGHUP", onHangup);
       clearInterval(sweeper);
-      await app.close();
+      // Node waits for every open connection, even one that never sent a
+      // request (until headersTimeout, 60 s: past the pod's grace period),
+      // so after the grace whatever is left is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), config.listen.shutdownGraceSeconds * 1000);
+      await app.close().finally(() => clearTimeout(cut));
       await leaderElector?.stop();
       await executor.stop();
     },

@@ -110,6 +110,13 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ minLength: 1, default: "0.0.0.0", description: "Address the HTTP API listens on." }),
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 8080, description: "Port the HTTP API listens on." }),
+        shutdownGraceSeconds: Type.Integer({
+          minimum: 0,
+          maximum: 300,
+          default: 10,
+          description:
+            "On SIGTERM, requests in flight get this long to finish; then every connection is closed (log followers resume against another replica). Keep it below the pod's terminationGracePeriodSeconds.",
+        }),
       },
       "Where the dispatcher's HTTP API listens.",
     ),

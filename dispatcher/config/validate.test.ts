@@ -18,7 +18,7 @@ function problemsOf(raw: unknown, env: Record<string, string> = {}): ConfigProbl
 describe("resolveConfig", () => {
   it("fills every default", () => {
     expect(resolveConfig(base, {}, "dockhand.yaml")).toEqual({
-      listen: { host: "0.0.0.0", port: 8080 },
+      listen: { host: "0.0.0.0", port: 8080, shutdownGraceSeconds: 10 },
       publicUrl: "http://dockhand.dockhand.svc:8080",
       executor: "auto",
       kubernetes: { namespace: "dockhand" },
