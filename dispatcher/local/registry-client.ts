@@ -4,15 +4,15 @@
 // so the index goes out as whoever pushed the platforms. registry.secretName
 // is a Kubernetes Secret and does not apply here.
 //
-// Only `auths` entries are read (credentialFor): credential helpers
-// (credsStore / credHelpers) would mean running docker-credential-* binaries,
-// which the read-back does not do; a registry whose login lives in one is
-// read anonymously, and its refusal names the registry.
+// Logins are found where docker looks: credHelpers, credsStore (Docker
+// Desktop, the OS keychain, pass, ecr-login…), then auths. A helper is run
+// at most once per registry every 30 s, as the file is read.
 
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { credentialFor } from "../registry/docker-config.js";
+import { credentialSourceFor, type RegistryCredential } from "../registry/docker-config.js";
+import { credentialFromHelper } from "./credential-helper.js";
 import { ImageReader } from "../registry/image-reader.js";
 import { RegistryHttp } from "../registry/registry-http.js";
 
@@ -41,18 +41,26 @@ export function localRegistryClient(
     cached = { text, at: Date.now() };
     return text;
   };
-  const http = new RegistryHttp({
-    insecureRegistries,
-    credentialsSource: `${file} (docker login)`,
-    credentials: async (host) => {
-      const text = await configText();
-      if (text === undefined) return undefined;
-      try {
-        return credentialFor(text, host);
-      } catch (err) {
-        throw new Error(`${file}: ${(err as Error).message}; fix it or run docker login again`);
-      }
-    },
-  });
+  const fromHelpers = new Map<string, { credential: Promise<RegistryCredential | undefined>; at: number }>();
+  const credentials = async (host: string): Promise<RegistryCredential | undefined> => {
+    const text = await configText();
+    if (text === undefined) return undefined;
+    let source;
+    try {
+      source = credentialSourceFor(text, host);
+    } catch (err) {
+      throw new Error(`${file}: ${(err as Error).message}; fix it or run docker login again`);
+    }
+    if (source?.kind !== "helper") return source?.credential;
+    const key = `${source.helper} ${source.serverUrl}`;
+    const cachedAnswer = fromHelpers.get(key);
+    if (cachedAnswer && Date.now() - cachedAnswer.at < maxAgeMs) return cachedAnswer.credential;
+    const credential = credentialFromHelper({ helper: source.helper, serverUrl: source.serverUrl, namedIn: `${file} ${source.setting}`, env });
+    fromHelpers.set(key, { credential, at: Date.now() });
+    // A failure is not kept: the next request asks again (the user may fix it meanwhile).
+    credential.catch(() => fromHelpers.delete(key));
+    return credential;
+  };
+  const http = new RegistryHttp({ insecureRegistries, credentialsSource: `${file} (docker login)`, credentials });
   return { http, reader: new ImageReader(http) };
 }

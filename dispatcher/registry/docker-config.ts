@@ -28,23 +28,76 @@ interface AuthEntry {
 const dockerHubKeys = ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"];
 
 /**
- * The credential for `host` (as in an image reference: `ghcr.io`,
+ * Where a docker config keeps the login for `host`: in the file itself, or
+ * behind a credential helper (`docker-credential-<helper> get`), by docker's
+ * own precedence: `credHelpers[host]`, then `credsStore` (which then holds
+ * every login, so `auths` entries are only markers), then `auths`.
+ */
+export type CredentialSource =
+  | { readonly kind: "inline"; readonly credential: RegistryCredential }
+  /** `serverUrl` is what docker login stored it under: the host, or Docker Hub's v1 URL. */
+  | { readonly kind: "helper"; readonly helper: string; readonly serverUrl: string; readonly setting: "credHelpers" | "credsStore" };
+
+/** Helper names become a program name on PATH: nothing that could be a path or an option. */
+const helperName = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/**
+ * The login for `host` (as in an image reference: `ghcr.io`,
  * `127.0.0.1:15000`, `docker.io`), or undefined for anonymous access.
- * Keys may be written with a scheme and a path (`https://ghcr.io/v2/`), as
- * docker itself accepts. Throws on a file that is not a docker config.
+ * Throws on a file that is not a docker config.
+ */
+export function credentialSourceFor(dockerConfigJson: string, host: string): CredentialSource | undefined {
+  const parsed = parseConfig(dockerConfigJson);
+  const wanted = keysFor(host);
+  const serverUrl = host === "docker.io" ? dockerHubKeys[0]! : host;
+  const helpers = parsed.credHelpers;
+  if (helpers !== undefined) {
+    if (typeof helpers !== "object" || helpers === null) throw new Error("docker config: credHelpers is not an object");
+    for (const [key, helper] of Object.entries(helpers as Record<string, unknown>)) {
+      if (wanted.has(normalizeKey(key))) return helperSource(helper, `credHelpers["${key}"]`, serverUrl, "credHelpers");
+    }
+  }
+  if (parsed.credsStore !== undefined && parsed.credsStore !== "") return helperSource(parsed.credsStore, "credsStore", serverUrl, "credsStore");
+  const credential = inlineCredential(parsed, wanted);
+  return credential && { kind: "inline", credential };
+}
+
+/**
+ * The credential written in the config's `auths` for `host`, or undefined.
+ * What a kubernetes.io/dockerconfigjson Secret holds: no helper can run for
+ * it, so helpers are not consulted. Keys may be written with a scheme and a
+ * path (`https://ghcr.io/v2/`), as docker itself accepts.
  */
 export function credentialFor(dockerConfigJson: string, host: string): RegistryCredential | undefined {
+  return inlineCredential(parseConfig(dockerConfigJson), keysFor(host));
+}
+
+function parseConfig(text: string): { auths?: unknown; credHelpers?: unknown; credsStore?: unknown } {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(dockerConfigJson);
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new Error(`.dockerconfigjson is not JSON: ${(err as Error).message}`);
   }
-  const auths = (parsed as { auths?: unknown }).auths;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(".dockerconfigjson is not a JSON object");
+  return parsed;
+}
+
+function keysFor(host: string): Set<string> {
+  return host === "docker.io" ? new Set(dockerHubKeys.map(normalizeKey)) : new Set([normalizeKey(host)]);
+}
+
+function helperSource(helper: unknown, where: string, serverUrl: string, setting: "credHelpers" | "credsStore"): CredentialSource {
+  if (typeof helper !== "string" || !helperName.test(helper)) {
+    throw new Error(`docker config: ${where} must name a credential helper (docker-credential-<name> on PATH), got ${JSON.stringify(helper)}`);
+  }
+  return { kind: "helper", helper, serverUrl, setting };
+}
+
+function inlineCredential(parsed: { auths?: unknown }, wanted: Set<string>): RegistryCredential | undefined {
+  const auths = parsed.auths;
   if (auths === undefined) return undefined;
   if (typeof auths !== "object" || auths === null) throw new Error(".dockerconfigjson: auths is not an object");
-
-  const wanted = host === "docker.io" ? new Set(dockerHubKeys.map(normalizeKey)) : new Set([normalizeKey(host)]);
   for (const [key, entry] of Object.entries(auths as Record<string, AuthEntry>)) {
     if (!wanted.has(normalizeKey(key))) continue;
     return credentialOf(entry, key);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseChallenge } from "./auth-challenge.js";
-import { credentialFor } from "./docker-config.js";
+import { credentialFor, credentialSourceFor } from "./docker-config.js";
 import { imageIndex } from "./image-index.js";
 import { checkImagePlatform } from "./platform-check.js";
 
@@ -31,6 +31,61 @@ describe("credentialFor", () => {
   it("says what is wrong with a file that is not a docker config", () => {
     expect(() => credentialFor("{", "ghcr.io")).toThrow(/not JSON/);
     expect(() => credentialFor(JSON.stringify({ auths: { "ghcr.io": { auth: b64("no-colon") } } }), "ghcr.io")).toThrow(/auths\["ghcr.io"\]\.auth/);
+  });
+});
+
+describe("credentialSourceFor: docker's order of credHelpers, credsStore, auths", () => {
+  const inline = { "127.0.0.1:15000": { auth: b64("builder:pw") } };
+  const cases: [string, Record<string, unknown>, string, ReturnType<typeof credentialSourceFor>][] = [
+    ["auths alone", { auths: inline }, "127.0.0.1:15000", { kind: "inline", credential: { kind: "basic", username: "builder", password: "pw" } }],
+    [
+      "credsStore holds every login; auths entries are only markers",
+      { auths: { ...inline, "ghcr.io": {} }, credsStore: "desktop" },
+      "ghcr.io",
+      { kind: "helper", helper: "desktop", serverUrl: "ghcr.io", setting: "credsStore" },
+    ],
+    [
+      "credsStore wins over an auths entry (docker asks the store)",
+      { auths: inline, credsStore: "pass" },
+      "127.0.0.1:15000",
+      { kind: "helper", helper: "pass", serverUrl: "127.0.0.1:15000", setting: "credsStore" },
+    ],
+    [
+      "credHelpers for this host win over credsStore",
+      { credsStore: "desktop", credHelpers: { "123456789012.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login" } },
+      "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+      { kind: "helper", helper: "ecr-login", serverUrl: "123456789012.dkr.ecr.eu-west-1.amazonaws.com", setting: "credHelpers" },
+    ],
+    [
+      "credHelpers for another host leave this one to credsStore",
+      { credsStore: "desktop", credHelpers: { "gcr.io": "gcloud" } },
+      "ghcr.io",
+      { kind: "helper", helper: "desktop", serverUrl: "ghcr.io", setting: "credsStore" },
+    ],
+    [
+      "Docker Hub is asked for under its v1 index URL",
+      { credsStore: "osxkeychain" },
+      "docker.io",
+      { kind: "helper", helper: "osxkeychain", serverUrl: "https://index.docker.io/v1/", setting: "credsStore" },
+    ],
+    ["an empty credsStore is no store", { credsStore: "", auths: inline }, "127.0.0.1:15000", { kind: "inline", credential: { kind: "basic", username: "builder", password: "pw" } }],
+    ["nothing for this host", { auths: inline }, "quay.io", undefined],
+  ];
+  it.each(cases)("%s", (_name, config, host, expected) => {
+    expect(credentialSourceFor(JSON.stringify(config), host)).toEqual(expected);
+  });
+
+  it("refuses a helper name that could be a path or an option, saying where it is", () => {
+    expect(() => credentialSourceFor(JSON.stringify({ credsStore: "../../bin/sh" }), "ghcr.io")).toThrow(
+      'docker config: credsStore must name a credential helper (docker-credential-<name> on PATH), got "../../bin/sh"',
+    );
+    expect(() => credentialSourceFor(JSON.stringify({ credHelpers: { "ghcr.io": "-x" } }), "ghcr.io")).toThrow(/credHelpers\["ghcr.io"\] must name/);
+    expect(() => credentialSourceFor(JSON.stringify({ credHelpers: [] }), "ghcr.io")).not.toThrow();
+    expect(() => credentialSourceFor("[]", "ghcr.io")).toThrow(/not a JSON object/);
+  });
+
+  it("credentialFor (a Secret's file, where no helper can run) reads auths only", () => {
+    expect(credentialFor(JSON.stringify({ auths: inline, credsStore: "desktop" }), "127.0.0.1:15000")).toEqual({ kind: "basic", username: "builder", password: "pw" });
   });
 });
 

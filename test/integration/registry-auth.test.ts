@@ -8,7 +8,7 @@
 // documents (https://distribution.github.io/distribution/spec/auth/jwt/).
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -158,6 +158,36 @@ describe("a registry that demands Bearer tokens", () => {
     const anonymous = localRegistryClient([registry], { DOCKER_CONFIG: withoutLogin });
     const error = await anonymous.reader.manifest(registry, "team/app", "1").catch((e: unknown) => e);
     expect(String(error)).toContain(`refused anonymous access for repository:team/app:pull: HTTP 401 (no credentials for ${registry} in ${join(withoutLogin, "config.json")} (docker login))`);
+  });
+
+  it("takes the login from a real credential helper (docker-credential-pass) named by credsStore or credHelpers, as the docker CLI does", async () => {
+    const home = mkdtempSync(join(tmpdir(), "dh-cred-helper-"));
+    const helperEnv = { PATH: process.env["PATH"], GNUPGHOME: join(home, "gnupg"), PASSWORD_STORE_DIR: join(home, "store"), HOME: home };
+    const sh = (command: string, args: string[], input?: string) => execFileSync(command, args, { env: helperEnv, input, stdio: ["pipe", "pipe", "pipe"] }).toString("utf8");
+    mkdirSync(helperEnv.GNUPGHOME, { mode: 0o700 });
+    try {
+      sh("gpg", ["--batch", "--passphrase", "", "--quick-gen-key", "dockhand test <test@dockhand.invalid>", "default", "default", "never"]);
+      const fingerprint = /^fpr:+([0-9A-F]+):/m.exec(sh("gpg", ["--list-keys", "--with-colons"]))![1]!;
+      sh("pass", ["init", fingerprint]);
+      // What `docker login` does with credsStore set: the login goes to the helper, the file keeps a marker.
+      sh("docker-credential-pass", ["store"], JSON.stringify({ ServerURL: registry, Username: user.name, Secret: user.password }));
+      for (const config of [{ credsStore: "pass", auths: { [registry]: {} } }, { credHelpers: { [registry]: "pass" } }]) {
+        const dockerConfig = mkdtempSync(join(tmpdir(), "dh-docker-config-"));
+        writeFileSync(join(dockerConfig, "config.json"), JSON.stringify(config));
+        const { reader } = localRegistryClient([registry], { ...helperEnv, DOCKER_CONFIG: dockerConfig });
+        const tagged = await reader.manifest(registry, "team/app", "1-win-ltsc2022");
+        expect(tagged.descriptor.digest, JSON.stringify(config)).toMatch(/^sha256:/);
+      }
+
+      const missing = mkdtempSync(join(tmpdir(), "dh-docker-config-"));
+      writeFileSync(join(missing, "config.json"), JSON.stringify({ credsStore: "dockhand-no-such-helper" }));
+      const error = await localRegistryClient([registry], { ...helperEnv, DOCKER_CONFIG: missing }).reader.manifest(registry, "team/app", "1").catch((e: unknown) => e);
+      expect(String(error)).toContain(
+        `docker-credential-dockhand-no-such-helper is not on PATH, and ${join(missing, "config.json")} credsStore names it: install it, or remove it there and docker login again`,
+      );
+    } finally {
+      execFileSync("gpgconf", ["--kill", "gpg-agent"], { env: helperEnv, stdio: "ignore" });
+    }
   });
 
   it("says it went anonymous when the Secret has nothing for this registry", async () => {
