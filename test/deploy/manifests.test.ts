@@ -3,6 +3,7 @@
 // for the base and each overlay.
 import { beforeAll, describe, expect, it } from "vitest";
 import { configFromConfigMap, kubectl, type Manifest, render } from "./deployed.js";
+import { resolveConfig } from "../../dispatcher/config/validate.js";
 
 const targets = ["deploy/base", "deploy/overlays/aks", "deploy/overlays/plain"];
 
@@ -53,6 +54,14 @@ describe("what the manifests promise", () => {
     expect(configVolume.configMap.name).toMatch(/^dockhand-config-/);
     // Nothing secret is committed: no Secret objects in deploy/.
     expect(base.filter((m) => m.kind === "Secret")).toEqual([]);
+  });
+
+  it("the dispatcher stops within its termination grace: preStop sleep, then the API's grace for requests in flight", () => {
+    const pod = find("Deployment", "dockhand").spec.template.spec;
+    const preStop = pod.containers[0].lifecycle.preStop.sleep.seconds as number;
+    const config = resolveConfig(configFromConfigMap(base), { DOCKHAND_SIGNING_KEY: "x".repeat(48) }, "deploy/base ConfigMap");
+    // What SIGTERM still needs after the grace (leader election release, informers) gets the rest.
+    expect(preStop + config.listen.shutdownGraceSeconds).toBeLessThanOrEqual(pod.terminationGracePeriodSeconds - 10);
   });
 
   it.each([
