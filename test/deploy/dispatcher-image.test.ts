@@ -123,4 +123,10 @@ describe("the dispatcher image (deploy/images/dispatcher)", () => {
     const statuses = mine(await waitForStatuses(bed.github, (s) => mine(s).some((x) => finalStates.has(x.state)), 180_000));
     expect(statuses.map((s) => s.state)).toEqual(["pending", "success"]);
   });
+
+  it("stops cleanly on SIGTERM as PID 1 (exit 0, not killed), as when Kubernetes ends the pod", () => {
+    docker(["stop", "-t", "30", container]);
+    const state = JSON.parse(docker(["inspect", container]))[0].State;
+    expect({ exitCode: state.ExitCode, oomKilled: state.OOMKilled }).toEqual({ exitCode: 0, oomKilled: false });
+  });
 });
