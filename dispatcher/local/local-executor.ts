@@ -29,7 +29,7 @@ import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import type { BuildState, PlatformPhase, PlatformState } from "../reconcile/build-state.js";
 import { commitStatusFor, isFinalCommitState } from "../reconcile/commit-status.js";
-import { nextManifestStep } from "../reconcile/image-index-state.js";
+import { manifestAnnouncement, nextManifestStep } from "../reconcile/image-index-state.js";
 import { readBackFailure } from "../reconcile/read-back-failure.js";
 import { type ReconcilerLog, retryDelayMs, type StatusReporter } from "../reconcile/reconciler.js";
 import { pushImageIndex, readPushedImage } from "../reconcile/registry-steps.js";
@@ -592,6 +592,8 @@ export class LocalExecutor implements Executor {
     platform.reported = wanted.state;
     await this.save(build);
     this.options.onReported?.(platformStateOf(platform), wanted.final);
+    // The index's final status waits for every platform's own (nextManifestStep): look again.
+    if (wanted.final) this.reconcileManifest(build);
     this.options.log.info(
       { buildId: build.record.id, platform: platform.platform, state: wanted.state, description: wanted.description },
       "commit status reported",
@@ -636,7 +638,10 @@ export class LocalExecutor implements Executor {
     for (;;) {
       const manifest = manifestOf(record);
       if (!manifest) return;
-      const step = nextManifestStep(manifest, record.manifestReported);
+      const step = nextManifestStep(manifest, {
+        reported: record.manifestReported,
+        platformsFinal: record.platforms.every((platform) => isFinalCommitState(platform.reported)),
+      });
       if (step.kind === "none") return;
       if (step.kind === "push") {
         const platforms = record.platforms.map((platform) => ({ platform: platform.platform, name: `${record.id} ${platform.platform}`, record: platform.imageRecord }));
@@ -646,18 +651,19 @@ export class LocalExecutor implements Executor {
         else this.options.log.info({ buildId: record.id, digest: record.indexResult.digest, tags: manifest.tags }, "image index pushed");
         continue;
       }
+      const wanted = step.kind === "announce" ? manifestAnnouncement(manifest, record.platforms.map((platform) => platform.platform)) : step.wanted;
       await this.options.report({
         repository: record.repository,
         sha: record.sha,
         context: manifest.statusContext,
         targetUrl: record.targetUrl,
-        state: step.wanted.state,
-        description: step.wanted.description,
+        state: wanted.state,
+        description: wanted.description,
       });
-      record.manifestReported = step.wanted.state;
+      record.manifestReported = wanted.state;
       await this.save(build);
       this.options.log.info(
-        { buildId: record.id, context: manifest.statusContext, state: step.wanted.state, description: step.wanted.description },
+        { buildId: record.id, context: manifest.statusContext, state: wanted.state, description: wanted.description },
         "commit status reported",
       );
     }

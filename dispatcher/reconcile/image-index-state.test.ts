@@ -1,7 +1,7 @@
 import type { V1Job } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { deriveBuildState, derivePlatformState } from "./build-state.js";
-import { deriveManifestState, manifestCommitStatus, type ManifestState, nextManifestStep } from "./image-index-state.js";
+import { deriveManifestState, manifestAnnouncement, manifestCommitStatus, type ManifestReports, type ManifestState, nextManifestStep } from "./image-index-state.js";
 
 const now = new Date("2026-11-23T20:00:00Z");
 const options = { now, unschedulableAfterSeconds: 600 };
@@ -110,23 +110,31 @@ describe("deriveBuildState", () => {
   });
 });
 
-describe("nextManifestStep (the local executor's index step)", () => {
+describe("nextManifestStep (both executors' index step)", () => {
   const base = { tags: ["r/app:1"], statusContext: "dockhand/manifest" };
   const waiting: ManifestState = { ...base, state: "pending", message: "waiting for 2 of 2 platforms: a, b" };
   const ready: ManifestState = { ...base, state: "pending", ready: true, message: "pushing the index of 2 platforms" };
   const pushed: ManifestState = { ...base, state: "succeeded", digest: digest("f") };
   const failed: ManifestState = { ...base, state: "failed", message: "no index pushed: a failed" };
-  const cases: [string, ManifestState, string | undefined, object][] = [
-    ["nothing reported yet: pending", waiting, undefined, { kind: "report", wanted: { state: "pending", description: "Waiting for 2 of 2 platforms: a, b" } }],
-    ["pending already reported: nothing", waiting, "pending", { kind: "none" }],
-    ["ready, pending never reported (every platform done before the first look): pending first", ready, undefined, { kind: "report", wanted: { state: "pending" } }],
-    ["ready, pending reported: push", ready, "pending", { kind: "push" }],
-    ["pushed: success", pushed, "pending", { kind: "report", wanted: { state: "success", description: "Index sha256:ffffffffffff… pushed under 1 tag", final: true } }],
-    ["pushed and success reported: nothing (a restart does not repeat it)", pushed, "success", { kind: "none" }],
-    ["a platform failed: error naming it", failed, "pending", { kind: "report", wanted: { state: "error", description: "No index pushed: a failed" } }],
-    ["final is final, whatever is derived later", waiting, "error", { kind: "none" }],
+  const done = { platformsFinal: true };
+  const cases: [string, ManifestState, ManifestReports, object][] = [
+    ["nothing reported yet: pending", waiting, { reported: undefined, platformsFinal: false }, { kind: "report", wanted: { state: "pending", description: "Waiting for 2 of 2 platforms: a, b" } }],
+    ["pending already reported: nothing", waiting, { reported: "pending", platformsFinal: false }, { kind: "none" }],
+    ["ready, nothing reported (every platform done before the first look): announce pending first", ready, { reported: undefined, ...done }, { kind: "announce" }],
+    ["failed, nothing reported: announce pending first, not the error", failed, { reported: undefined, ...done }, { kind: "announce" }],
+    ["announced on another Job though not on this one: no second pending", ready, { reported: undefined, announced: true, ...done }, { kind: "push" }],
+    ["ready, pending reported: push", ready, { reported: "pending", ...done }, { kind: "push" }],
+    ["pushed: success", pushed, { reported: "pending", ...done }, { kind: "report", wanted: { state: "success", description: "Index sha256:ffffffffffff… pushed under 1 tag", final: true } }],
+    ["pushed and success reported: nothing (a restart does not repeat it)", pushed, { reported: "success", ...done }, { kind: "none" }],
+    ["a platform failed: error naming it", failed, { reported: "pending", ...done }, { kind: "report", wanted: { state: "error", description: "No index pushed: a failed" } }],
+    ["a platform failed but its own failure is not out yet: wait (the index's status comes last)", failed, { reported: "pending", platformsFinal: false }, { kind: "none" }],
+    ["final is final, whatever is derived later", waiting, { reported: "error", platformsFinal: false }, { kind: "none" }],
   ];
-  it.each(cases)("%s", (_name, manifest, reported, expected) => {
-    expect(nextManifestStep(manifest, reported)).toMatchObject(expected);
+  it.each(cases)("%s", (_name, manifest, said, expected) => {
+    expect(nextManifestStep(manifest, said)).toMatchObject(expected);
+  });
+
+  it("announces with what the index waits for", () => {
+    expect(manifestAnnouncement(failed, ["a", "b"])).toEqual({ state: "pending", description: "Waiting for 2 platforms: a, b", final: false });
   });
 });

@@ -94,24 +94,50 @@ export function manifestCommitStatus(manifest: ManifestState): CommitStatusWante
   }
 }
 
-/** What an executor that keeps its own record does next for the index (the local executor). */
+/** What an executor does next for a build's index: both executors decide it here. */
 export type ManifestStep =
   | { kind: "none" }
+  /** Report pending first, in the executor's own words (it knows the platforms). */
+  | { kind: "announce" }
   | { kind: "report"; wanted: CommitStatusWanted }
   | { kind: "push" };
 
+/** What has been said so far about a build's index and its platforms. */
+export interface ManifestReports {
+  /** The index status last reported (undefined: none yet). */
+  reported: string | undefined;
+  /**
+   * Whether any status of the index is out. Default: reported is set. The
+   * reconciler also counts one recorded on another Job of the build, or sent
+   * by this process and not in its cache yet.
+   */
+  announced?: boolean;
+  /** Every platform's own final status is out. */
+  platformsFinal: boolean;
+}
+
 /**
- * Level-triggered: from where the index stands and the last state reported
- * for it, the one thing to do next. Pending is reported before anything else,
- * even when every platform is through before the first look, and a final
- * state is never followed by another.
+ * Level-triggered: from where the index stands and what was reported, the
+ * one thing to do next. Pending goes out before anything else, even when
+ * every platform is through before the first look (GitHub paces status
+ * writes, so reporting can lag the builds); the index's final status is the
+ * build's last word, after every platform's own; and a final state is never
+ * followed by another.
  */
-export function nextManifestStep(manifest: ManifestState, reported: string | undefined): ManifestStep {
-  if (isFinalCommitState(reported)) return { kind: "none" };
-  if (manifest.ready && reported === undefined) return { kind: "report", wanted: manifestCommitStatus(manifest) };
-  if (manifest.ready) return { kind: "push" };
+export function nextManifestStep(manifest: ManifestState, said: ManifestReports): ManifestStep {
+  if (isFinalCommitState(said.reported)) return { kind: "none" };
   const wanted = manifestCommitStatus(manifest);
-  return reported === wanted.state ? { kind: "none" } : { kind: "report", wanted };
+  const announced = said.announced ?? said.reported !== undefined;
+  if (!announced && (manifest.ready || wanted.final)) return { kind: "announce" };
+  if (manifest.ready) return { kind: "push" };
+  if (said.reported === wanted.state) return { kind: "none" };
+  if (wanted.final && !said.platformsFinal) return { kind: "none" };
+  return { kind: "report", wanted };
+}
+
+/** The pending an "announce" step reports: what the index waits for. */
+export function manifestAnnouncement(manifest: ManifestState, platforms: readonly string[]): CommitStatusWanted {
+  return manifestCommitStatus({ ...manifest, state: "pending", message: `waiting for ${platforms.length} platforms: ${platforms.join(", ")}` });
 }
 
 function parseJson<T>(text: string | undefined): T | undefined {

@@ -19,7 +19,7 @@ import { annotationKeys, labelKeys } from "../plan/names.js";
 import type { ImageReader } from "../registry/image-reader.js";
 import type { RegistryHttp } from "../registry/registry-http.js";
 import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation, parseImagePlatformRecord, type PlatformState } from "./build-state.js";
-import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestCommitStatus } from "./image-index-state.js";
+import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestAnnouncement, type ManifestState, nextManifestStep } from "./image-index-state.js";
 import { readBackFailure } from "./read-back-failure.js";
 import { pushImageIndex, readPushedImage } from "./registry-steps.js";
 import { type CommitStatusWanted, isFinalCommitState } from "./commit-status.js";
@@ -90,12 +90,10 @@ export class ImageIndexStep {
    * reconciler gets to the build only after every platform is through (it
    * can lag the builds: GitHub paces status writes to about one a second).
    */
-  private async announce(job: V1Job): Promise<boolean> {
+  private async announce(job: V1Job, manifest: ManifestState, buildJobs: readonly V1Job[]): Promise<boolean> {
     const plan = indexPlanOf(job)!;
     const buildId = job.metadata!.labels![labelKeys.buildId]!;
-    const buildJobs = this.informers.jobs.list(this.jobs.namespace).filter((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId);
-    const wanted = manifestCommitStatus({ state: "pending", tags: plan.tags, statusContext: plan.statusContext, message: `waiting for ${plan.platforms.length} platforms: ${plan.platforms.join(", ")}` });
-    await this.reportAndRecord(job, buildId, plan.statusContext, wanted, buildJobs.length > 0 ? buildJobs : [job]);
+    await this.reportAndRecord(job, buildId, plan.statusContext, manifestAnnouncement(manifest, plan.platforms), buildJobs.length > 0 ? buildJobs : [job]);
     return true;
   }
 
@@ -144,23 +142,28 @@ export class ImageIndexStep {
       return false;
     }
 
-    const wanted = manifestCommitStatus(manifest);
-    // Pending before anything else, however late the reconciler gets here.
-    if ((manifest.ready || wanted.final) && !this.announced(buildId, buildJobs)) return this.announce(job);
-    if (manifest.ready) {
-      const record = await this.push(buildId, manifest.tags, buildJobs);
-      this.indexNotYetSeen.set(buildId, record);
-      await this.patchAll(buildJobs, { [annotationKeys.index]: JSON.stringify(record) });
-      return true;
+    const step = nextManifestStep(manifest, {
+      reported,
+      announced: this.announced(buildId, buildJobs),
+      // A platform whose own final status is not out yet reports it first,
+      // and its reconcile, coming back here, sends the index's.
+      platformsFinal: buildJobs.every((j) => isFinalCommitState(j.metadata?.annotations?.[annotationKeys.reported])),
+    });
+    switch (step.kind) {
+      case "none":
+        return false;
+      case "announce":
+        return this.announce(job, manifest, buildJobs);
+      case "push": {
+        const record = await this.push(buildId, manifest.tags, buildJobs);
+        this.indexNotYetSeen.set(buildId, record);
+        await this.patchAll(buildJobs, { [annotationKeys.index]: JSON.stringify(record) });
+        return true;
+      }
+      case "report":
+        await this.reportAndRecord(job, buildId, manifest.statusContext, step.wanted, buildJobs);
+        return true;
     }
-
-    if (reported === wanted.state) return false;
-    // The index status is the build's last word: a platform whose own final
-    // status is not out yet reports it first, and its reconcile, coming
-    // back here, sends this one.
-    if (wanted.final && !buildJobs.every((j) => isFinalCommitState(j.metadata?.annotations?.[annotationKeys.reported]))) return false;
-    await this.reportAndRecord(job, buildId, manifest.statusContext, wanted, buildJobs);
-    return true;
   }
 
   private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[]): Promise<void> {

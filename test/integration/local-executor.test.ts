@@ -561,6 +561,10 @@ describe("local executor: a multi-platform push is finished with one OCI image i
         ["pending", "Waiting for 2 of 2 platforms: linux/amd64, windows/amd64:ltsc2022"],
         ["error", "No index pushed: windows/amd64:ltsc2022 failed"],
       ]);
+      // The index's status is the build's last word: after each platform's own result.
+      const said = harness.reports.map((r) => `${r.context} ${r.state}`);
+      expect(said.indexOf(`${manifestContext} error`)).toBe(said.length - 1);
+      expect(said).toEqual(expect.arrayContaining(["dockhand/linux-amd64 success", "dockhand/windows-ltsc2022 failure"]));
 
       const [repository, tag] = repositoryAndTag(plan.tags[0]!);
       await expect(readManifest(env.REGISTRY, repository, tag)).rejects.toThrow(/HTTP 404/);
