@@ -5,24 +5,16 @@
 // older self-hosted runners and in this repository's tests.
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
+import { nodeBundle } from "./esbuild-node.mjs";
 
 const entryPoints = { main: "action/index-main.ts", post: "action/index-post.ts" };
 rmSync("dist", { recursive: true, force: true });
 await build({
+  ...nodeBundle,
   entryPoints,
   outdir: "dist",
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "esm",
-  outExtension: { ".js": ".mjs" },
-  sourcemap: true,
   // Sourcemaps hold absolute paths unless told otherwise; keep dist/ the
   // same on every machine so CI can compare it byte for byte.
   sourceRoot: "../",
-  legalComments: "linked",
-  // Some dependencies still call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __dockhandRequire } from 'node:module'; const require = __dockhandRequire(import.meta.url);" },
-  logLevel: "warning",
 });
 console.log(`dist/: ${Object.keys(entryPoints).map((e) => `${e}.mjs`).join(", ")}`);

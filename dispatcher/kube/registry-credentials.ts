@@ -9,36 +9,33 @@ import { dockerConfigVolume } from "../plan/job-common.js";
 import { credentialFor } from "../registry/docker-config.js";
 import { ImageReader } from "../registry/image-reader.js";
 import { RegistryHttp } from "../registry/registry-http.js";
+import { rememberedFor } from "../remembered.js";
 import { isNotFound } from "./api-errors.js";
 
 export class RegistryCredentialsSecrets {
   private readonly core: CoreV1Api;
-  private readonly cached = new Map<string, { text: string | undefined; at: number }>();
+  /** The Secret's .dockerconfigjson, or undefined when it is missing or has none (anonymous access). */
+  readonly dockerConfigJson: (secretName: string) => Promise<string | undefined>;
 
   constructor(
     kc: KubeConfig,
     readonly namespace: string,
     /** A rotated Secret is picked up within this long. */
-    private readonly maxAgeMs = 30_000,
+    maxAgeMs = 30_000,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
+    this.dockerConfigJson = rememberedFor(maxAgeMs, (secretName) => this.read(secretName));
   }
 
-  /** The Secret's .dockerconfigjson, or undefined when it is missing or has none (anonymous access). */
-  async dockerConfigJson(secretName: string): Promise<string | undefined> {
-    const hit = this.cached.get(secretName);
-    if (hit && Date.now() - hit.at < this.maxAgeMs) return hit.text;
-    let text: string | undefined;
+  private async read(secretName: string): Promise<string | undefined> {
     try {
       const secret = await this.core.readNamespacedSecret({ namespace: this.namespace, name: secretName });
       const data = secret.data?.[".dockerconfigjson"];
-      text = data ? Buffer.from(data, "base64").toString("utf8") : undefined;
+      return data ? Buffer.from(data, "base64").toString("utf8") : undefined;
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      text = undefined;
+      return undefined;
     }
-    this.cached.set(secretName, { text, at: Date.now() });
-    return text;
   }
 }
 

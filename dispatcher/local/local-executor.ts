@@ -95,8 +95,8 @@ class LocalBuild {
   readonly deadlines = new Map<string, NodeJS.Timeout>();
   readonly work = new Set<Promise<unknown>>();
   readonly reporting = new Map<string, Promise<void>>();
-  /** Consecutive failures of the index step (push or status), for its back-off. */
-  manifestFailures = 0;
+  /** Consecutive failures per key of `reporting`, for the retry's back-off. */
+  readonly failures = new Map<string, number>();
   private waiters = new Set<() => void>();
 
   constructor(readonly record: BuildRecord) {}
@@ -557,24 +557,45 @@ export class LocalExecutor implements Executor {
    * reports a state twice, even across restarts.
    */
   private reportStatus(build: LocalBuild, platform: PlatformRecord): void {
-    const previous = build.reporting.get(platform.slug) ?? Promise.resolve();
+    this.inTurn(build, platform.slug, () => this.reportOnce(build, platform), {
+      what: "commit status report",
+      fields: { platform: platform.platform },
+      delayMs: () => reportRetryMs,
+    });
+  }
+
+  /**
+   * Runs `work` under `key` of the build (a platform's statuses, the index)
+   * after the run before it, so each reads the latest record and none
+   * overlap. A failure is logged and the run retried after
+   * delayMs(consecutive failures), unless the executor is stopping: the next
+   * start picks the work up from the record.
+   */
+  private inTurn(build: LocalBuild, key: string, work: () => Promise<void>, failure: { what: string; fields: object; delayMs: (failures: number) => number }): void {
+    const previous = build.reporting.get(key) ?? Promise.resolve();
     const next = previous
-      .then(() => this.reportOnce(build, platform))
+      .then(work)
+      .then(() => {
+        build.failures.delete(key);
+      })
       .catch((err: unknown) => {
+        const failures = (build.failures.get(key) ?? 0) + 1;
+        build.failures.set(key, failures);
+        const delayMs = failure.delayMs(failures);
         this.options.log.error(
-          { buildId: build.record.id, platform: platform.platform, err: (err as Error)?.message ?? String(err) },
-          this.stopping ? "commit status report failed; the next start retries it" : "commit status report failed; retrying in 2 s",
+          { buildId: build.record.id, ...failure.fields, err: (err as Error)?.message ?? String(err) },
+          this.stopping ? `${failure.what} failed; the next start retries it` : `${failure.what} failed; retrying in ${delayMs / 1000} s`,
         );
         if (this.stopping) return;
         const timer = setTimeout(() => {
           this.retryTimers.delete(timer);
-          this.reportStatus(build, platform);
-        }, reportRetryMs);
+          this.inTurn(build, key, work, failure);
+        }, delayMs);
         this.retryTimers.add(timer);
       });
-    build.reporting.set(platform.slug, next);
+    build.reporting.set(key, next);
     void next.finally(() => {
-      if (build.reporting.get(platform.slug) === next) build.reporting.delete(platform.slug);
+      if (build.reporting.get(key) === next) build.reporting.delete(key);
     });
   }
 
@@ -608,29 +629,7 @@ export class LocalExecutor implements Executor {
    */
   private reconcileManifest(build: LocalBuild): void {
     if (build.record.index === undefined) return;
-    const previous = build.reporting.get(manifestKey) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.manifestSteps(build))
-      .then(() => {
-        build.manifestFailures = 0;
-      })
-      .catch((err: unknown) => {
-        const delayMs = retryDelayMs(++build.manifestFailures);
-        this.options.log.error(
-          { buildId: build.record.id, err: (err as Error)?.message ?? String(err) },
-          this.stopping ? "image index step failed; the next start retries it" : `image index step failed; retrying in ${delayMs / 1000} s`,
-        );
-        if (this.stopping) return;
-        const timer = setTimeout(() => {
-          this.retryTimers.delete(timer);
-          this.reconcileManifest(build);
-        }, delayMs);
-        this.retryTimers.add(timer);
-      });
-    build.reporting.set(manifestKey, next);
-    void next.finally(() => {
-      if (build.reporting.get(manifestKey) === next) build.reporting.delete(manifestKey);
-    });
+    this.inTurn(build, manifestKey, () => this.manifestSteps(build), { what: "image index step", fields: {}, delayMs: retryDelayMs });
   }
 
   private async manifestSteps(build: LocalBuild): Promise<void> {

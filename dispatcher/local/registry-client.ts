@@ -12,6 +12,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { credentialSourceFor, type RegistryCredential } from "../registry/docker-config.js";
+import { rememberedFor } from "../remembered.js";
 import { credentialFromHelper } from "./credential-helper.js";
 import { ImageReader } from "../registry/image-reader.js";
 import { RegistryHttp } from "../registry/registry-http.js";
@@ -28,22 +29,21 @@ export function localRegistryClient(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): { http: RegistryHttp; reader: ImageReader } {
   const file = dockerConfigFile(env);
-  let cached: { text: string | undefined; at: number } | undefined;
-  const configText = async (): Promise<string | undefined> => {
-    if (cached && Date.now() - cached.at < maxAgeMs) return cached.text;
-    let text: string | undefined;
+  const configText = rememberedFor(maxAgeMs, async (path): Promise<string | undefined> => {
     try {
-      text = await readFile(file, "utf8");
+      return await readFile(path, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      text = undefined; // no docker login on this host: anonymous
+      return undefined; // no docker login on this host: anonymous
     }
-    cached = { text, at: Date.now() };
-    return text;
-  };
-  const fromHelpers = new Map<string, { credential: Promise<RegistryCredential | undefined>; at: number }>();
+  });
+  // Keyed by what the helper is asked: [helper, server URL, where it is named].
+  const fromHelper = rememberedFor(maxAgeMs, (key) => {
+    const [helper, serverUrl, setting] = JSON.parse(key) as [string, string, string];
+    return credentialFromHelper({ helper, serverUrl, namedIn: `${file} ${setting}`, env });
+  });
   const credentials = async (host: string): Promise<RegistryCredential | undefined> => {
-    const text = await configText();
+    const text = await configText(file);
     if (text === undefined) return undefined;
     let source;
     try {
@@ -52,14 +52,7 @@ export function localRegistryClient(
       throw new Error(`${file}: ${(err as Error).message}; fix it or run docker login again`);
     }
     if (source?.kind !== "helper") return source?.credential;
-    const key = `${source.helper} ${source.serverUrl}`;
-    const cachedAnswer = fromHelpers.get(key);
-    if (cachedAnswer && Date.now() - cachedAnswer.at < maxAgeMs) return cachedAnswer.credential;
-    const credential = credentialFromHelper({ helper: source.helper, serverUrl: source.serverUrl, namedIn: `${file} ${source.setting}`, env });
-    fromHelpers.set(key, { credential, at: Date.now() });
-    // A failure is not kept: the next request asks again (the user may fix it meanwhile).
-    credential.catch(() => fromHelpers.delete(key));
-    return credential;
+    return fromHelper(JSON.stringify([source.helper, source.serverUrl, source.setting]));
   };
   const http = new RegistryHttp({ insecureRegistries, credentialsSource: `${file} (docker login)`, credentials });
   return { http, reader: new ImageReader(http) };

@@ -5,21 +5,9 @@
 // time: the image holds Node and this file.
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
+import { nodeBundle } from "../../../action/esbuild-node.mjs";
 
 const outdir = "deploy/images/dispatcher/app";
 rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: { dispatcher: "dispatcher/main.ts" },
-  outdir,
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "esm",
-  outExtension: { ".js": ".mjs" },
-  sourcemap: true,
-  legalComments: "linked",
-  // Some dependencies still call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __dockhandRequire } from 'node:module'; const require = __dockhandRequire(import.meta.url);" },
-  logLevel: "warning",
-});
+await build({ ...nodeBundle, entryPoints: { dispatcher: "dispatcher/main.ts" }, outdir });
 console.log(`${outdir}/dispatcher.mjs`);
