@@ -126,6 +126,11 @@ describe("resolveConfig", () => {
       problems: [{ key: "listen.port", message: "70000 must be at most 65535" }],
     },
     {
+      name: "a shutdown grace past any pod's termination grace",
+      raw: { ...base, listen: { shutdownGraceSeconds: 600 } },
+      problems: [{ key: "listen.shutdownGraceSeconds", message: "600 must be at most 300" }],
+    },
+    {
       name: "an unknown executor",
       raw: { ...base, executor: "k8s" },
       problems: [{ key: "executor", message: '"k8s" must be one of "auto", "kubernetes", "local"' }],
