@@ -7,9 +7,38 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// namedImage is one tag to push: an image or, for multiversion, an index.
 type namedImage struct {
 	ref string
 	img v1.Image
+	idx v1.ImageIndex
+}
+
+func (ni namedImage) digest() (v1.Hash, error) {
+	if ni.idx != nil {
+		return ni.idx.Digest()
+	}
+	return ni.img.Digest()
+}
+
+// windowsImages are the images that need no host binary: every tag of
+// nanoserver and servercore, and multiversion:latest.
+func windowsImages(repoBase string) ([]namedImage, error) {
+	var out []namedImage
+	for _, repo := range windowsRepos {
+		for _, wb := range repo.tags {
+			img, err := windowsImage(repo, wb.windowsBuild)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, namedImage{ref: repoBase + "/" + repo.name + ":" + wb.tag, img: img})
+		}
+	}
+	idx, err := multiversionIndex()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, namedImage{ref: repoBase + "/multiversion:latest", idx: idx}), nil
 }
 
 // allImages is the full set the bed needs; repoBase is "<registry>/<prefix>".
@@ -26,13 +55,9 @@ func allImages(repoBase, busyboxPath string) ([]namedImage, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []namedImage{{ref: repoBase + "/busybox:latest", img: bb}}
-	for _, wb := range windowsBases {
-		img, err := nanoserverImage(wb)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, namedImage{ref: repoBase + "/nanoserver:" + wb.tag, img: img})
+	win, err := windowsImages(repoBase)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return append([]namedImage{{ref: repoBase + "/busybox:latest", img: bb}}, win...), nil
 }

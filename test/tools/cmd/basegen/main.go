@@ -1,7 +1,8 @@
 // Command basegen makes the base images the test bed builds FROM, because the
 // bed cannot pull from Docker Hub or MCR: a real busybox image from Debian's
-// busybox-static and synthetic Windows nanoserver images whose config and
-// layer layout are what BuildKit and dockerd check, without Windows bits.
+// busybox-static, synthetic Windows nanoserver and servercore images (MCR's
+// real tag sets) whose config and layer layout are what BuildKit and dockerd
+// check, without Windows bits, and a multi-version Windows manifest list.
 package main
 
 import (
@@ -33,12 +34,12 @@ func run(ctx context.Context, registry, prefix, busyboxPath string, dryRun bool)
 		return err
 	}
 	for _, ni := range images {
-		digest, err := ni.img.Digest()
+		digest, err := ni.digest()
 		if err != nil {
 			return fmt.Errorf("digest of %s: %w", ni.ref, err)
 		}
 		if !dryRun {
-			if err := push(ctx, ni.ref, ni.img); err != nil {
+			if err := push(ctx, ni); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// versionFile is the file each multiversion entry adds on top of its
+// nanoserver base; its body is the entry's os.version (CRLF-terminated, like
+// osversion.txt). In a layer tar it is Files/Windows/dockhand-base-version.txt,
+// in the container C:\Windows\dockhand-base-version.txt.
+const versionFile = "Files/Windows/dockhand-base-version.txt"
+
+// multiversionBuilds are the entries of the multiversion index, in index order.
+var multiversionBuilds = []windowsBuild{build2019, build2022, build2025}
+
+// multiversionImage is one entry: the nanoserver image of that build plus a
+// second layer holding versionFile, as .NET and PowerShell images put their
+// own layers on a nanoserver of each Windows build.
+func multiversionImage(wb windowsBuild) (v1.Image, error) {
+	base, err := windowsImage(nanoserver, wb)
+	if err != nil {
+		return nil, err
+	}
+	b, err := windowsLayoutTar(map[string][]byte{versionFile: []byte(wb.osVersion + "\r\n")})
+	if err != nil {
+		return nil, err
+	}
+	layer, err := layerFromTar(b)
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.Append(base, mutate.Addendum{
+		Layer:   layer,
+		History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "basegen", Comment: "dockhand-base-version " + wb.osVersion},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("multiversion %s: %w", wb.osVersion, err)
+	}
+	return img, nil
+}
+
+// multiversionIndex is a Docker manifest list (what MCR serves for
+// mcr.microsoft.com/dotnet/* and powershell) with one windows/amd64 entry per
+// Windows build, each naming its os.version in the platform, so the only
+// thing that tells the entries apart is platform.os.version. No Linux entry.
+func multiversionIndex() (v1.ImageIndex, error) {
+	var adds []mutate.IndexAddendum
+	for _, wb := range multiversionBuilds {
+		img, err := multiversionImage(wb)
+		if err != nil {
+			return nil, err
+		}
+		adds = append(adds, mutate.IndexAddendum{
+			Add: img,
+			Descriptor: v1.Descriptor{
+				Platform: &v1.Platform{OS: "windows", Architecture: "amd64", OSVersion: wb.osVersion},
+			},
+		})
+	}
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.DockerManifestList), adds...), nil
+}
