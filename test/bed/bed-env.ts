@@ -10,7 +10,12 @@ export interface BedEnv {
   BED_DIR: string;
   BED_BIN: string;
   LINUX_BASE_IMAGE: string;
+  /** Repository only; tags are MCR nanoserver's: 1809, ltsc2022, ltsc2025 (no ltsc2019). */
   WINDOWS_BASE_IMAGE: string;
+  /** Repository only; tags are MCR servercore's: ltsc2019 and 1809 (one image), ltsc2022, ltsc2025. Absent in beds started before it existed. */
+  SERVERCORE_BASE_IMAGE?: string;
+  /** Full reference of a Windows-only manifest list, one windows/amd64 entry per os.version 10.0.17763/20348/26100. Absent in beds started before it existed. */
+  MULTIVERSION_BASE_IMAGE?: string;
 }
 
 export function bedEnvFile(): string {
