@@ -209,6 +209,13 @@ func TestMultiversionIndexHasOneWindowsEntryPerBuild(t *testing.T) {
 	if mt != types.DockerManifestList {
 		t.Errorf("media type %s, want %s", mt, types.DockerManifestList)
 	}
+	raw, err := idx.RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("artifactType")) {
+		t.Errorf("manifest list carries artifactType, which MCR's do not: %s", raw)
+	}
 	im, err := idx.IndexManifest()
 	if err != nil {
 		t.Fatal(err)
