@@ -4,6 +4,10 @@
 // marked `secret: true` so nothing ever prints their values.
 
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { defaultCliImages, pinnedCliMajor, pinnedEngine } from "../plan/docker-engine-compat.js";
+
+/** dockerPool.keepStorage may not be smaller than this: below it every build would prune its own base image. */
+export const minKeepStorage = "10Gi";
 
 // Kubernetes names and labels
 // (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
@@ -36,6 +40,26 @@ const Toleration = Type.Object(
 );
 
 const Tolerations = (description: string) => Type.Array(Toleration, { default: [], description });
+
+// One Windows version's dockerd pool: where its build Jobs (and its dockerd
+// DaemonSet) go. kubernetes.io/os and node.kubernetes.io/windows-build are
+// always added; the selector names the pool itself.
+const WindowsPool = (title: string, pool: string) =>
+  Type.Object(
+    {
+      nodeSelector: Type.Record(
+        Type.String({ pattern: labelKey, maxLength: 317, expected: "a label key ([DNS prefix/]name, name at most 63 characters)" }),
+        Type.String({ pattern: labelValue, expected: "a label value (at most 63 letters, digits, -, _ or .)" }),
+        {
+          additionalProperties: false,
+          minProperties: 1,
+          description: `Labels of the ${title} pool, e.g. agentpool: ${pool} on AKS (or node.kubernetes.io/windows-build alone when the cluster has one pool of that version).`,
+        },
+      ),
+      tolerations: Tolerations(`Tolerations for the ${title} pool's taints (the same as its dockerd DaemonSet's).`),
+    },
+    { additionalProperties: false, description: `The ${title} dockerd pool.` },
+  );
 
 const Quantity = () => Type.String({ pattern: quantity, expected: "a quantity like 500m, 2 or 1Gi" });
 
@@ -178,20 +202,50 @@ export const ConfigSchema = Type.Object(
     ),
     dockerPool: section(
       {
-        nodeSelector: NodeSelector(
-          "Extra node labels selecting the Windows dockerd pool (e.g. agentpool: win1); kubernetes.io/os and node.kubernetes.io/windows-build are always set.",
+        pools: Type.Object(
+          {
+            ltsc2019: Type.Optional(WindowsPool("Windows Server 2019 (legacy: AKS retired it in 2026)", "win19")),
+            ltsc2022: Type.Optional(WindowsPool("Windows Server 2022", "win22")),
+            ltsc2025: Type.Optional(WindowsPool("Windows Server 2025", "win25")),
+          },
+          {
+            additionalProperties: false,
+            default: {},
+            description:
+              "The dockerd node pool of each Windows version, one per version as managed clusters make them (AKS sets the OS SKU per pool); a version not listed has no dockerd pool, and its Windows RUN builds are refused. Keep each in step with the dockerd-<version> DaemonSet.",
+          },
         ),
-        tolerations: Tolerations("Tolerations for the Windows dockerd pool's taints."),
         images: section(
           {
-            ltsc2019: ImageRef("Docker CLI image for Windows Server 2019 nodes.", "docker:windowsservercore-1809"),
-            ltsc2022: ImageRef("Docker CLI image for Windows Server 2022 nodes.", "docker:windowsservercore-ltsc2022"),
-            ltsc2025: ImageRef("Docker CLI image for Windows Server 2025 nodes.", "docker:windowsservercore-ltsc2025"),
+            ltsc2019: ImageRef("Docker CLI image for Windows Server 2019 nodes.", defaultCliImages.ltsc2019),
+            ltsc2022: ImageRef("Docker CLI image for Windows Server 2022 nodes.", defaultCliImages.ltsc2022),
+            ltsc2025: ImageRef("Docker CLI image for Windows Server 2025 nodes.", defaultCliImages.ltsc2025),
           },
-          "Docker CLI image per Windows version; it must match the node's Windows build (process isolation).",
+          `Docker CLI image per Windows version: its tag names the CLI version (major-pinned, docker ${pinnedCliMajor} goes with the pool's Engine ${pinnedEngine.version}) and the Windows release it runs on (process isolation).`,
         ),
+        maxBuildsPerNode: Type.Integer({
+          minimum: 1,
+          maximum: 64,
+          default: 2,
+          description:
+            "Builds running at once on one dockerd node; more wait, queued, until a build on that node ends. The work runs inside dockerd, which the scheduler does not see.",
+        }),
+        daemonNamespace: Type.Optional(
+          Type.String({
+            pattern: dnsLabel,
+            expected: "a namespace name",
+            description:
+              "Namespace of the dockerd DaemonSets (pods labelled app.kubernetes.io/name=dockerd); builds go only to nodes whose dockerd pod is Ready. Unset means kubernetes.namespace.",
+          }),
+        ),
+        keepStorage: Type.String({
+          pattern: quantity,
+          expected: "a size like 40Gi",
+          default: "40Gi",
+          description: `After each build, dockerd's build cache is pruned down to this size (docker builder prune --keep-storage); the build's own image is always removed, the base images stay. At least ${minKeepStorage}: one Windows Server Core layer alone is about 5 GB on disk.`,
+        }),
       },
-      "The Windows node pool whose dockerd builds images with Windows RUN steps.",
+      "The Windows node pools whose dockerd builds images with Windows RUN steps.",
     ),
     buildkit: section(
       {

@@ -24,13 +24,14 @@ describe("resolveConfig", () => {
       kubernetes: { namespace: "dockhand" },
       contexts: { dir: "/var/lib/dockhand/contexts", maxBytes: 1073741824, maxUnpackedBytes: 10737418240, ttlSeconds: 21600, signingKey },
       dockerPool: {
-        nodeSelector: {},
-        tolerations: [],
+        pools: {},
         images: {
-          ltsc2019: "docker:windowsservercore-1809",
-          ltsc2022: "docker:windowsservercore-ltsc2022",
-          ltsc2025: "docker:windowsservercore-ltsc2025",
+          ltsc2019: "docker:29-windowsservercore-1809",
+          ltsc2022: "docker:29-windowsservercore-ltsc2022",
+          ltsc2025: "docker:29-windowsservercore-ltsc2025",
         },
+        maxBuildsPerNode: 2,
+        keepStorage: "40Gi",
       },
       buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.34.2", nodeSelector: {}, tolerations: [] },
       registry: { insecureRegistries: [], validatePlatform: true },
@@ -82,15 +83,26 @@ describe("resolveConfig", () => {
       name: "a full pool and BuildKit setup",
       raw: {
         ...base,
-        dockerPool: { nodeSelector: { agentpool: "win1" }, tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+        dockerPool: {
+          pools: {
+            ltsc2022: { nodeSelector: { agentpool: "win22" }, tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+            ltsc2025: { nodeSelector: { "node.kubernetes.io/windows-build": "10.0.26100" } },
+          },
+          images: { ltsc2022: "myregistry.azurecr.io/mirror/docker:29.8.2-windowsservercore-ltsc2022@sha256:" + "a".repeat(64) },
+          maxBuildsPerNode: 1,
+          keepStorage: "100Gi",
+        },
         buildkit: { address: "tcp://127.0.0.1:11234", tlsSecret: "buildkit-client-tls", cacheRepository: "127.0.0.1:15000/cache" },
         registry: { secretName: "registry-push", insecureRegistries: ["127.0.0.1:15000"] },
       },
       env: {},
       expected: {
         dockerPool: expect.objectContaining({
-          nodeSelector: { agentpool: "win1" },
-          tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }],
+          pools: {
+            ltsc2022: { nodeSelector: { agentpool: "win22" }, tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+            ltsc2025: { nodeSelector: { "node.kubernetes.io/windows-build": "10.0.26100" }, tolerations: [] },
+          },
+          maxBuildsPerNode: 1,
         }),
         buildkit: expect.objectContaining({ address: "tcp://127.0.0.1:11234", tlsSecret: "buildkit-client-tls", cacheRepository: "127.0.0.1:15000/cache" }),
         registry: { secretName: "registry-push", insecureRegistries: ["127.0.0.1:15000"] },
@@ -160,8 +172,47 @@ describe("resolveConfig", () => {
     },
     {
       name: "a bad node selector label value",
-      raw: { ...base, dockerPool: { nodeSelector: { agentpool: "win 1" } } },
-      problems: [{ key: "dockerPool.nodeSelector.agentpool", message: '"win 1" is not a label value (at most 63 letters, digits, -, _ or .)' }],
+      raw: { ...base, dockerPool: { pools: { ltsc2022: { nodeSelector: { agentpool: "win 1" } } } } },
+      problems: [{ key: "dockerPool.pools.ltsc2022.nodeSelector.agentpool", message: '"win 1" is not a label value (at most 63 letters, digits, -, _ or .)' }],
+    },
+    {
+      name: "a Windows version named with no selector",
+      raw: { ...base, dockerPool: { pools: { ltsc2025: {} } } },
+      problems: [{ key: "dockerPool.pools.ltsc2025.nodeSelector", message: "is required" }],
+    },
+    {
+      name: "a Windows version with an empty selector",
+      raw: { ...base, dockerPool: { pools: { ltsc2025: { nodeSelector: {} } } } },
+      problems: [{ key: "dockerPool.pools.ltsc2025.nodeSelector", message: "must name at least one label of the pool (e.g. agentpool: win25, or node.kubernetes.io/windows-build alone when the cluster has one pool of that version)" }],
+    },
+    {
+      name: "a selector whose Windows build is another version's",
+      raw: { ...base, dockerPool: { pools: { ltsc2025: { nodeSelector: { "node.kubernetes.io/windows-build": "10.0.20348" } } } } },
+      problems: [{ key: 'dockerPool.pools.ltsc2025.nodeSelector["node.kubernetes.io/windows-build"]', message: 'is "10.0.20348", but ltsc2025 nodes are 10.0.26100: remove it (dockhand sets it) or fix it' }],
+    },
+    {
+      name: "the old one-pool selector",
+      raw: { ...base, dockerPool: { nodeSelector: { agentpool: "win1" } } },
+      problems: [{ key: "dockerPool.nodeSelector", message: "moved: each Windows version has its own pool now; set dockerPool.pools.<version>.nodeSelector (e.g. dockerPool.pools.ltsc2022.nodeSelector: {agentpool: win22})" }],
+    },
+    {
+      name: "CLI images of an unknown, an unpinned and another release's version",
+      raw: { ...base, dockerPool: { images: { ltsc2019: "docker:30-windowsservercore-1809", ltsc2022: "docker:windowsservercore-ltsc2022", ltsc2025: "docker:29-windowsservercore-ltsc2022" } } },
+      problems: [
+        { key: "dockerPool.images.ltsc2019", message: '"docker:30-windowsservercore-1809" names docker 30, which dockhand does not know: use docker 25–29 (the dockerd pool runs Engine 29.8.2; "docker:29-windowsservercore-1809" matches it)' },
+        { key: "dockerPool.images.ltsc2022", message: '"docker:windowsservercore-ltsc2022" names no docker CLI version: use a tag like "docker:29-windowsservercore-ltsc2022" (major-pinned, for this Windows release), so the CLI cannot drift away from the node\'s dockerd' },
+        { key: "dockerPool.images.ltsc2025", message: '"docker:29-windowsservercore-ltsc2022" is the windowsservercore-ltsc2022 variant, which does not run on ltsc2025 nodes: use the windowsservercore-ltsc2025 variant, e.g. "docker:29-windowsservercore-ltsc2025"' },
+      ],
+    },
+    {
+      name: "a prune size below a Windows base image",
+      raw: { ...base, dockerPool: { keepStorage: "2Gi" } },
+      problems: [{ key: "dockerPool.keepStorage", message: '"2Gi" is below 10Gi: a Windows Server Core base image alone is about 5 GB on disk, so every build would prune the base the next one needs; keep at least 10Gi' }],
+    },
+    {
+      name: "no per-node limit",
+      raw: { ...base, dockerPool: { maxBuildsPerNode: 0 } },
+      problems: [{ key: "dockerPool.maxBuildsPerNode", message: "0 must be at least 1" }],
     },
     {
       name: "a toleration with an unknown effect",

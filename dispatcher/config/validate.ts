@@ -7,7 +7,10 @@ import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseImageReference } from "../plan/image-reference.js";
 import { parseImagePrefix } from "../policy/image-prefix.js";
-import { type Config, ConfigSchema, envOverrides } from "./schema.js";
+import { cliImageVersion } from "../plan/docker-engine-compat.js";
+import { windowsBuildLabel, windowsBuilds, windowsVersions } from "../plan/platforms.js";
+import { quantityBytes } from "./quantity.js";
+import { type Config, ConfigSchema, envOverrides, minKeepStorage } from "./schema.js";
 import { fieldPath, pointerSegments } from "../json-pointer.js";
 
 export interface ConfigProblem {
@@ -136,6 +139,9 @@ function describe(error: ValueError, key: string): string {
     case ValueErrorType.ObjectAdditionalProperties: {
       const parentSchema = schemaAt(pointerSegments(error.path).slice(0, -1));
       const known = Object.keys((parentSchema?.["properties"] as object | undefined) ?? {});
+      if (key === "dockerPool.nodeSelector" || key === "dockerPool.tolerations") {
+        return `moved: each Windows version has its own pool now; set dockerPool.pools.<version>.${key.slice("dockerPool.".length)} (e.g. dockerPool.pools.ltsc2022.nodeSelector: {agentpool: win22})`;
+      }
       return known.length > 0 ? `is not a known key (known here: ${known.join(", ")})` : "is not a valid key";
     }
     case ValueErrorType.StringPattern:
@@ -148,6 +154,8 @@ function describe(error: ValueError, key: string): string {
       return `is longer than ${String(schema["maxLength"])} characters`;
     case ValueErrorType.Integer:
       return `${shown} must be an integer`;
+    case ValueErrorType.ObjectMinProperties:
+      return `must name at least one label of the pool (e.g. agentpool: ${poolExample(key)}, or node.kubernetes.io/windows-build alone when the cluster has one pool of that version)`;
     case ValueErrorType.IntegerMinimum:
       return `${shown} must be at least ${String(schema["minimum"])}`;
     case ValueErrorType.IntegerMaximum:
@@ -165,6 +173,11 @@ function describe(error: ValueError, key: string): string {
     default:
       return `${secret ? "is not valid" : `${shown} is not valid`} (${error.message})`;
   }
+}
+
+function poolExample(key: string): string {
+  const year = /ltsc20(\d\d)/.exec(key)?.[1];
+  return year === undefined ? "win22" : `win${year}`;
 }
 
 // Values written in ways the schema accepts but the dispatcher wants in one form.
@@ -205,10 +218,7 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
   if (config.github.app && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.github.app.privateKey)) {
     add("github.app.privateKey", "is not a PEM private key (-----BEGIN RSA PRIVATE KEY----- …)");
   }
-  for (const [version, image] of Object.entries(config.dockerPool.images)) {
-    const parsed = parseImageReference(image);
-    if (!parsed.ok) add(`dockerPool.images.${version}`, `${quote(image)} ${parsed.problem}`);
-  }
+  problems.push(...dockerPoolProblems(config, add));
   const buildctlImage = parseImageReference(config.buildkit.image);
   if (!buildctlImage.ok) add("buildkit.image", `${quote(config.buildkit.image)} ${buildctlImage.problem}`);
   const cache = config.buildkit.cacheRepository;
@@ -221,6 +231,40 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
   }
   problems.push(...securityProblems(config));
   return problems;
+}
+
+type AddProblem = (key: string, message: string) => void;
+
+function dockerPoolProblems(config: Config, add: AddProblem): ConfigProblem[] {
+  for (const version of windowsVersions) {
+    const image = config.dockerPool.images[version];
+    const key = `dockerPool.images.${version}`;
+    const parsed = parseImageReference(image);
+    if (!parsed.ok) {
+      add(key, `${quote(image)} ${parsed.problem}`);
+      continue;
+    }
+    const cli = cliImageVersion(image, version);
+    if (!cli.ok) add(key, `${quote(image)} ${cli.problem}`);
+  }
+  for (const version of windowsVersions) {
+    const pool = config.dockerPool.pools[version];
+    if (pool === undefined) continue;
+    const key = `dockerPool.pools.${version}.nodeSelector`;
+    const build = pool.nodeSelector[windowsBuildLabel];
+    if (build !== undefined && build !== windowsBuilds[version]) {
+      add(`${key}["${windowsBuildLabel}"]`, `is ${quote(build)}, but ${version} nodes are ${windowsBuilds[version]}: remove it (dockhand sets it) or fix it`);
+    }
+    const os = pool.nodeSelector["kubernetes.io/os"];
+    if (os !== undefined && os !== "windows") add(`${key}["kubernetes.io/os"]`, `is ${quote(os)}: a dockerd pool is Windows nodes; remove it (dockhand sets it)`);
+  }
+  if (quantityBytes(config.dockerPool.keepStorage) < quantityBytes(minKeepStorage)) {
+    add(
+      "dockerPool.keepStorage",
+      `${quote(config.dockerPool.keepStorage)} is below ${minKeepStorage}: a Windows Server Core base image alone is about 5 GB on disk, so every build would prune the base the next one needs; keep at least ${minKeepStorage}`,
+    );
+  }
+  return [];
 }
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"]);

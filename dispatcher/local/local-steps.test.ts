@@ -31,7 +31,7 @@ describe("localPlatformSteps", () => {
           {
             name: "build",
             stage: 0,
-            argv: ["docker", "build", "--force-rm", "--file=Dockerfile", `--tag=${tags[0]}`, `--tag=${tags[1]}`, "--build-arg=WINDOWS_VERSION=ltsc2022", contextUrl],
+            argv: ["docker", "build", "--force-rm", "--file=Dockerfile", `--tag=${tags[0]}`, `--tag=${tags[1]}`, "--build-arg=WINDOWS_VERSION=ltsc2022", "--build-arg=NANOSERVER_TAG=ltsc2022", "--build-arg=SERVERCORE_TAG=ltsc2022", contextUrl],
           },
           { name: "push-0", stage: 1, argv: ["docker", "push", tags[0]] },
           { name: "push-1", stage: 1, argv: ["docker", "push", tags[1]] },
@@ -48,7 +48,7 @@ describe("localPlatformSteps", () => {
         reason: 'windows stage "final" has RUN (line 3): dockerd pool',
         engine: "docker",
         metadataFile: undefined,
-        steps: [{ name: "build", stage: 0, argv: ["docker", "build", "--force-rm", "--file=Dockerfile", "--build-arg=WINDOWS_VERSION=ltsc2019", contextUrl] }],
+        steps: [{ name: "build", stage: 0, argv: ["docker", "build", "--force-rm", "--file=Dockerfile", "--build-arg=WINDOWS_VERSION=ltsc2019", "--build-arg=NANOSERVER_TAG=1809", "--build-arg=SERVERCORE_TAG=ltsc2019", contextUrl] }],
       },
     },
     {

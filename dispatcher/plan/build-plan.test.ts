@@ -30,7 +30,7 @@ describe("planBuild", () => {
         jobName: "dh-abcdefghijkl-win-ltsc2022",
         pushRefs: ["127.0.0.1:15000/octo-org/app:1.0", "127.0.0.1:15000/octo-org/app:latest"],
         statusContext: "dockhand/windows-ltsc2022",
-        buildArgs: { VERSION: "1.0", WINDOWS_VERSION: "ltsc2022" },
+        buildArgs: { VERSION: "1.0", WINDOWS_VERSION: "ltsc2022", NANOSERVER_TAG: "ltsc2022", SERVERCORE_TAG: "ltsc2022" },
         // sha256("octo-org/app\nDockerfile\n")[:16]
         cacheRef: "127.0.0.1:15000/cache:dbcd48e98ca78992-win-ltsc2022",
       },
@@ -67,12 +67,12 @@ describe("planBuild", () => {
       {
         slug: "win-ltsc2019", builder: "docker", reason: "windows stage #0 has RUN (line 3): dockerd pool", jobName: "dh-abcdefghijkl-win-ltsc2019",
         pushRefs: ["ghcr.io/octo-org/app:1.0-win-ltsc2019", "docker.io/octo/app:latest-win-ltsc2019"],
-        statusContext: "ci/images/windows-ltsc2019", buildArgs: { WINDOWS_VERSION: "ltsc2019" }, cacheRef: undefined,
+        statusContext: "ci/images/windows-ltsc2019", buildArgs: { WINDOWS_VERSION: "ltsc2019", NANOSERVER_TAG: "1809", SERVERCORE_TAG: "ltsc2019" }, cacheRef: undefined,
       },
       {
         slug: "win-ltsc2022", builder: "docker", reason: "windows stage #0 has RUN (line 3): dockerd pool", jobName: "dh-abcdefghijkl-win-ltsc2022",
         pushRefs: ["ghcr.io/octo-org/app:1.0-win-ltsc2022", "docker.io/octo/app:latest-win-ltsc2022"],
-        statusContext: "ci/images/windows-ltsc2022", buildArgs: { WINDOWS_VERSION: "ltsc2022" }, cacheRef: undefined,
+        statusContext: "ci/images/windows-ltsc2022", buildArgs: { WINDOWS_VERSION: "ltsc2022", NANOSERVER_TAG: "ltsc2022", SERVERCORE_TAG: "ltsc2022" }, cacheRef: undefined,
       },
     ]);
   });
@@ -89,8 +89,8 @@ describe("planBuild", () => {
       contextUrl,
     });
     expect(plan.platforms.map((platform) => platform.buildArgs)).toEqual([
-      { WINDOWS_VERSION: "ltsc2019", DOCKHAND_BASE_IMAGE: "127.0.0.1:15000/servercore:ltsc2019-patched" },
-      { WINDOWS_VERSION: "ltsc2022" },
+      { WINDOWS_VERSION: "ltsc2019", NANOSERVER_TAG: "1809", SERVERCORE_TAG: "ltsc2019", DOCKHAND_BASE_IMAGE: "127.0.0.1:15000/servercore:ltsc2019-patched" },
+      { WINDOWS_VERSION: "ltsc2022", NANOSERVER_TAG: "ltsc2022", SERVERCORE_TAG: "ltsc2022" },
     ]);
   });
 
@@ -130,5 +130,34 @@ describe("planBuild", () => {
     }
     expect(thrown).toBeInstanceOf(RequestError);
     expect((thrown as RequestError).toBody()).toEqual(body);
+  });
+
+  it.each([
+    ["nanoserver:ltsc2019 on ltsc2019", "FROM mcr.microsoft.com/windows/nanoserver:ltsc2019\nCOPY a C:/a\n", "windows/amd64:ltsc2019",
+      'file: line 1: mcr.microsoft.com/windows/nanoserver has no tag "ltsc2019" (published: 1809, ltsc2022, ltsc2025)',
+      "use mcr.microsoft.com/windows/nanoserver:1809, or FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG} (dockhand sets NANOSERVER_TAG per Windows version)"],
+    ["WINDOWS_VERSION on nanoserver, after substitution", "ARG WINDOWS_VERSION\nFROM mcr.microsoft.com/windows/nanoserver:${WINDOWS_VERSION}\nCOPY a C:/a\n", "windows/amd64:ltsc2019",
+      'file: line 2: mcr.microsoft.com/windows/nanoserver has no tag "ltsc2019" (published: 1809, ltsc2022, ltsc2025)',
+      "use mcr.microsoft.com/windows/nanoserver:1809, or FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG} (dockhand sets NANOSERVER_TAG per Windows version)"],
+    ["server (full) has no 2019", "FROM mcr.microsoft.com/windows/server:ltsc2019\nCOPY a C:/a\n", "windows/amd64:ltsc2019",
+      'file: line 1: mcr.microsoft.com/windows/server has no tag "ltsc2019" (published: ltsc2022, ltsc2025)',
+      "mcr.microsoft.com/windows/server has no ltsc2019 image; use servercore for ltsc2019"],
+  ])("refuses a base tag MCR does not publish: %s", (_name, dockerfile, platform, error, hint) => {
+    expect(() => planBuild({ request: testRequest({ platforms: [platform] }), config: testConfig(), dockerfile, buildId, contextUrl })).toThrow(
+      expect.objectContaining({ status: 422, field: "file", error, hint }),
+    );
+  });
+
+  it.each([
+    ["NANOSERVER_TAG", "ARG NANOSERVER_TAG\nFROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG}\nCOPY a C:/a\n"],
+    ["SERVERCORE_TAG", "ARG SERVERCORE_TAG\nFROM mcr.microsoft.com/windows/servercore:${SERVERCORE_TAG}\nCOPY a C:/a\n"],
+    ["servercore's 1809 alias", "FROM mcr.microsoft.com/windows/servercore:1809\nCOPY a C:/a\n"],
+    ["a dated tag, left to the registry", "FROM mcr.microsoft.com/windows/nanoserver:10.0.17763.6659\nCOPY a C:/a\n"],
+  ])("plans every version with %s", (_name, dockerfile) => {
+    const plan = planBuild({
+      request: testRequest({ platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "windows/amd64:ltsc2025"] }),
+      config: testConfig(), dockerfile, buildId, contextUrl,
+    });
+    expect(plan.platforms).toHaveLength(3);
   });
 });

@@ -12,12 +12,17 @@ import { parseImageReference } from "./image-reference.js";
 import { type BuildOrigin, githubTokenSecretName, jobName, requestHash } from "./names.js";
 import { type Platform, parsePlatform } from "./platforms.js";
 import { pushRefsFor } from "./push-refs.js";
+import { checkWindowsBaseTags, windowsBaseTagBuildArgs } from "./windows-base-tags.js";
 
 /**
  * Build args dockhand fills per Windows platform.
  *
- * WINDOWS_VERSION (ltsc2019 | ltsc2022 | ltsc2025) lets one Dockerfile serve
- * every version: `ARG WINDOWS_VERSION` + `FROM …/nanoserver:${WINDOWS_VERSION}`.
+ * WINDOWS_VERSION (ltsc2019 | ltsc2022 | ltsc2025) names the version. MCR's
+ * tags differ per family (Nano Server's 2019 tag is 1809), so NANOSERVER_TAG
+ * and SERVERCORE_TAG carry the tag each family publishes for it: one
+ * Dockerfile serves every version with `ARG NANOSERVER_TAG` +
+ * `FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG}`
+ * (plan/windows-base-tags.ts).
  *
  * DOCKHAND_BASE_IMAGE carries the request's `baseImages[<version>]` override.
  * A build arg is the only override both builders honour without rewriting the
@@ -108,6 +113,7 @@ export function planBuild(input: PlanInput): BuildPlan {
     const platform = parsePlatform(platformString, `platforms[${index}]`);
     const buildArgs = platformBuildArgs(request, platform);
     const resolution = resolveStages(parsed, { platform, buildArgs, target: request.target });
+    if (platform.os === "windows") checkWindowsBaseTags(resolution, platform.windowsVersion, "file");
     const { builder, reason } = chooseBuilder(request.builder, platform, resolution);
     return {
       platform,
@@ -154,6 +160,7 @@ function platformBuildArgs(request: BuildRequest, platform: Platform): Record<st
   return {
     ...request.buildArgs,
     [windowsVersionArg]: platform.windowsVersion,
+    ...windowsBaseTagBuildArgs(platform.windowsVersion),
     ...(baseImage === undefined ? {} : { [baseImageArg]: baseImage }),
   };
 }

@@ -87,7 +87,7 @@ export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, con
     "--frontend=dockerfile.v0",
     `--opt=context=${plan.contextUrl}`,
     `--opt=filename=${plan.file}`,
-    `--opt=platform=${platformPlan.platform.ociPlatform}`,
+    `--opt=platform=${platformPlan.platform.buildkitPlatform}`,
     ...(plan.target === undefined ? [] : [`--opt=target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--opt=build-arg:${name}=${value}`),
     ...Object.entries(plan.labels).map(([key, value]) => `--opt=label:${key}=${value}`),

@@ -7,17 +7,22 @@ import type { Config } from "../config/schema.js";
 import type { BuildPlan, PlatformPlan } from "./build-plan.js";
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
 import { containerNames } from "./names.js";
+import { preflightCommand } from "./docker-engine-compat.js";
+import { windowsBuildLabel, windowsVersions } from "./platforms.js";
+import type { RequestProblem } from "../errors.js";
+import { quantityBytes } from "../config/quantity.js";
 
 // A Windows hostPath can be a named pipe
 // (https://kubernetes.io/docs/concepts/storage/volumes/#hostpath — "Windows named pipes").
 export const dockerPipePath = "\\\\.\\pipe\\docker_engine";
 export const dockerHost = "npipe:////./pipe/docker_engine";
 export const windowsDockerConfigPath = "C:\\dockhand\\docker-config";
-export const windowsBuildLabel = "node.kubernetes.io/windows-build";
 
 export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: Config): V1Job {
   const platform = platformPlan.platform;
   if (platform.os !== "windows") throw new Error(`dockerJob: ${platform.request} is not a Windows platform`);
+  const pool = config.dockerPool.pools[platform.windowsVersion];
+  if (pool === undefined) throw new Error(`dockerJob: no dockerd pool for ${platform.windowsVersion} (checked by missingDockerPool)`);
 
   const env: V1EnvVar[] = [
     { name: "DOCKER_HOST", value: dockerHost },
@@ -38,32 +43,79 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
   const step = (name: string, command: string[]): V1Container =>
     stepContainer(name, image, command, config, { env, volumeMounts, securityContext });
 
-  const build = step(containerNames.build, dockerBuildCommand(plan, platformPlan));
-  const pushes = plan.push
-    ? platformPlan.pushRefs.map((ref, index) => step(containerNames.push(index), ["docker", "push", ref]))
-    : [];
+  // In order, each only after the one before succeeded: the version check
+  // before the first docker call that matters, the build, then one push per
+  // tag. The last step frees the node's disk: what the build made lives in
+  // the node's dockerd, which the kubelet's image GC never sees.
+  const pushes = plan.push ? platformPlan.pushRefs.map((ref, index) => step(containerNames.push(index), ["docker", "push", ref])) : [];
+  const initContainers = [
+    step(containerNames.preflight, [...preflightCommand]),
+    step(containerNames.build, dockerBuildCommand(plan, platformPlan, [internalTag(plan, platformPlan)])),
+    ...pushes,
+  ];
+  const cleanup = [
+    step(containerNames.cleanup, dockerCleanupCommand(plan, platformPlan)),
+    step(containerNames.pruneCache, ["docker", "builder", "prune", "--force", `--keep-storage=${quantityBytes(config.dockerPool.keepStorage)}`]),
+  ];
 
   return buildJob(plan, platformPlan, config, {
     os: "windows",
     nodeSelector: {
-      ...config.dockerPool.nodeSelector,
+      ...pool.nodeSelector,
       "kubernetes.io/os": "windows",
       [windowsBuildLabel]: platform.windowsBuild,
     },
-    tolerations: tolerationsFrom(config.dockerPool.tolerations),
-    // Pushes start only after the build succeeded: the build is an init
-    // container, each push a container (in parallel, one per tag).
-    initContainers: pushes.length > 0 ? [build] : [],
-    containers: pushes.length > 0 ? pushes : [build],
+    tolerations: tolerationsFrom(pool.tolerations),
+    initContainers,
+    containers: cleanup,
     volumes: [{ name: "docker-engine", hostPath: { path: dockerPipePath } }, ...dockerConfigVolumeFor(config)],
+    // Queued: the reconciler admits it to one node whose dockerd is Ready and
+    // has a free build slot (reconcile/dockerd-admission.ts).
+    suspend: true,
   });
+}
+
+/**
+ * The problem with a plan whose Windows RUN platform has no dockerd pool on
+ * this cluster (dockerPool.pools), or undefined: a 422 before anything is created.
+ */
+export function missingDockerPool(plan: BuildPlan, config: Config): RequestProblem | undefined {
+  const index = plan.platforms.findIndex(
+    (p) => p.builder === "docker" && p.platform.os === "windows" && config.dockerPool.pools[p.platform.windowsVersion] === undefined,
+  );
+  if (index < 0) return undefined;
+  const platformPlan = plan.platforms[index]!;
+  const version = platformPlan.platform.os === "windows" ? platformPlan.platform.windowsVersion : "";
+  const configured = windowsVersions.filter((v) => config.dockerPool.pools[v] !== undefined);
+  return {
+    error: `platforms[${index}]: ${platformPlan.platform.request} needs the dockerd pool (${platformPlan.reason}), and this cluster has no ${version} pool`,
+    field: `platforms[${index}]`,
+    hint:
+      configured.length > 0
+        ? `build ${configured.join(" or ")} instead, keep ${version}'s Windows stages COPY-only so BuildKit builds them, or ask the operator to add dockerPool.pools.${version}`
+        : `keep Windows stages COPY-only so BuildKit builds them, or ask the operator to add dockerPool.pools.${version}`,
+  };
+}
+
+/** Never pushed: a name for the build's image even when the request has no tags, so the cleanup step can remove it. */
+export function internalTag(plan: BuildPlan, platformPlan: PlatformPlan): string {
+  return `dockhand.invalid/build/${plan.buildId}:${platformPlan.platform.slug}`;
+}
+
+/**
+ * Removes the build's image by its tags. Its untagged parents (the classic
+ * builder's intermediate images) go with it; the base image, pulled under its
+ * own tag, stays for the next build.
+ */
+export function dockerCleanupCommand(plan: BuildPlan, platformPlan: PlatformPlan): string[] {
+  return ["docker", "image", "rm", internalTag(plan, platformPlan), ...platformPlan.pushRefs];
 }
 
 /**
  * `docker build` arguments. Flags use the `--flag=value` form so no value (a
  * tag, a build arg) can ever be read as another flag.
  */
-export function dockerBuildCommand(plan: BuildPlan, platformPlan: PlatformPlan): string[] {
+export function dockerBuildCommand(plan: BuildPlan, platformPlan: PlatformPlan, extraTags: readonly string[] = []): string[] {
   return [
     "docker",
     "build",
@@ -71,7 +123,7 @@ export function dockerBuildCommand(plan: BuildPlan, platformPlan: PlatformPlan):
     // not stay behind on the host's disk (the default keeps it).
     "--force-rm",
     `--file=${plan.file}`,
-    ...platformPlan.pushRefs.map((ref) => `--tag=${ref}`),
+    ...[...extraTags, ...platformPlan.pushRefs].map((ref) => `--tag=${ref}`),
     ...(plan.target === undefined ? [] : [`--target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--build-arg=${name}=${value}`),
     ...Object.entries(plan.labels).map(([key, value]) => `--label=${key}=${value}`),

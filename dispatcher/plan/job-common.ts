@@ -82,6 +82,8 @@ export interface JobParts {
   readonly containers: V1Container[];
   readonly volumes: V1Volume[];
   readonly securityContext?: V1PodSpec["securityContext"];
+  /** Created suspended: something admits it later (the dockerd pool's per-node limit). */
+  readonly suspend?: boolean;
 }
 
 export function buildJob(plan: BuildPlan, platformPlan: PlatformPlan, config: Config, parts: JobParts): V1Job {
@@ -111,6 +113,7 @@ export function buildJob(plan: BuildPlan, platformPlan: PlatformPlan, config: Co
       // A failed build is reported, not retried: a retry would push twice and
       // report a second status for the same commit.
       backoffLimit: 0,
+      ...(parts.suspend ? { suspend: true } : {}),
       activeDeadlineSeconds: config.limits.activeDeadlineSeconds,
       ttlSecondsAfterFinished: config.limits.ttlSecondsAfterFinished,
       template: { metadata, spec: podSpec },
@@ -138,6 +141,6 @@ export function stepContainer(
   };
 }
 
-export function tolerationsFrom(config: Config["dockerPool"]["tolerations"]): V1PodSpec["tolerations"] {
+export function tolerationsFrom(config: Config["buildkit"]["tolerations"]): V1PodSpec["tolerations"] {
   return config.map((toleration) => ({ ...toleration }));
 }

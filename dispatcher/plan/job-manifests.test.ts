@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { planBuild } from "./build-plan.js";
 import { jobManifests } from "./job-manifests.js";
 import { isDnsLabel, isLabelValue } from "./names.js";
-import { contextUrl, sha, testConfig, testRequest } from "./test-fixtures.js";
+import { contextUrl, sha, testConfig, testDockerPool, testRequest } from "./test-fixtures.js";
 
 const buildId = "abcdefghijkl";
 const windowsRun = [
@@ -69,19 +69,40 @@ describe("docker Job (Windows dockerd pool)", () => {
     expect(job?.spec?.template.metadata).toEqual({ labels: job?.metadata?.labels, annotations: job?.metadata?.annotations });
   });
 
-  it("runs once, without API access, on a node of the right Windows build", () => {
+  it("runs once, without API access, on a node of its version's own pool, queued until admitted", () => {
     expect(job?.spec?.backoffLimit).toBe(0);
+    expect(job?.spec?.suspend).toBe(true);
     expect(job?.spec?.activeDeadlineSeconds).toBe(3600);
     expect(job?.spec?.ttlSecondsAfterFinished).toBe(86400);
     expect(pod?.restartPolicy).toBe("Never");
     expect(pod?.automountServiceAccountToken).toBe(false);
     expect(pod?.os).toEqual({ name: "windows" });
     expect(pod?.nodeSelector).toEqual({
-      agentpool: "win1",
+      agentpool: "win22",
       "kubernetes.io/os": "windows",
       "node.kubernetes.io/windows-build": "10.0.20348",
     });
     expect(pod?.tolerations).toEqual([{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }]);
+  });
+
+  it("takes the selector and tolerations of the platform's own pool", () => {
+    const [win25] = jobsFor({ ...commonRequest, platforms: ["windows/amd64:ltsc2025"] }, windowsRun);
+    const spec = win25?.spec?.template.spec;
+    expect(spec?.nodeSelector).toEqual({ agentpool: "win25", "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": "10.0.26100" });
+    expect(spec?.tolerations).toEqual([{ key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoSchedule" }]);
+    expect(spec?.containers[0]?.image).toBe("docker:29-windowsservercore-ltsc2025");
+  });
+
+  it("refuses a Windows RUN platform whose version has no pool, creating nothing", () => {
+    const config = testConfig({ dockerPool: { pools: { ltsc2022: { nodeSelector: { agentpool: "win22" } } } } });
+    expect(() => jobsFor({ ...commonRequest, platforms: ["windows/amd64:ltsc2022", "windows/amd64:ltsc2025"] }, windowsRun, config)).toThrow(
+      expect.objectContaining({
+        status: 422,
+        field: "platforms[1]",
+        error: 'platforms[1]: windows/amd64:ltsc2025 needs the dockerd pool (windows stage "final" has RUN (line 4): dockerd pool), and this cluster has no ltsc2025 pool',
+        hint: "build ltsc2022 instead, keep ltsc2025's Windows stages COPY-only so BuildKit builds them, or ask the operator to add dockerPool.pools.ltsc2025",
+      }),
+    );
   });
 
   it("mounts the docker named pipe and the registry credentials", () => {
@@ -99,42 +120,64 @@ describe("docker Job (Windows dockerd pool)", () => {
         { name: "DOCKER_BUILDKIT", value: "0" },
         { name: "DOCKER_CONFIG", value: "C:\\dockhand\\docker-config" },
       ]);
-      expect(container.image).toBe("127.0.0.1:15000/docker-cli:ltsc2022");
+      expect(container.image).toBe("127.0.0.1:15000/docker:29-windowsservercore-ltsc2022");
       expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
       expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } });
       expect(container.securityContext).toEqual({ windowsOptions: { runAsUserName: "ContainerAdministrator" } });
     }
   });
 
-  it("builds in an init container, then pushes each tag in its own container", () => {
+  it("checks CLI and daemon versions, builds, pushes each tag in turn, then removes the image from the node", () => {
     expect(pod?.initContainers?.map((container) => [container.name, container.command])).toEqual([
+      ["preflight", ["docker", "version", "--format={{json .}}"]],
       [
         "build",
         [
           "docker", "build", "--force-rm",
           "--file=Dockerfile",
+          "--tag=dockhand.invalid/build/abcdefghijkl:win-ltsc2022",
           "--tag=127.0.0.1:15000/octo-org/app:1.0",
           "--tag=127.0.0.1:15000/octo-org/app:latest",
           "--target=final",
           "--build-arg=VERSION=1.0",
           "--build-arg=WINDOWS_VERSION=ltsc2022",
+          "--build-arg=NANOSERVER_TAG=ltsc2022",
+          "--build-arg=SERVERCORE_TAG=ltsc2022",
           "--label=org.opencontainers.image.source=https://github.com/octo-org/app",
           contextUrl,
         ],
       ],
-    ]);
-    expect(pod?.containers.map((container) => [container.name, container.command])).toEqual([
       ["push-0", ["docker", "push", "127.0.0.1:15000/octo-org/app:1.0"]],
       ["push-1", ["docker", "push", "127.0.0.1:15000/octo-org/app:latest"]],
     ]);
+    expect(pod?.containers.map((container) => [container.name, container.command])).toEqual([
+      [
+        "cleanup",
+        ["docker", "image", "rm", "dockhand.invalid/build/abcdefghijkl:win-ltsc2022", "127.0.0.1:15000/octo-org/app:1.0", "127.0.0.1:15000/octo-org/app:latest"],
+      ],
+      // 40Gi
+      ["prune-cache", ["docker", "builder", "prune", "--force", "--keep-storage=42949672960"]],
+    ]);
   });
 
-  it("only builds when push is false", () => {
+  it("only builds (and cleans up) when push is false", () => {
     const [buildOnly] = jobsFor({ platforms: ["windows/amd64:ltsc2019"], push: false, tags: [] }, windowsRun);
     const spec = buildOnly?.spec?.template.spec;
-    expect(spec?.initContainers).toBeUndefined();
-    expect(spec?.containers.map((container) => [container.name, container.command])).toEqual([
-      ["build", ["docker", "build", "--force-rm", "--file=Dockerfile", "--build-arg=WINDOWS_VERSION=ltsc2019", contextUrl]],
+    expect([...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((container) => [container.name, container.command])).toEqual([
+      ["preflight", ["docker", "version", "--format={{json .}}"]],
+      [
+        "build",
+        [
+          "docker", "build", "--force-rm", "--file=Dockerfile",
+          "--tag=dockhand.invalid/build/abcdefghijkl:win-ltsc2019",
+          "--build-arg=WINDOWS_VERSION=ltsc2019",
+          "--build-arg=NANOSERVER_TAG=1809",
+          "--build-arg=SERVERCORE_TAG=ltsc2019",
+          contextUrl,
+        ],
+      ],
+      ["cleanup", ["docker", "image", "rm", "dockhand.invalid/build/abcdefghijkl:win-ltsc2019"]],
+      ["prune-cache", ["docker", "builder", "prune", "--force", "--keep-storage=42949672960"]],
     ]);
     expect(spec?.nodeSelector?.["node.kubernetes.io/windows-build"]).toBe("10.0.17763");
     expect(buildOnly?.metadata?.annotations?.["dockhand.dev/push-ref"]).toBeUndefined();
@@ -190,10 +233,13 @@ describe("BuildKit Job", () => {
       "--frontend=dockerfile.v0",
       `--opt=context=${contextUrl}`,
       "--opt=filename=Dockerfile",
-      "--opt=platform=windows/amd64",
+      // With the OS version, so a base index over several Windows versions resolves to this one.
+      "--opt=platform=windows(10.0.20348)/amd64",
       "--opt=target=final",
       "--opt=build-arg:VERSION=1.0",
       "--opt=build-arg:WINDOWS_VERSION=ltsc2022",
+      "--opt=build-arg:NANOSERVER_TAG=ltsc2022",
+      "--opt=build-arg:SERVERCORE_TAG=ltsc2022",
       "--opt=label:org.opencontainers.image.source=https://github.com/octo-org/app",
       '--output=type=image,"name=127.0.0.1:15000/octo-org/app:1.0,127.0.0.1:15000/octo-org/app:latest",push=true,registry.insecure=true',
       `--export-cache=type=registry,ref=${cacheRef},mode=max,registry.insecure=true`,
@@ -221,7 +267,7 @@ describe("BuildKit Job", () => {
   it("records on every Job what the index needs: all platforms, the tags, its status context", () => {
     const jobs = jobsFor(
       { platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "linux/amd64"], tags: ["ghcr.io/octo-org/app:1.0", "ghcr.io/octo-org/app:latest"] },
-      "ARG WINDOWS_VERSION\nFROM mcr.microsoft.com/windows/nanoserver:${WINDOWS_VERSION}\nCOPY app.exe C:/app/\n",
+      "ARG NANOSERVER_TAG\nFROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG}\nCOPY app.exe C:/app/\n",
     );
     for (const job of jobs) {
       expect(job.metadata?.annotations).toMatchObject({
@@ -261,7 +307,7 @@ describe("every Job", () => {
     { name: "a dotted repository", request: { repository: "o/.github", platforms: ["linux/amd64", "windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "windows/amd64:ltsc2025"] } },
     { name: "build args that look like flags or shell", request: { buildArgs: { A: "--privileged", B: "$(rm -rf /); echo `x`" }, labels: { l: "-x" } } },
   ])("is valid for $name and runs no shell", ({ request }) => {
-    const config = testConfig({ dockerPool: { images: { ltsc2025: "docker-cli:ltsc2025" } } });
+    const config = testConfig({ dockerPool: { ...testDockerPool, images: { ltsc2025: "mirror.example/docker:29.8.2-windowsservercore-ltsc2025" } } });
     const jobs = jobsFor(request, windowsRun, config);
     for (const job of jobs) {
       expect(isDnsLabel(job.metadata?.name ?? "")).toBe(true);

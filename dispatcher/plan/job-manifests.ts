@@ -2,7 +2,8 @@ import type { V1Job } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
 import type { BuildPlan } from "./build-plan.js";
 import { buildkitJob } from "./buildkit-job.js";
-import { dockerJob } from "./docker-job.js";
+import { dockerJob, missingDockerPool } from "./docker-job.js";
+import { RequestError } from "../errors.js";
 
 /** One Job per platform, in the order the request listed the platforms. */
 export function jobManifests(plan: BuildPlan, config: Config): V1Job[] {
@@ -10,6 +11,8 @@ export function jobManifests(plan: BuildPlan, config: Config): V1Job[] {
   if (plan.registrySecret !== undefined) {
     config = { ...config, registry: { ...config.registry, secretName: plan.registrySecret ?? undefined } };
   }
+  const problem = missingDockerPool(plan, config);
+  if (problem) throw new RequestError(problem, 422);
   return plan.platforms.map((platformPlan) =>
     platformPlan.builder === "docker" ? dockerJob(plan, platformPlan, config) : buildkitJob(plan, platformPlan, config),
   );

@@ -73,7 +73,13 @@ export const annotationKeys = {
 
 /** Container names inside build pods; the reconciler reads logs and termination messages by these. */
 export const containerNames = {
+  /** dockerd pool: docker version, CLI and daemon agree on an API (plan/docker-engine-compat.ts). */
+  preflight: "preflight",
   build: "build",
+  /** dockerd pool: removes the build's image from the node's dockerd. */
+  cleanup: "cleanup",
+  /** dockerd pool: prunes dockerd's build cache to dockerPool.keepStorage. */
+  pruneCache: "prune-cache",
   push: (index: number) => `push-${index}`,
 } as const;
 

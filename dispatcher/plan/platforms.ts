@@ -7,6 +7,8 @@ export type WindowsVersion = (typeof windowsVersions)[number];
 // build number, so a Windows image is built per version, on a node of that
 // version. Kubernetes labels Windows nodes with node.kubernetes.io/windows-build
 // (https://kubernetes.io/docs/reference/labels-annotations-taints/#nodekubernetesiowindows-build).
+export const windowsBuildLabel = "node.kubernetes.io/windows-build";
+
 export const windowsBuilds: Readonly<Record<WindowsVersion, string>> = {
   ltsc2019: "10.0.17763",
   ltsc2022: "10.0.20348",
@@ -31,6 +33,7 @@ export interface LinuxPlatform {
   readonly request: PlatformString;
   /** What BuildKit and image indexes call it: `linux/amd64`. */
   readonly ociPlatform: string;
+  readonly buildkitPlatform: string;
   readonly slug: PlatformSlug;
 }
 
@@ -39,6 +42,13 @@ export interface WindowsPlatform {
   readonly arch: "amd64";
   readonly request: PlatformString;
   readonly ociPlatform: string;
+  /**
+   * What BuildKit is asked for: `windows(10.0.20348)/amd64`. With the OS
+   * version BuildKit picks the matching entry of a base image that is an index
+   * over several Windows versions (the .NET and PowerShell images are);
+   * without it every version gets the same entry (moby/buildkit#5614).
+   */
+  readonly buildkitPlatform: string;
   readonly slug: PlatformSlug;
   readonly windowsVersion: WindowsVersion;
   /** `10.0.20348`: the node label value and the os.version of the image. */
@@ -79,7 +89,7 @@ export function parsePlatform(value: string, field = "platform"): Platform {
   if (os === "linux") {
     if (arch !== "amd64") throw fail("is not supported", `the BuildKit pool builds linux/amd64 only`);
     if (version !== undefined) throw fail("is not supported", `linux takes no version suffix: use "linux/amd64"`);
-    return { os: "linux", arch: "amd64", request: "linux/amd64", ociPlatform: "linux/amd64", slug: "linux-amd64" };
+    return { os: "linux", arch: "amd64", request: "linux/amd64", ociPlatform: "linux/amd64", buildkitPlatform: "linux/amd64", slug: "linux-amd64" };
   }
   if (os === "windows") {
     if (arch !== "amd64") throw fail("is not supported", `Windows images are built for amd64 only: use "windows/amd64:<version>" with ${versionList}`);
@@ -103,6 +113,7 @@ export function windowsPlatform(version: WindowsVersion): WindowsPlatform {
     arch: "amd64",
     request: `windows/amd64:${version}`,
     ociPlatform: "windows/amd64",
+    buildkitPlatform: `windows(${windowsBuilds[version]})/amd64`,
     slug: `win-${version}`,
     windowsVersion: version,
     windowsBuild: windowsBuilds[version],

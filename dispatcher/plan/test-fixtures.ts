@@ -21,16 +21,21 @@ export function testRequest(overrides: Record<string, unknown> = {}): BuildReque
   });
 }
 
+export const testDockerPool = {
+  pools: {
+    ltsc2019: { nodeSelector: { agentpool: "win19" }, tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+    ltsc2022: { nodeSelector: { agentpool: "win22" }, tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+    ltsc2025: { nodeSelector: { agentpool: "win25" }, tolerations: [{ key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoSchedule" }] },
+  },
+  images: { ltsc2022: "127.0.0.1:15000/docker:29-windowsservercore-ltsc2022", ltsc2019: "127.0.0.1:15000/docker:29-windowsservercore-1809" },
+};
+
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return resolveConfig(
     {
       publicUrl: "http://dockhand.dockhand.svc:8080",
       contexts: { signingKey: "k".repeat(32) },
-      dockerPool: {
-        nodeSelector: { agentpool: "win1" },
-        tolerations: [{ key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }],
-        images: { ltsc2022: "127.0.0.1:15000/docker-cli:ltsc2022", ltsc2019: "127.0.0.1:15000/docker-cli:ltsc2019" },
-      },
+      dockerPool: testDockerPool,
       buildkit: { address: "tcp://127.0.0.1:11234", image: "127.0.0.1:15000/buildctl:test", nodeSelector: { pool: "buildkit" } },
       registry: { secretName: "registry-push", insecureRegistries: ["127.0.0.1:15000"] },
       ...overrides,
