@@ -188,6 +188,35 @@ export class BuildJobs {
     return this.batch.patchNamespacedJob({ namespace: this.namespace, name, body: { metadata } }, mergePatch);
   }
 
+  /**
+   * Starts a queued (suspended) Job on one node: unsuspends it and pins its
+   * pod there with node affinity, in one patch guarded by the Job's
+   * resourceVersion. A suspended Job that never ran may change its pod's
+   * scheduling directives (Kubernetes' mutable scheduling directives for
+   * suspended Jobs, as Kueue uses).
+   */
+  async admit(job: V1Job, node: string): Promise<V1Job> {
+    const pinned = {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          // metadata.name, not the hostname label: on some clouds they differ.
+          nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }],
+        },
+      },
+    };
+    return this.batch.patchNamespacedJob(
+      {
+        namespace: this.namespace,
+        name: job.metadata!.name!,
+        body: {
+          metadata: { annotations: { [annotationKeys.admittedNode]: node, [annotationKeys.queued]: null }, resourceVersion: job.metadata!.resourceVersion },
+          spec: { suspend: false, template: { spec: { affinity: pinned } } },
+        },
+      },
+      mergePatch,
+    );
+  }
+
   /** Lets a finished or deleted Job go once its final state is reported. */
   async releaseFinalizer(job: V1Job): Promise<void> {
     const finalizers = job.metadata?.finalizers ?? [];

@@ -7,11 +7,13 @@ import {
   type V1Pod,
   Watch,
 } from "@kubernetes/client-node";
-import { labelKeys, managedByValue } from "../plan/names.js";
+import { dockerdPodLabels, labelKeys, managedByValue } from "../plan/names.js";
 
 export interface BuildInformers {
   jobs: ListWatch<V1Job>;
   pods: ListWatch<V1Pod>;
+  /** The dockerd DaemonSets' pods (dockerPool.daemonNamespace): which nodes have a Ready engine. */
+  dockerdPods: ListWatch<V1Pod>;
   /** Resolves once both caches hold a full list. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -23,7 +25,12 @@ export interface BuildInformers {
  * resourceVersion and relists after 410 Gone; on any other error it stops, so
  * we restart it after a delay that grows to 30 s.
  */
-export function buildInformers(kc: KubeConfig, namespace: string, onError: (what: string, err: unknown) => void): BuildInformers {
+export function buildInformers(
+  kc: KubeConfig,
+  namespace: string,
+  onError: (what: string, err: unknown) => void,
+  dockerdNamespace: string = namespace,
+): BuildInformers {
   const selector = `${labelKeys.managedBy}=${managedByValue}`;
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
@@ -42,8 +49,16 @@ export function buildInformers(kc: KubeConfig, namespace: string, onError: (what
     false,
     selector,
   );
+  const dockerdSelector = `${dockerdPodLabels.name}=${dockerdPodLabels.nameValue}`;
+  const dockerdPods = new ListWatch<V1Pod>(
+    `/api/v1/namespaces/${dockerdNamespace}/pods`,
+    watch,
+    () => core.listNamespacedPod({ namespace: dockerdNamespace, labelSelector: dockerdSelector }),
+    false,
+    dockerdSelector,
+  );
   let stopped = false;
-  for (const [what, informer] of [["jobs", jobs], ["pods", pods]] as const) {
+  for (const [what, informer] of [["jobs", jobs], ["pods", pods], ["dockerd pods", dockerdPods]] as const) {
     let delayMs = 500;
     informer.on("connect", () => (delayMs = 500));
     informer.on("error", (err) => {
@@ -58,13 +73,14 @@ export function buildInformers(kc: KubeConfig, namespace: string, onError: (what
   return {
     jobs,
     pods,
+    dockerdPods,
     async start() {
       stopped = false;
-      await Promise.all([jobs.start(), pods.start()]);
+      await Promise.all([jobs.start(), pods.start(), dockerdPods.start()]);
     },
     async stop() {
       stopped = true;
-      await Promise.all([jobs.stop(), pods.stop()]);
+      await Promise.all([jobs.stop(), pods.stop(), dockerdPods.stop()]);
     },
   };
 }

@@ -7,6 +7,7 @@ import { annotationKeys, labelKeys } from "../plan/names.js";
 import { deriveBuildState, derivePlatformState, newestPodOf, type BuildState, type PlatformPhase } from "../reconcile/build-state.js";
 import { Reconciler, type ReconcilerLog, type ReconcilerOptions, type StatusReporter } from "../reconcile/reconciler.js";
 import { ImageIndexStep } from "../reconcile/image-index-step.js";
+import { DockerdAdmissionStep } from "../reconcile/dockerd-admission-step.js";
 import { BuildJobs, isFinished } from "./build-jobs.js";
 import { RegistryCredentialsSecrets, registryClients } from "./registry-credentials.js";
 import { buildInformers, type BuildInformers } from "./informers.js";
@@ -43,8 +44,11 @@ export class KubernetesExecutor implements Executor {
     const namespace = options.config.kubernetes.namespace;
     this.where = `namespace ${namespace} on ${options.kc.getCurrentCluster()?.server ?? "?"} (kubeconfig: ${options.source})`;
     this.jobs = new BuildJobs(options.kc, namespace);
-    this.informers = buildInformers(options.kc, namespace, (what, err) =>
-      options.log.warn({ informer: what, err: String((err as Error)?.message ?? err) }, "watch failed; restarting"),
+    this.informers = buildInformers(
+      options.kc,
+      namespace,
+      (what, err) => options.log.warn({ informer: what, err: String((err as Error)?.message ?? err) }, "watch failed; restarting"),
+      options.config.dockerPool.daemonNamespace ?? namespace,
     );
     this.reconciler = new Reconciler(this.informers, this.jobs, options.report, options.log, {
       unschedulableAfterSeconds: options.config.limits.unschedulableAfterSeconds,
@@ -58,6 +62,7 @@ export class KubernetesExecutor implements Executor {
         options.report,
         options.log,
       ),
+      admission: new DockerdAdmissionStep(this.informers, this.jobs, options.config.dockerPool.maxBuildsPerNode, options.log),
     });
     this.reconciling = options.reconcile;
   }

@@ -43,23 +43,20 @@ export const defaultCliImages: Readonly<Record<CliVariantVersion, string>> = {
 };
 
 /**
- * What a docker CLI release speaks: its newest API version, and the oldest
- * daemon API its client accepts. Majors dockhand knows; anything else is an
- * unknown CLI the config refuses rather than guesses about.
+ * The oldest daemon API a docker CLI release's client accepts (below it the
+ * client cannot negotiate down and the daemon refuses its own API version as
+ * "too new"). Majors dockhand knows; anything else is an unknown CLI the
+ * config refuses rather than guesses about.
  */
 interface CliRelease {
-  readonly api: string;
   readonly minDaemonApi: string;
 }
 
 const cliReleases: ReadonlyArray<{ readonly from: string; readonly release: CliRelease }> = [
   // Newest first; `from` is the first version with these numbers.
-  { from: "29.3.0", release: { api: "1.54", minDaemonApi: "1.40" } },
-  { from: "29.0.0", release: { api: "1.52", minDaemonApi: "1.44" } },
-  { from: "28.0.0", release: { api: "1.51", minDaemonApi: "1.24" } },
-  { from: "27.0.0", release: { api: "1.47", minDaemonApi: "1.24" } },
-  { from: "26.0.0", release: { api: "1.45", minDaemonApi: "1.24" } },
-  { from: "25.0.0", release: { api: "1.44", minDaemonApi: "1.24" } },
+  { from: "29.3.0", release: { minDaemonApi: "1.40" } },
+  { from: "29.0.0", release: { minDaemonApi: "1.44" } },
+  { from: "25.0.0", release: { minDaemonApi: "1.24" } },
 ];
 const oldestKnownMajor = 25;
 const newestKnownMajor = 29;
@@ -145,14 +142,20 @@ export interface SkewContext {
  * into what to fix. Recognises both refusals and a daemon that is not there.
  */
 export function explainPreflightFailure(output: string, context: SkewContext): string {
-  const clientVersion = /"Client":\{[^}]*?"Version":"([^"]+)"/.exec(output)?.[1];
+  const clientVersion = clientVersionIn(output);
   const cli = clientVersion === undefined ? context.image : `${context.image} (docker ${clientVersion})`;
+  const needs = (daemonApi: string, needed: string) =>
+    `the node's dockerd speaks API ${daemonApi}, the CLI image ${cli} needs ≥ ${needed}: set ${context.configKey} to a CLI that speaks ${daemonApi} (docs/deploy.md, "Docker CLI and dockerd versions")`;
 
-  // The CLI refuses an old daemon.
+  // The CLI refuses an old daemon while negotiating.
   const cliRefuses = /API version (\d+\.\d+) is not supported by this client: the minimum supported API version is (\d+\.\d+)/.exec(output);
-  if (cliRefuses) {
-    const [, daemonApi, needed] = cliRefuses;
-    return `the node's dockerd speaks API ${daemonApi}, the CLI image ${cli} needs ≥ ${needed}: set ${context.configKey} to a CLI that speaks ${daemonApi} (docs/deploy.md, "Docker CLI and dockerd versions")`;
+  if (cliRefuses) return needs(cliRefuses[1]!, cliRefuses[2]!);
+  // The CLI could not negotiate down to an old daemon, which then refuses the
+  // CLI's own version: what docker 29.0–29.2 print against an Engine before 25.
+  const tooNew = /client version (\d+\.\d+) is too new\. Maximum supported API version is (\d+\.\d+)/.exec(output);
+  if (tooNew) {
+    const known = cliImageVersion(context.image, context.windowsVersion as CliVariantVersion);
+    return needs(tooNew[2]!, known.ok ? known.value.release.minDaemonApi : tooNew[1]!);
   }
   // The daemon refuses an old CLI.
   const daemonRefuses = /client version (\d+\.\d+) is too old\. Minimum supported API version is (\d+\.\d+)/.exec(output);
@@ -160,15 +163,24 @@ export function explainPreflightFailure(output: string, context: SkewContext): s
     const [, cliApi, needed] = daemonRefuses;
     return `the node's dockerd needs API ≥ ${needed}, the CLI image ${cli} speaks ${cliApi}: set ${context.configKey} to docker ${pinnedCliMajor} (${defaultCliImageFor(context.windowsVersion)}) or newer`;
   }
-  const daemonTooOld = /client version (\d+\.\d+) is too new\. Maximum supported API version is (\d+\.\d+)/.exec(output);
-  if (daemonTooOld) {
-    const [, cliApi, daemonApi] = daemonTooOld;
-    return `the node's dockerd speaks API ≤ ${daemonApi}, the CLI image ${cli} asked for ${cliApi}: unset DOCKER_API_VERSION or set ${context.configKey} to an older CLI`;
-  }
   if (/docker_engine|pipe|Cannot connect to the Docker daemon|error during connect|no such file or directory|cannot find the file/i.test(output)) {
     return `the node's dockerd did not answer on \\\\.\\pipe\\docker_engine: is the dockerd-${context.windowsVersion} DaemonSet's pod Ready on that node? (${lastLine(output)})`;
   }
   return `the CLI image ${cli} could not talk to the node's dockerd: ${lastLine(output)}`;
+}
+
+/** The CLI's own version from `docker version --format={{json .}}`, printed even when the daemon part fails. */
+function clientVersionIn(output: string): string | undefined {
+  for (const line of output.split("\n")) {
+    if (!line.startsWith('{"Client"')) continue;
+    try {
+      const version = (JSON.parse(line) as { Client?: { Version?: unknown } }).Client?.Version;
+      if (typeof version === "string") return version;
+    } catch {
+      // a cut line (the termination message keeps the log's tail)
+    }
+  }
+  return /"Client":\{"Version":"([^"]+)"/.exec(output)?.[1];
 }
 
 function defaultCliImageFor(windowsVersion: string): string {

@@ -69,6 +69,17 @@ export const annotationKeys = {
   index: "dockhand.dev/index",
   /** Written by the reconciler on every Job of the build: the index commit state already reported. */
   manifestReported: "dockhand.dev/manifest-reported",
+  /** Written by the dockerd admission on a queued (suspended) Job: why it still waits. */
+  queued: "dockhand.dev/queued",
+  /** Written by the dockerd admission: the node the Job was admitted to (its pod is pinned there). */
+  admittedNode: "dockhand.dev/node",
+} as const;
+
+/** Labels of the dockerd DaemonSets' pods (deploy/base/dockerd-daemonsets.yaml): the admission finds Ready engines by them. */
+export const dockerdPodLabels = {
+  name: "app.kubernetes.io/name",
+  nameValue: "dockerd",
+  windowsVersion: "dockhand.dev/windows-version",
 } as const;
 
 /** Container names inside build pods; the reconciler reads logs and termination messages by these. */

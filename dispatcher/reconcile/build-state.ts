@@ -3,7 +3,8 @@
 // what the cluster says in, what to show out.
 
 import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
-import { annotationKeys, labelKeys } from "../plan/names.js";
+import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
+import { explainPreflightFailure } from "../plan/docker-engine-compat.js";
 import { cancelledAnnotation } from "../kube/build-jobs.js";
 import { deriveManifestState, indexPlanOf, type ManifestState } from "./image-index-state.js";
 
@@ -141,6 +142,11 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
       return { ...base, state: "failed", message: `timed out: ${failed.message ?? "the Job ran past its activeDeadlineSeconds"}` };
     }
     const step = failedStep(pod);
+    if (step?.name === containerNames.preflight) {
+      // CLI and dockerd did not agree (or no dockerd answered): the cluster's
+      // setup, not the user's Dockerfile.
+      return { ...base, state: "error", failedStep: { name: step.name, exitCode: step.state?.terminated?.exitCode }, message: preflightMessage(job, pod!, step) };
+    }
     return {
       ...base,
       state: "failed",
@@ -155,6 +161,11 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
 
   const unschedulable = unschedulableFor(pod, options);
   if (unschedulable !== undefined) return { ...base, state: "error", message: unschedulable };
+  const stuck = stuckContainerFor(job, pod, options);
+  if (stuck !== undefined) return { ...base, state: "error", message: stuck };
+  if (job.spec?.suspend === true) {
+    return { ...base, message: annotations[annotationKeys.queued] ?? "waiting to be admitted to a node" };
+  }
 
   if (pod?.status?.phase === "Running" || (pod?.spec?.nodeName && anyContainerStarted(pod))) {
     return { ...base, state: "running" };
@@ -218,6 +229,39 @@ function unschedulableFor(pod: V1Pod | undefined, options: DeriveOptions): strin
     .map(([key, value]) => `${key}=${value}`)
     .join(", ");
   return `no node matches ${selector || "the pod"} (${scheduled.message ?? "unschedulable"})`;
+}
+
+// Waiting reasons of a container the kubelet cannot start: the image reference
+// cannot be honoured (not found, no access, wrong Windows build). The kubelet
+// retries them for ever; a build does not wait that long.
+const stuckReasons = new Set(["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerError"]);
+
+/** A pod whose container could not start for longer than the limit (an invalid image name at once), in words naming the config key. */
+export function stuckContainerFor(job: V1Job, pod: V1Pod | undefined, options: DeriveOptions): string | undefined {
+  if (!pod?.spec?.nodeName) return undefined;
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const stuck = statuses.find((s) => stuckReasons.has(s.state?.waiting?.reason ?? ""));
+  if (!stuck) return undefined;
+  const since = new Date(pod.status?.startTime ?? pod.metadata?.creationTimestamp ?? options.now).getTime();
+  const reason = stuck.state!.waiting!.reason!;
+  if (reason !== "InvalidImageName" && options.now.getTime() - since < options.unschedulableAfterSeconds * 1000) return undefined;
+  const image = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === stuck.name)?.image ?? stuck.image;
+  return `step ${stuck.name} could not start on ${pod.spec.nodeName}: ${reason}${stuck.state!.waiting!.message ? ` (${lastLine(stuck.state!.waiting!.message)})` : ""}: check ${imageConfigKey(job)} (${image})`;
+}
+
+/** The config key that names a build pod's image. */
+function imageConfigKey(job: V1Job): string {
+  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.images.${windowsVersionOf(job)}` : "buildkit.image";
+}
+
+/** ltsc2022 for a windows/amd64:ltsc2022 Job. */
+function windowsVersionOf(job: V1Job): string {
+  return /:(ltsc\d{4})$/.exec(job.metadata?.annotations?.[annotationKeys.platform] ?? "")?.[1] ?? "<version>";
+}
+
+function preflightMessage(job: V1Job, pod: V1Pod, step: V1ContainerStatus): string {
+  const image = pod.spec?.initContainers?.find((c) => c.name === step.name)?.image ?? step.image;
+  return explainPreflightFailure(step.state?.terminated?.message ?? "", { image, configKey: imageConfigKey(job), windowsVersion: windowsVersionOf(job) });
 }
 
 function failedStep(pod: V1Pod | undefined): V1ContainerStatus | undefined {

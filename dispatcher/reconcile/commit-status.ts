@@ -19,8 +19,10 @@ export function isFinalCommitState(state: string | undefined): state is string {
 export function commitStatusFor(platform: PlatformState): CommitStatusWanted {
   switch (platform.state) {
     case "queued":
-      // The builder choice is the first thing a reader wants explained.
-      return { state: "pending", description: truncateDescription(`Queued: ${platform.builderReason}`), final: false };
+      // Why it waits (a dockerd pool's per-node limit, no Ready engine) or,
+      // when nothing holds it, the builder choice: the first thing a reader
+      // wants explained.
+      return { state: "pending", description: truncateDescription(`Queued: ${platform.message ?? platform.builderReason}`), final: false };
     case "succeeded":
       return { ...describeStatus({ phase: "succeeded", digest: platform.digest, durationSeconds: durationOf(platform) }), final: true };
     case "running":

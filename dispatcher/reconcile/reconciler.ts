@@ -7,6 +7,7 @@ import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState 
 import { commitStatusToReport, type CommitStatusWanted } from "./commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { ImageIndexStep } from "./image-index-step.js";
+import { DockerdAdmissionStep } from "./dockerd-admission-step.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
 /** Set by the reconciler on a Job it ended because no node could run it. */
@@ -40,6 +41,8 @@ export interface ReconcilerOptions {
   onReconciled?: (lagSeconds: number, outcome: "ok" | "error") => void;
   /** Reads pushed images back and joins multi-platform builds in an image index (image-index-step.ts). */
   imageIndex?: ImageIndexStep;
+  /** Admits queued dockerd-pool Jobs to nodes with a Ready engine and a free slot (dockerd-admission-step.ts). */
+  admission?: DockerdAdmissionStep;
 }
 
 /**
@@ -101,11 +104,21 @@ export class Reconciler {
     this.running = true;
     if (!this.subscribed) {
       this.subscribed = true;
-      const enqueueJob = (job: V1Job) => this.enqueue(job.metadata?.name, Date.now());
+      // A dockerd Job that runs, ends or goes may free a slot, and an engine
+      // that turns Ready (or not) changes where builds can go: the queue is
+      // looked at again.
+      const enqueueQueued = () => {
+        for (const name of this.options.admission?.queuedJobs() ?? []) this.enqueue(name, Date.now());
+      };
+      const enqueueJob = (job: V1Job) => {
+        this.enqueue(job.metadata?.name, Date.now());
+        if (job.metadata?.labels?.[labelKeys.builder] === "docker" && !DockerdAdmissionStep.isQueued(job)) enqueueQueued();
+      };
       const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"], Date.now());
       for (const verb of ["add", "update", "delete"] as const) {
         this.informers.jobs.on(verb, enqueueJob);
         this.informers.pods.on(verb, enqueuePod);
+        this.informers.dockerdPods.on(verb, enqueueQueued);
       }
     }
     for (const job of this.informers.jobs.list()) this.enqueue(job.metadata?.name);
@@ -127,6 +140,7 @@ export class Reconciler {
     await this.draining;
     this.reportedNotYetSeen.clear();
     this.options.imageIndex?.forget();
+    this.options.admission?.forget();
   }
 
   /** Resolves when the queue is empty (tests and graceful shutdown). */
@@ -213,6 +227,7 @@ export class Reconciler {
     const ended = job.metadata.annotations?.[unschedulableAnnotation];
     if (ended !== undefined) platform = { ...platform, state: "error", message: ended };
     this.options.onState?.(platform, job);
+    if (this.options.admission && (await this.options.admission.reconcile(job))) return; // the update brings it back
 
     if (platform.state === "queued" && pod && !pod.spec?.nodeName) this.scheduleUnschedulableCheck(name, pod);
     if ((platform.state === "succeeded" || platform.imageCheck === "pending") && !platform.digest && platform.pushRef && pod) {

@@ -1,0 +1,111 @@
+// Admits queued dockerd-pool Jobs (dockerd-admission.ts decides) and records
+// why the others wait. Run by the leader's reconciler for each suspended
+// dockerd Job; the Jobs and the dockerd pods are the whole state.
+
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
+import type { BuildInformers } from "../kube/informers.js";
+import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
+import { cancelledAnnotation } from "../kube/build-jobs.js";
+import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
+import type { FieldLogger } from "../logging.js";
+
+export class DockerdAdmissionStep {
+  /**
+   * Admissions this process made that the informer may not show yet: without
+   * them a second queued Job reconciled right after would see the slot still
+   * free. The Job stays the durable record; this only covers the cache's lag.
+   */
+  private readonly admittedNotYetSeen = new Map<string, string>();
+
+  constructor(
+    private readonly informers: BuildInformers,
+    private readonly jobs: BuildJobs,
+    private readonly maxBuildsPerNode: number,
+    private readonly log: FieldLogger,
+  ) {}
+
+  /** Whether the Job waits for admission: a dockerd Job, suspended, neither cancelled nor finished. */
+  static isQueued(job: V1Job): boolean {
+    return (
+      job.metadata?.labels?.[labelKeys.builder] === "docker" &&
+      job.spec?.suspend === true &&
+      job.metadata.annotations?.[cancelledAnnotation] === undefined &&
+      !job.metadata.deletionTimestamp &&
+      !isFinished(job)
+    );
+  }
+
+  /**
+   * For a queued Job: admits it to a node, or records why it waits. True when
+   * it wrote to the Job (its update event brings the reconciler back).
+   */
+  async reconcile(job: V1Job): Promise<boolean> {
+    const name = job.metadata!.name!;
+    if (!DockerdAdmissionStep.isQueued(job) || this.admittedNotYetSeen.has(name)) return false;
+    const decision = admitDockerdBuilds(this.view()).get(name);
+    if (!decision) return false;
+    if (decision.admit) {
+      this.admittedNotYetSeen.set(name, decision.node);
+      try {
+        await this.jobs.admit(job, decision.node);
+      } catch (err) {
+        this.admittedNotYetSeen.delete(name);
+        throw err;
+      }
+      this.log.info({ job: name, node: decision.node }, "admitted to a dockerd node");
+      return true;
+    }
+    if (job.metadata?.annotations?.[annotationKeys.queued] === decision.reason) return false;
+    await this.jobs.patchAnnotations(name, { [annotationKeys.queued]: decision.reason }, job.metadata?.resourceVersion);
+    return true;
+  }
+
+  /** Jobs still waiting: the reconciler looks at them again when a slot or an engine may have freed up. */
+  queuedJobs(): string[] {
+    return this.informers.jobs
+      .list(this.jobs.namespace)
+      .filter((job) => DockerdAdmissionStep.isQueued(job) && !this.admittedNotYetSeen.has(job.metadata!.name!))
+      .map((job) => job.metadata!.name!);
+  }
+
+  /** Another leader may admit meanwhile: only the Jobs themselves count after a pause. */
+  forget(): void {
+    this.admittedNotYetSeen.clear();
+  }
+
+  private view() {
+    const queued: QueuedBuild[] = [];
+    const running: RunningBuild[] = [];
+    const pods = this.informers.pods.list(this.jobs.namespace);
+    for (const job of this.informers.jobs.list(this.jobs.namespace)) {
+      if (job.metadata?.labels?.[labelKeys.builder] !== "docker") continue;
+      const name = job.metadata.name!;
+      const seen = job.spec?.suspend === false || job.spec?.suspend === undefined;
+      if (seen) this.admittedNotYetSeen.delete(name);
+      const admittedTo = this.admittedNotYetSeen.get(name) ?? job.metadata.annotations?.[annotationKeys.admittedNode] ?? nodeOfPod(job, pods);
+      if (DockerdAdmissionStep.isQueued(job) && admittedTo === undefined) {
+        const version = /:(ltsc\d{4})$/.exec(job.metadata.annotations?.[annotationKeys.platform] ?? "")?.[1] ?? "";
+        queued.push({ job: name, version, createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
+      } else if (admittedTo !== undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
+        running.push({ job: name, node: admittedTo });
+      }
+    }
+    const nodes: DockerdNode[] = this.informers.dockerdPods
+      .list()
+      .filter((pod) => pod.spec?.nodeName && !pod.metadata?.deletionTimestamp)
+      .map((pod) => ({
+        node: pod.spec!.nodeName!,
+        version: pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "",
+        ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+      }));
+    return { queued, running, nodes, maxBuildsPerNode: this.maxBuildsPerNode };
+  }
+}
+
+/** A dockerd Job from before admission existed runs wherever its pod was scheduled. */
+function nodeOfPod(job: V1Job, pods: readonly V1Pod[]): string | undefined {
+  if (job.spec?.suspend === true) return undefined;
+  const uid = job.metadata?.uid;
+  return pods.find((pod) => pod.metadata?.ownerReferences?.some((o) => o.uid === uid) && pod.spec?.nodeName)?.spec?.nodeName;
+}

@@ -1,0 +1,75 @@
+// Which queued dockerd-pool builds start now, and on which node. Pure.
+//
+// A Windows build on the dockerd pool runs inside the node's dockerd, which
+// the scheduler does not see: its pod requests a docker CLI's worth of CPU
+// and memory, so dozens could land on one node. And a node whose dockerd is
+// not Ready (new, autoscaled, rebooting, mid-rollout) has no pipe to build
+// on. So dockerd Jobs are created suspended, and the leader admits each to one
+// node whose dockerd pod is Ready and runs fewer than maxBuildsPerNode builds,
+// first come first served per Windows version. The Jobs carry the state
+// (suspended or not, and the node they were admitted to), so a restart loses
+// nothing.
+
+export interface QueuedBuild {
+  readonly job: string;
+  readonly version: string;
+  /** ISO time the Job was created: the queue's order. */
+  readonly createdAt: string;
+}
+
+export interface RunningBuild {
+  readonly job: string;
+  readonly node: string;
+}
+
+export interface DockerdNode {
+  readonly node: string;
+  readonly version: string;
+  /** Its dockerd pod is Ready: the engine answers on the pipe. */
+  readonly ready: boolean;
+}
+
+export interface AdmissionInput {
+  readonly queued: readonly QueuedBuild[];
+  readonly running: readonly RunningBuild[];
+  readonly nodes: readonly DockerdNode[];
+  readonly maxBuildsPerNode: number;
+}
+
+export type AdmissionDecision = { readonly admit: true; readonly node: string } | { readonly admit: false; readonly reason: string };
+
+/** The decision for every queued build, by Job name. */
+export function admitDockerdBuilds(input: AdmissionInput): Map<string, AdmissionDecision> {
+  const load = new Map<string, number>();
+  for (const build of input.running) load.set(build.node, (load.get(build.node) ?? 0) + 1);
+
+  const decisions = new Map<string, AdmissionDecision>();
+  const queue = [...input.queued].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.job.localeCompare(b.job));
+  const waitingPerVersion = new Map<string, number>();
+  for (const build of queue) {
+    const nodes = input.nodes.filter((node) => node.version === build.version);
+    const ready = nodes.filter((node) => node.ready).sort((a, b) => a.node.localeCompare(b.node));
+    const free = ready
+      .map((node) => ({ node: node.node, running: load.get(node.node) ?? 0 }))
+      .filter((node) => node.running < input.maxBuildsPerNode)
+      .sort((a, b) => a.running - b.running || a.node.localeCompare(b.node))[0];
+    if (free) {
+      load.set(free.node, free.running + 1);
+      decisions.set(build.job, { admit: true, node: free.node });
+      continue;
+    }
+    const ahead = waitingPerVersion.get(build.version) ?? 0;
+    waitingPerVersion.set(build.version, ahead + 1);
+    decisions.set(build.job, { admit: false, reason: waitingReason(build.version, nodes, ready.length, input.maxBuildsPerNode, ahead) });
+  }
+  return decisions;
+}
+
+function waitingReason(version: string, nodes: readonly DockerdNode[], readyCount: number, maxBuildsPerNode: number, ahead: number): string {
+  const line = ahead === 0 ? "" : `, ${ahead} ahead`;
+  if (nodes.length === 0) return `waiting for a ${version} node with a dockerd pod (no dockerd-${version} pod is scheduled${line})`;
+  if (readyCount === 0) {
+    return `waiting for a Ready dockerd on the ${version} pool (${nodes.length} node${nodes.length === 1 ? "" : "s"}, none Ready${line})`;
+  }
+  return `waiting for a free build slot on the ${version} pool (${readyCount} node${readyCount === 1 ? "" : "s"} × ${maxBuildsPerNode} build${maxBuildsPerNode === 1 ? "" : "s"}, all busy${line})`;
+}
