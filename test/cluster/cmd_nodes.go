@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register("nodes", "node agent: registers linux-0, win-ltsc2022-0, win-ltsc2019-0 and runs their pods as host processes", runNodes)
+	register("nodes", "node agent: registers linux-0, win-ltsc2022-0, win-ltsc2019-0, win-ltsc2025-0 and runs their pods as host processes", runNodes)
 }
 
 func runNodes(args []string) error {
@@ -26,7 +26,8 @@ func runNodes(args []string) error {
 	dir := fs.String("dir", "", "state directory, <BED_DIR>/nodes: pod volumes, logs, serving certs (required, absolute)")
 	dockerSock := fs.String("docker-sock", "", "unix socket of the bed dockerd; Docker socket and named-pipe hostPaths map to it (required, absolute)")
 	extraPath := fs.String("path", "", "directories prepended to PATH for container processes, separated by ':'")
-	portOffset := fs.Int("port-offset", 0, "added to every node's kubelet port (11250-11252), to run a second bed beside the first")
+	portOffset := fs.Int("port-offset", 0, "added to every node's kubelet port (11250-11253), to run a second bed beside the first")
+	imagesFile := fs.String("images", "", "JSON image catalogue of the Windows nodes ({\"images\": [{reference, path, entrypoint, osVersion, hostProcess, dockerVersion}]}); an image not listed fails to pull there")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	fs.Var(klogFlags.Lookup("v").Value, "v", "log verbosity")
@@ -41,6 +42,14 @@ func runNodes(args []string) error {
 	for _, p := range filepath.SplitList(*extraPath) {
 		if p != "" {
 			paths = append(paths, p)
+		}
+	}
+
+	var images *nodeagent.ImageCatalogue
+	if *imagesFile != "" {
+		var err error
+		if images, err = nodeagent.LoadImageCatalogue(*imagesFile); err != nil {
+			return err
 		}
 	}
 
@@ -69,5 +78,6 @@ func runNodes(args []string) error {
 		DockerSock: *dockerSock,
 		ExtraPath:  paths,
 		Nodes:      nodes,
+		Images:     images,
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/klog/v2"
 	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 )
 
@@ -18,6 +20,14 @@ func admit(pod *v1.Pod, node NodeSpec) (reason, message string, ok bool) {
 	}
 	if pod.Spec.OS != nil && string(pod.Spec.OS.Name) != node.OS {
 		return "PodOSNotSupported", "Failed to admit pod as the OS field doesn't match node OS", false
+	}
+	// The kubelet admits only pods that tolerate the node's NoExecute
+	// taints (pkg/kubelet/lifecycle generalFilter); NoSchedule is the
+	// scheduler's business, so a pod bound by nodeName passes it.
+	if _, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), node.Taints, pod.Spec.Tolerations, func(t *v1.Taint) bool {
+		return t.Effect == v1.TaintEffectNoExecute
+	}, false); untolerated {
+		return "TaintToleration", "Predicate TaintToleration failed: node(s) had taints that the pod didn't tolerate", false
 	}
 	for i := range pod.Spec.InitContainers {
 		if podutil.IsRestartableInitContainer(&pod.Spec.InitContainers[i]) {

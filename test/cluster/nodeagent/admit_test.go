@@ -66,21 +66,35 @@ func TestLostPodStatus(t *testing.T) {
 
 func TestDefaultNodes(t *testing.T) {
 	nodes := DefaultNodes()
-	if len(nodes) != 3 {
+	if len(nodes) != 4 {
 		t.Fatalf("%d nodes", len(nodes))
 	}
 	n := nodes[1].node("v1.37.2")
 	l := n.Labels
 	if l[v1.LabelOSStable] != "windows" || l[v1.LabelArchStable] != "amd64" || l[v1.LabelHostname] != "win-ltsc2022-0" ||
-		l[labelWindowsBuild] != "10.0.20348" || l[labelAgentPool] != "win1" {
+		l[labelWindowsBuild] != "10.0.20348" || l[labelAgentPool] != "win22" {
 		t.Errorf("labels = %v", l)
 	}
 	if n.Status.DaemonEndpoints.KubeletEndpoint.Port != 11251 || n.Status.NodeInfo.OSImage != "Windows Server 2022 Datacenter" ||
 		n.Status.NodeInfo.OperatingSystem != "windows" || n.Status.Addresses[0].Address != "127.0.0.1" {
 		t.Errorf("status = %+v", n.Status)
 	}
-	if nodes[2].Labels[labelWindowsBuild] != "10.0.17763" || nodes[0].Labels[labelAgentPool] != "" {
+	if nodes[2].Labels[labelWindowsBuild] != "10.0.17763" || nodes[2].Labels[labelAgentPool] != "win19" || nodes[0].Labels[labelAgentPool] != "" {
 		t.Error("ltsc2019 / linux labels")
+	}
+	n25 := nodes[3].node("v1.37.2")
+	if n25.Name != "win-ltsc2025-0" || n25.Labels[labelWindowsBuild] != "10.0.26100" || n25.Labels[labelAgentPool] != "win25" ||
+		n25.Status.NodeInfo.OSImage != "Windows Server 2025 Datacenter" || n25.Status.NodeInfo.KernelVersion != "10.0.26100.4061" ||
+		n25.Status.DaemonEndpoints.KubeletEndpoint.Port != 11253 {
+		t.Errorf("ltsc2025 node = %+v", n25)
+	}
+	for _, s := range nodes[1:] {
+		if len(s.Taints) != 1 || s.Taints[0] != (v1.Taint{Key: "node.kubernetes.io/os", Value: "windows", Effect: v1.TaintEffectNoSchedule}) {
+			t.Errorf("%s taints = %v", s.Name, s.Taints)
+		}
+	}
+	if len(nodes[0].Taints) != 0 {
+		t.Error("linux-0 tainted")
 	}
 	conds := nodeConditions(nil, time.Now())
 	if conds[3].Type != v1.NodeReady || conds[3].Status != v1.ConditionTrue {

@@ -37,6 +37,9 @@ type Config struct {
 	// ExtraPath is prepended to the agent's PATH for container processes.
 	ExtraPath []string
 	Nodes     []NodeSpec
+	// Images is the Windows nodes' image catalogue (--images); nil lets
+	// Windows pods run host commands whatever their image.
+	Images *ImageCatalogue
 }
 
 // Run registers the nodes and runs them until ctx ends. On return the log

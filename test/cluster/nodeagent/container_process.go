@@ -13,7 +13,7 @@ import (
 // it: resolved and expanded env, command line, and every mounted path
 // rewritten to its local directory. A configError is retried by the caller;
 // any other error is a start failure.
-func (w *podWorker) prepare(ctx context.Context, pod *v1.Pod, c *v1.Container, mounts volumeMounts) (processSpec, error) {
+func (w *podWorker) prepare(ctx context.Context, pod *v1.Pod, c *v1.Container, mounts volumeMounts, img *CatalogueImage) (processSpec, error) {
 	env, err := resolveEnv(ctx, pod, c, w.k.volumes.objects, w.k.envContext())
 	if err != nil {
 		return processSpec{}, configError{err}
@@ -25,9 +25,20 @@ func (w *podWorker) prepare(ctx context.Context, pod *v1.Pod, c *v1.Container, m
 	if err != nil {
 		return processSpec{}, configError{err}
 	}
+	hostProcess := w.k.spec.OS == "windows" && isHostProcess(pod, c)
+	if hostProcess {
+		// A HostProcess container sees the host's named pipes, mounted or not.
+		if err := os.MkdirAll(w.k.lay.pipesDir(w.k.spec.Name), 0o755); err != nil {
+			return processSpec{}, err
+		}
+		mappings = append(mappings, pathMapping{containerPath: namedPipePrefix, localPath: w.k.lay.pipesDir(w.k.spec.Name)})
+	}
 	rw := newPathRewriter(mappings)
 
 	command, args := expandCommand(c, env)
+	if len(command) == 0 && img != nil && len(img.Entrypoint) > 0 {
+		command = append([]string(nil), img.Entrypoint...) // the image's ENTRYPOINT is not $(VAR)-expanded
+	}
 	if len(command) == 0 {
 		return processSpec{}, fmt.Errorf("container %q has no command: the test bed runs command lines as host processes and cannot know the ENTRYPOINT of image %q; set command", c.Name, c.Image)
 	}
@@ -36,10 +47,15 @@ func (w *podWorker) prepare(ctx context.Context, pod *v1.Pod, c *v1.Container, m
 	if w.k.spec.OS == "windows" {
 		argv = emulateWindowsCommand(argv)
 	}
+	var readinessArgv []string
+	if p := c.ReadinessProbe; p != nil && p.Exec != nil && w.k.spec.OS == "windows" {
+		readinessArgv = emulateWindowsCommand(rw.rewriteArgs(p.Exec.Command))
+	}
 
-	dockerMounted := false
+	engine := w.k.engineSocket()
+	dockerMounted := hostProcess
 	for _, m := range mappings {
-		if m.localPath == w.k.cfg.DockerSock {
+		if m.localPath == engine {
 			dockerMounted = true
 		}
 	}
@@ -50,11 +66,16 @@ func (w *podWorker) prepare(ctx context.Context, pod *v1.Pod, c *v1.Container, m
 			return processSpec{}, err
 		}
 	}
+	var pathDirs []string
+	if img != nil {
+		pathDirs = append(pathDirs, img.Path...) // the image's own binaries (its docker CLI) first
+	}
+	pathDirs = append(append(pathDirs, w.k.cfg.ExtraPath...), os.Getenv("PATH"))
 	base := processBase{
-		path:           strings.Join(append(append([]string(nil), w.k.cfg.ExtraPath...), os.Getenv("PATH")), string(os.PathListSeparator)),
+		path:           strings.Join(pathDirs, string(os.PathListSeparator)),
 		home:           home,
 		hostname:       podHostname(pod),
-		dockerSocket:   w.k.cfg.DockerSock,
+		dockerSocket:   engine,
 		dockerMounted:  dockerMounted,
 		noDockerSocket: w.dirs.noDockerSocket(),
 	}
@@ -64,6 +85,8 @@ func (w *podWorker) prepare(ctx context.Context, pod *v1.Pod, c *v1.Container, m
 		dir:     dir,
 		logPath: w.dirs.log(c.Name),
 		pidPath: w.dirs.pidFile(c.Name),
+
+		readinessArgv: readinessArgv,
 	}, nil
 }
 
@@ -100,7 +123,7 @@ type processBase struct {
 	path           string // host PATH (with --path): the host's binaries stand in for the image's
 	home           string
 	hostname       string
-	dockerSocket   string // the bed dockerd
+	dockerSocket   string // the node's engine: the bed dockerd (Linux) or the node's engine pipe (Windows)
 	dockerMounted  bool   // the container mounts the Docker socket/pipe
 	noDockerSocket string
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 	kubecontainer "k8s.io/kubernetes/pkg/kubelet/container"
 )
 
@@ -33,12 +35,16 @@ func (e configError) Error() string { return e.err.Error() }
 // pod's restart policy, and reports whether its last instance succeeded.
 func (w *podWorker) runContainer(ctx context.Context, c *v1.Container, rec *containerRecord, isInit bool, mounts volumeMounts) bool {
 	pod := w.currentPod()
+	img, ok := w.pullImage(ctx, pod, c, rec)
+	if !ok {
+		return false
+	}
 	var backoff time.Duration
 	for {
 		if w.isStopping() || ctx.Err() != nil {
 			return false
 		}
-		spec, err := w.prepare(ctx, pod, c, mounts)
+		spec, err := w.prepare(ctx, pod, c, mounts, img)
 		var cfgErr configError
 		if errors.As(err, &cfgErr) {
 			w.setWaiting(rec, "CreateContainerConfigError", cfgErr.Error())
@@ -55,11 +61,18 @@ func (w *podWorker) runContainer(ctx context.Context, c *v1.Container, rec *cont
 			w.containerEvent(pod, c, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
 			w.rotateLog(c.Name, rec)
 			var p *process
-			p, err = w.start(c.Name, run.id, spec)
+			if !osCompatible(img, w.k.spec.windowsBuild(), isHostProcess(pod, c)) {
+				klog.FromContext(ctx).Info("Windows emulation: image built for another Windows build than the node's (process isolation)",
+					"container", c.Name, "image", c.Image, "imageOSVersion", img.OSVersion, "nodeBuild", w.k.spec.windowsBuild())
+				err = errors.New(osMismatchError(strings.TrimPrefix(run.id, "emulated://")))
+			} else {
+				p, err = w.start(c.Name, run.id, spec)
+			}
 			if errors.Is(err, errStopping) {
 				return false
 			}
 			if err == nil {
+				w.startProbes(ctx, pod, c, run, p, spec)
 				w.containerEvent(pod, c, v1.EventTypeNormal, "Created", "Container created")
 				w.containerEvent(pod, c, v1.EventTypeNormal, "Started", "Container started")
 				w.mu.Lock()
@@ -115,6 +128,59 @@ func (w *podWorker) runContainer(ctx context.Context, c *v1.Container, rec *cont
 			}
 		}
 		backoff = min(max(2*backoff, backOffInitial), backOffMax)
+	}
+}
+
+// Image pull back-off of the kubelet (imageBackOffPeriod, MaxImageBackOff).
+// After a failed pull the kubelet syncs the pod again 10-15 s later and finds
+// the image in back-off (ImagePullBackOff); the bed does that after
+// imagePullResync, sooner, so tests see the second state without waiting.
+const (
+	imagePullBackOffInitial = 10 * time.Second
+	imagePullBackOffMax     = 300 * time.Second
+	imagePullResync         = 2 * time.Second
+)
+
+// pullImage is the kubelet's EnsureImageExists against the emulated image
+// catalogue (Windows nodes only): an image that is not in it fails as a pull
+// of a missing tag does, ErrImagePull and then ImagePullBackOff with the
+// kubelet's events and back-off, while the pod stays Pending. It returns the
+// catalogue entry (nil: host commands, as on Linux nodes).
+func (w *podWorker) pullImage(ctx context.Context, pod *v1.Pod, c *v1.Container, rec *containerRecord) (*CatalogueImage, bool) {
+	backoff := imagePullBackOffInitial
+	for {
+		if w.isStopping() || ctx.Err() != nil {
+			return nil, false
+		}
+		img, msg, ok := w.k.resolveImage(c.Image)
+		if ok {
+			if img != nil {
+				klog.FromContext(ctx).V(1).Info("Windows emulation: container image from the catalogue", "container", c.Name,
+					"image", img.Reference, "dockerVersion", img.DockerVersion, "osVersion", img.OSVersion, "hostProcess", img.HostProcess, "path", img.Path)
+			}
+			w.mu.Lock()
+			rec.catalogue = img
+			w.mu.Unlock()
+			return img, true
+		}
+		klog.FromContext(ctx).Info("Windows emulation: image not in the image catalogue, pull fails", "container", c.Name, "image", c.Image, "catalogue", w.k.cfg.Images.file)
+		w.containerEvent(pod, c, v1.EventTypeNormal, "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
+		w.containerEvent(pod, c, v1.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %s", c.Image, msg))
+		w.containerEvent(pod, c, v1.EventTypeWarning, "Failed", "Error: ErrImagePull")
+		w.setWaiting(rec, "ErrImagePull", msg)
+		w.push(ctx)
+		if !w.sleep(ctx, imagePullResync) {
+			return nil, false
+		}
+		backOffMsg := fmt.Sprintf("Back-off pulling image %q", c.Image)
+		w.containerEvent(pod, c, v1.EventTypeNormal, "BackOff", backOffMsg)
+		w.containerEvent(pod, c, v1.EventTypeWarning, "Failed", "Error: ImagePullBackOff")
+		w.setWaiting(rec, "ImagePullBackOff", backOffMsg+": ErrImagePull: "+msg)
+		w.push(ctx)
+		if !w.sleep(ctx, backoff-imagePullResync) {
+			return nil, false
+		}
+		backoff = min(2*backoff, imagePullBackOffMax)
 	}
 }
 

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -61,10 +62,23 @@ func newNodeKubelet(cfg Config, lay layout, spec NodeSpec, serviceEnv map[string
 		client:       cfg.Client,
 		objects:      clientObjects{cfg.Client},
 		dockerSock:   cfg.DockerSock,
+		windows:      spec.OS == "windows",
+		pipesDir:     lay.pipesDir(spec.Name),
 		hostPathRoot: lay.hostPathRoot(spec.Name),
 		envCtx:       k.envContext(),
 	}
 	return k, nil
+}
+
+// engineSocket is where the node's Docker engine listens: the bed dockerd on
+// a Linux node; on a Windows node the socket standing in for the pipe
+// \\.\pipe\docker_engine, served only while the node's (emulated) dockerd
+// runs, as on a real Windows node.
+func (k *nodeKubelet) engineSocket() string {
+	if k.spec.OS == "windows" {
+		return filepath.Join(k.lay.pipesDir(k.spec.Name), "docker_engine")
+	}
+	return k.cfg.DockerSock
 }
 
 func (k *nodeKubelet) envContext() envContext {

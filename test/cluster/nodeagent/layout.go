@@ -15,6 +15,9 @@ import (
 //	pods/<uid>/containers/<container>/   termination-log, pid, home/, rootfs/
 //	node/<node>/kubelet.crt|key          serving cert of the node's log server
 //	node/<node>/hostpath/<path>          what hostPath volumes of that node see
+//	node/<node>/pipes/<name>             a Windows node's named pipes \\.\pipe\<name>
+//	                                     (unix sockets; docker_engine exists only
+//	                                     while the node's emulated dockerd runs)
 type layout struct{ dir string }
 
 func (l layout) podsDir() string { return filepath.Join(l.dir, "pods") }
@@ -28,6 +31,9 @@ func (l layout) nodeDir(node string) string { return filepath.Join(l.dir, "node"
 func (l layout) hostPathRoot(node string) string {
 	return filepath.Join(l.nodeDir(node), "hostpath")
 }
+
+// pipesDir stands in for a Windows node's named pipe namespace \\.\pipe\.
+func (l layout) pipesDir(node string) string { return filepath.Join(l.nodeDir(node), "pipes") }
 
 type podDirs struct{ root string }
 

@@ -48,6 +48,10 @@ func (k *nodeKubelet) registerNode(ctx context.Context) error {
 				for key, v := range want.Annotations {
 					existing.Annotations[key] = v
 				}
+				// The kubelet registers its taints (--register-with-taints)
+				// only on creation; a bed agent restarted with a changed node
+				// table should not leave the old ones behind.
+				existing.Spec.Taints = want.Spec.Taints
 				_, err = k.client.CoreV1().Nodes().Update(ctx, existing, metav1.UpdateOptions{})
 				return err
 			})

@@ -33,8 +33,15 @@ const (
 	labelAgentPool    = "agentpool"
 )
 
-// DefaultNodes is the mixed cluster the bed registers: one Linux node and a
-// Windows dockerd pool (win1) with an LTSC 2022 and an LTSC 2019 node.
+// windowsNodeTaint is the taint GKE puts on every Windows node (AKS and EKS
+// guides recommend the same shape): the real kube-scheduler keeps every pod
+// that does not tolerate it off the Windows nodes.
+var windowsNodeTaint = v1.Taint{Key: "node.kubernetes.io/os", Value: "windows", Effect: v1.TaintEffectNoSchedule}
+
+// DefaultNodes is the mixed cluster the bed registers: one Linux node and one
+// node per Windows Server version, each in its own pool (agentpool win19,
+// win22, win25), as on AKS where the OS SKU is set per node pool. Every
+// Windows node is tainted node.kubernetes.io/os=windows:NoSchedule.
 func DefaultNodes() []NodeSpec {
 	return []NodeSpec{
 		{
@@ -42,19 +49,28 @@ func DefaultNodes() []NodeSpec {
 			OSImage:       "Debian GNU/Linux 12 (bookworm)",
 			KernelVersion: hostKernelVersion(),
 		},
-		{
-			Name: "win-ltsc2022-0", OS: "windows", Arch: "amd64", Port: 11251,
-			Labels:        map[string]string{labelWindowsBuild: "10.0.20348", labelAgentPool: "win1"},
-			OSImage:       "Windows Server 2022 Datacenter",
-			KernelVersion: "10.0.20348.2966",
-		},
-		{
-			Name: "win-ltsc2019-0", OS: "windows", Arch: "amd64", Port: 11252,
-			Labels:        map[string]string{labelWindowsBuild: "10.0.17763", labelAgentPool: "win1"},
-			OSImage:       "Windows Server 2019 Datacenter",
-			KernelVersion: "10.0.17763.6659",
-		},
+		windowsNode("win-ltsc2022-0", 11251, "10.0.20348", "win22", "Windows Server 2022 Datacenter", "10.0.20348.2966"),
+		windowsNode("win-ltsc2019-0", 11252, "10.0.17763", "win19", "Windows Server 2019 Datacenter", "10.0.17763.6659"),
+		windowsNode("win-ltsc2025-0", 11253, "10.0.26100", "win25", "Windows Server 2025 Datacenter", "10.0.26100.4061"),
 	}
+}
+
+func windowsNode(name string, port int32, build, pool, osImage, kernel string) NodeSpec {
+	return NodeSpec{
+		Name: name, OS: "windows", Arch: "amd64", Port: port,
+		Labels:        map[string]string{labelWindowsBuild: build, labelAgentPool: pool},
+		Taints:        []v1.Taint{windowsNodeTaint},
+		OSImage:       osImage,
+		KernelVersion: kernel,
+	}
+}
+
+// windowsBuild is the node's Windows build (10.0.20348), "" on Linux.
+func (s NodeSpec) windowsBuild() string {
+	if s.OS != "windows" {
+		return ""
+	}
+	return s.Labels[labelWindowsBuild]
 }
 
 // nodeCapacity is the same for every emulated node: enough for the scheduler

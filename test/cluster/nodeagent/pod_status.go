@@ -21,6 +21,10 @@ type containerRun struct {
 	exitCode   int32
 	reason     string
 	message    string
+	// probed: a readiness probe runs for this instance, and ready is its
+	// latest verdict; without one a running container is ready.
+	probed bool
+	ready  bool
 }
 
 func (r *containerRun) running() bool { return r != nil && r.finishedAt.IsZero() }
@@ -36,6 +40,9 @@ type containerRecord struct {
 	waiting        *v1.ContainerStateWaiting
 	run            *containerRun // the latest instance, nil if none since waiting
 	lastTerminated *containerRun // the instance before a restart
+	// catalogue is the Windows image catalogue entry the image resolved
+	// to (nil: not pulled yet, or a Linux node).
+	catalogue *CatalogueImage
 }
 
 func (c *containerRecord) everStarted() bool { return c.run != nil || c.lastTerminated != nil }
@@ -177,6 +184,9 @@ func (c *containerRecord) apiStatus(spec *v1.Container, isInit bool) v1.Containe
 		RestartCount: c.restartCount,
 		Started:      ptr.To(false),
 	}
+	if c.catalogue != nil {
+		s.Image, s.ImageID = c.catalogue.Reference, catalogueImageID(*c.catalogue)
+	}
 	if c.lastTerminated != nil {
 		s.LastTerminationState = v1.ContainerState{Terminated: c.lastTerminated.terminatedState()}
 	}
@@ -190,9 +200,10 @@ func (c *containerRecord) apiStatus(spec *v1.Container, isInit bool) v1.Containe
 		s.ContainerID = c.run.id
 		s.State = v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: apiTime(c.run.startedAt)}}
 		s.Started = ptr.To(true)
-		// No probes are run: a running container is ready, a running init
+		// A running container is ready unless a readiness probe says
+		// otherwise (probes run on Windows nodes only); a running init
 		// container is not (it becomes ready when it completes).
-		s.Ready = !isInit
+		s.Ready = !isInit && (!c.run.probed || c.run.ready)
 	default:
 		s.ContainerID = c.run.id
 		s.State = v1.ContainerState{Terminated: c.run.terminatedState()}

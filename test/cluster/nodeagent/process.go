@@ -20,6 +20,9 @@ type processSpec struct {
 	dir     string
 	logPath string
 	pidPath string
+	// readinessArgv is the container's exec readiness probe, prepared like
+	// argv (Windows nodes only; nil: no probe is run).
+	readinessArgv []string
 }
 
 // process is a running container instance. It runs in its own process group

@@ -22,6 +22,8 @@ type volumeHost struct {
 	client       kubernetes.Interface // for TokenRequest
 	objects      objectSource
 	dockerSock   string
+	windows      bool   // a Windows node: named pipes live in pipesDir
+	pipesDir     string // the node's \\.\pipe\ namespace (layout.pipesDir)
 	hostPathRoot string
 	envCtx       envContext
 }
@@ -83,7 +85,15 @@ func isDockerDaemonSocket(path string) bool {
 // files. The pod's volume dir is a symlink to it for inspection.
 func (h *volumeHost) setupHostPath(hp *v1.HostPathVolumeSource, local string) (string, error) {
 	var target string
-	if isDockerDaemonSocket(hp.Path) {
+	if pipe, ok := namedPipeName(hp.Path); ok && h.windows {
+		// A named pipe on a Windows node: whatever serves it (the node's
+		// dockerd) may not be running; as on Windows, mounting it does not
+		// wait for it, connecting fails while nobody listens.
+		if err := os.MkdirAll(h.pipesDir, 0o755); err != nil {
+			return "", err
+		}
+		target = filepath.Join(h.pipesDir, pipe)
+	} else if isDockerDaemonSocket(hp.Path) && !h.windows {
 		if _, err := os.Stat(h.dockerSock); err != nil {
 			return "", fmt.Errorf("hostPath %s maps to the bed dockerd socket %s: %w", hp.Path, h.dockerSock, err)
 		}

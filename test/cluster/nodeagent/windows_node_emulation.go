@@ -29,7 +29,19 @@ import (
 	"strings"
 )
 
-const dockerEngineNamedPipe = `\\.\pipe\docker_engine`
+const (
+	dockerEngineNamedPipe = `\\.\pipe\docker_engine`
+	namedPipePrefix       = `\\.\pipe`
+)
+
+// namedPipeName returns NAME for \\.\pipe\NAME (either separator, any case).
+func namedPipeName(p string) (string, bool) {
+	rest, ok := cutPathPrefix(p, namedPipePrefix)
+	if !ok || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	return strings.ToLower(rest), true // pipe names are case-insensitive
+}
 
 // isWindowsStylePath reports a drive-letter path (C:\x, C:/x, C:) or a
 // UNC/device path (\\server\share, \\.\pipe\name).

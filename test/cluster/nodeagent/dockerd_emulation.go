@@ -1,0 +1,167 @@
+package nodeagent
+
+// EMULATED dockerd — this is not a Docker engine.
+//
+// On a real Windows node dockerd runs as a HostProcess container of the
+// dockerd DaemonSets dockhand ships (deploy/base/dockerd-daemonsets.yaml) and
+// serves the named pipe \\.\pipe\docker_engine; a node without that pod has
+// no pipe, and builds sent there fail to connect. The bed reproduces that
+// much: the image catalogue maps the DaemonSet's image
+// (ghcr.io/dockhand-dev/dockerd-hostprocess) to `testcluster emulated-dockerd`,
+// which the node agent runs like any container, with the pipe rewritten to
+// the node's socket (<BED_DIR>/nodes/node/<node>/pipes/docker_engine). It
+// listens there while it runs and proxies every connection byte for byte to
+// the bed's one real dockerd, so the API answers truthfully (Linux dockerd
+// 20.10.24, API 1.41), hijacked connections (attach, build sessions) work,
+// and the socket is gone when the pod is.
+//
+// What it is not: a Windows engine, or one engine per node. Every node's
+// proxy reaches the same daemon, so an image built "on" one node is visible
+// on all of them, and containers run as Linux containers.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EmulatedDockerdOptions are the flags of `testcluster emulated-dockerd`.
+type EmulatedDockerdOptions struct {
+	// Listen is the unix socket path to serve (dockerd's --host, after the
+	// node agent rewrote the pipe to the node's socket).
+	Listen string
+	// Upstream is the bed dockerd's unix socket.
+	Upstream string
+}
+
+// ParseEmulatedDockerdArgs takes dockerd's command line: --host/-H
+// (unix:// or, rewritten by the agent, the node's pipe socket) and the bed's
+// --upstream; dockerd's other flags (--data-root, --exec-root, --pidfile,
+// --log-level, …) are accepted and ignored.
+func ParseEmulatedDockerdArgs(args []string) (EmulatedDockerdOptions, error) {
+	var o EmulatedDockerdOptions
+	var hosts []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(a, "=")
+		switch name {
+		case "--host", "-H", "--upstream":
+			if !hasValue {
+				if i+1 >= len(args) {
+					return o, fmt.Errorf("%s needs a value", name)
+				}
+				i++
+				value = args[i]
+			}
+			if name == "--upstream" {
+				o.Upstream = strings.TrimPrefix(value, "unix://")
+			} else {
+				hosts = append(hosts, value)
+			}
+		}
+	}
+	if len(hosts) != 1 {
+		return o, fmt.Errorf("EMULATED dockerd serves exactly one --host, got %q", hosts)
+	}
+	h := hosts[0]
+	switch {
+	case strings.HasPrefix(h, "unix://"):
+		o.Listen = strings.TrimPrefix(h, "unix://")
+	case strings.HasPrefix(h, "npipe://"):
+		return o, fmt.Errorf("--host %s was not rewritten to a local socket: the node agent does that for HostProcess containers on Windows nodes", h)
+	default:
+		return o, fmt.Errorf("--host %s: EMULATED dockerd listens on unix sockets only", h)
+	}
+	if o.Upstream == "" {
+		return o, errors.New("--upstream (the bed dockerd's socket) is required")
+	}
+	return o, nil
+}
+
+// RunEmulatedDockerd serves o.Listen until ctx ends, then removes the socket.
+// ready (may be nil) is called once it listens.
+func RunEmulatedDockerd(ctx context.Context, o EmulatedDockerdOptions, log io.Writer, ready func()) error {
+	// A socket left by a killed predecessor would make Listen fail; nothing
+	// can be listening on it while this pod's container is the node's dockerd.
+	_ = os.Remove(o.Listen)
+	ln, err := net.Listen("unix", o.Listen)
+	if err != nil {
+		return err
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(true)
+	fmt.Fprintf(log, "EMULATED dockerd (test bed, not a Docker engine): API listen on %s, every connection proxied to the bed dockerd at unix://%s\n", o.Listen, o.Upstream)
+	if ready != nil {
+		ready()
+	}
+	var conns sync.WaitGroup
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		conns.Add(1)
+		go func() {
+			defer conns.Done()
+			proxyConn(ctx, c, o.Upstream, log)
+		}()
+	}
+	_ = os.Remove(o.Listen)
+	fmt.Fprintln(log, "EMULATED dockerd: stopping, socket removed")
+	// dockerd waits for its open API requests on shutdown only briefly.
+	done := make(chan struct{})
+	go func() { conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	return nil
+}
+
+// proxyConn copies both ways until both sides are done, half-closing so a
+// client that finished writing (or a daemon that finished answering) is
+// seen as such; hijacked streams (attach, BuildKit sessions) pass unchanged.
+func proxyConn(ctx context.Context, client net.Conn, upstream string, log io.Writer) {
+	defer client.Close()
+	var d net.Dialer
+	up, err := d.DialContext(ctx, "unix", upstream)
+	if err != nil {
+		fmt.Fprintf(log, "EMULATED dockerd: bed dockerd unreachable: %v\n", err)
+		return
+	}
+	defer up.Close()
+	stop := context.AfterFunc(ctx, func() {
+		client.Close()
+		up.Close()
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	copyHalf := func(dst, src net.Conn) {
+		defer wg.Done()
+		_, _ = io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}
+	go copyHalf(up, client)
+	go copyHalf(client, up)
+	wg.Wait()
+}
