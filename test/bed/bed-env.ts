@@ -16,6 +16,10 @@ export interface BedEnv {
   SERVERCORE_BASE_IMAGE?: string;
   /** Full reference of a Windows-only manifest list, one windows/amd64 entry per os.version 10.0.17763/20348/26100. Absent in beds started before it existed. */
   MULTIVERSION_BASE_IMAGE?: string;
+  /** Namespace of the dockerd DaemonSets (deploy/base/dockerd-daemonsets.yaml) on the Windows nodes. */
+  DOCKERD_NAMESPACE?: string;
+  /** The Windows nodes' image catalogue (testcluster nodes --images): which images exist there. */
+  IMAGES_FILE?: string;
 }
 
 export function bedEnvFile(): string {

@@ -2,27 +2,47 @@ package nodeagent
 
 // Windows node EMULATION — this file does not run anything on Windows.
 //
-// The Windows nodes of the test bed (win-ltsc2022-0, win-ltsc2019-0) are Linux
-// host processes that register Nodes labelled kubernetes.io/os=windows. What
-// is emulated is only what a Windows pod spec *says*, so that the same spec a
-// team would apply to a real Windows dockerd pool runs here unchanged:
+// The Windows nodes of the test bed (win-ltsc2019-0, win-ltsc2022-0,
+// win-ltsc2025-0; one pool each: agentpool win19/win22/win25) are Linux host
+// processes that register Nodes labelled kubernetes.io/os=windows and tainted
+// node.kubernetes.io/os=windows:NoSchedule. What is emulated is what a Windows
+// pod spec *says*, so that the same spec a team would apply to a real Windows
+// pool runs here unchanged, and what a real Windows node would *refuse*:
 //
-//   - The Docker engine named pipe \\.\pipe\docker_engine (hostPath and
-//     mountPath) and DOCKER_HOST=npipe:////./pipe/docker_engine map to the bed
-//     dockerd's unix socket (--docker-sock); that daemon is a Linux dockerd, so
-//     `docker build` of a Windows Dockerfile would still build Linux layers.
+//   - Images (image_catalogue.go): a container runs what its image reference
+//     names in the --images catalogue (its docker CLI first on PATH, its
+//     ENTRYPOINT when the container has no command). An image not in the
+//     catalogue fails to pull: Waiting ErrImagePull, then ImagePullBackOff
+//     with the kubelet's back-off and events, the pod staying Pending. An
+//     image whose osVersion is not the node's windows-build fails to start
+//     (StartError, exit 128, hcsshim's "The container operating system does
+//     not match the host operating system"), as with process isolation,
+//     unless it is a HostProcess image or runs in a HostProcess pod.
+//   - Named pipes: \\.\pipe\<name> on a node is the unix socket
+//     <dir>/node/<node>/pipes/<name>, for hostPath volumes and for HostProcess
+//     containers (which see the host's pipes unmounted); npipe:// addresses in
+//     DOCKER_HOST and --flag=values are rewritten to it. \\.\pipe\docker_engine
+//     exists only while the node's dockerd pod runs (the DaemonSets dockhand
+//     ships; their image is the catalogue's EMULATED dockerd,
+//     dockerd_emulation.go, a proxy to the bed's one Linux dockerd, so
+//     `docker build` of a Windows Dockerfile would still build Linux layers).
+//     Without it the docker CLI fails to connect, as on a node without dockerd.
+//   - Exec readiness probes run, through the same command emulation, so a
+//     dockerd pod is Ready once its engine answers (probe.go).
 //   - Drive-letter paths (C:\dockhand\config) and backslash separators in
 //     mountPath, env values, args and workingDir are matched the way Windows
 //     matches them (case-insensitively, either separator) and rewritten to
 //     local directories by the ordinary path rewrite.
-//   - A command of docker.exe or C:\...\docker.exe runs the host's docker, and
-//     `cmd /c <line>` runs `sh -c <line>`; the line is handed to a POSIX shell,
-//     so only command lines that mean the same in both shells work.
+//   - A command of docker.exe or C:\...\docker.exe runs the docker on PATH
+//     (the image's), and `cmd /c <line>` runs `sh -c <line>`; the line is
+//     handed to a POSIX shell, so only command lines that mean the same in
+//     both shells work.
 //
-// Not emulated: a Windows kernel or Windows containers, HostProcess
-// containers, process isolation vs Hyper-V isolation, powershell, %VAR%
-// expansion, Windows users/ACLs, and the Windows kubelet's own behaviour
-// (its stats, its CSI proxy). The command lines run on the Linux host.
+// Not emulated: a Windows kernel or Windows containers, a Windows engine per
+// node (images built on one node are visible on all), Hyper-V isolation,
+// powershell, %VAR% expansion, Windows users/ACLs, and the Windows kubelet's
+// own behaviour (its stats, its CSI proxy). The command lines run on the
+// Linux host.
 
 import (
 	"path"

@@ -236,7 +236,7 @@ func windowsPod(name, node, image string, command ...string) *v1.Pod {
 			RestartPolicy: v1.RestartPolicyNever,
 			NodeSelector:  map[string]string{v1.LabelOSStable: "windows"},
 			Tolerations:   []v1.Toleration{{Key: "node.kubernetes.io/os", Value: "windows", Effect: v1.TaintEffectNoSchedule}},
-			Volumes: []v1.Volume{{Name: "engine", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: `\\.\pipe\docker_engine`}}}},
+			Volumes:       []v1.Volume{{Name: "engine", VolumeSource: v1.VolumeSource{HostPath: &v1.HostPathVolumeSource{Path: `\\.\pipe\docker_engine`}}}},
 			Containers: []v1.Container{{Name: "main", Image: image, Command: command,
 				Env:          []v1.EnvVar{{Name: "DOCKER_HOST", Value: "npipe:////./pipe/docker_engine"}},
 				VolumeMounts: []v1.VolumeMount{{Name: "engine", MountPath: `\\.\pipe\docker_engine`}}}},
