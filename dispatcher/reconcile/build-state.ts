@@ -242,7 +242,8 @@ export function stuckContainerFor(job: V1Job, pod: V1Pod | undefined, options: D
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   const stuck = statuses.find((s) => stuckReasons.has(s.state?.waiting?.reason ?? ""));
   if (!stuck) return undefined;
-  const since = new Date(pod.status?.startTime ?? pod.metadata?.creationTimestamp ?? options.now).getTime();
+  // From the pod's creation, as the reconciler's timer counts (unschedulableFor too).
+  const since = new Date(pod.metadata?.creationTimestamp ?? options.now).getTime();
   const reason = stuck.state!.waiting!.reason!;
   if (reason !== "InvalidImageName" && options.now.getTime() - since < options.unschedulableAfterSeconds * 1000) return undefined;
   const image = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === stuck.name)?.image ?? stuck.image;

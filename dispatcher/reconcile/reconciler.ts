@@ -229,7 +229,10 @@ export class Reconciler {
     this.options.onState?.(platform, job);
     if (this.options.admission && (await this.options.admission.reconcile(job))) return; // the update brings it back
 
-    if (platform.state === "queued" && pod && !pod.spec?.nodeName) this.scheduleUnschedulableCheck(name, pod);
+    // Unscheduled, or a container the kubelet cannot start (image pull): both end the build once the limit passes.
+    if (pod && (platform.state === "queued" || platform.state === "running") && (!pod.spec?.nodeName || hasWaitingContainer(pod))) {
+      this.scheduleUnschedulableCheck(name, pod);
+    }
     if ((platform.state === "succeeded" || platform.imageCheck === "pending") && !platform.digest && platform.pushRef && pod) {
       // docker push prints the digest; BuildKit leaves it in the termination message (read by derivePlatformState).
       const digest = await this.digestFromPushLog(pod, log);
@@ -301,6 +304,10 @@ export class Reconciler {
       return undefined;
     }
   }
+}
+
+function hasWaitingContainer(pod: V1Pod): boolean {
+  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.state?.waiting?.reason !== undefined && s.state.waiting.reason !== "PodInitializing");
 }
 
 /** 2 s, doubling per consecutive failure, at most a minute (client-go's workqueue backs off the same way). */

@@ -1,10 +1,11 @@
 // Does the pushed image run where the platform asked for says? A Windows
 // image starts only on a host of the same build (process isolation), and the
 // build is fixed by the base image, not by the node that built it: a
-// Dockerfile hard-coding nanoserver:ltsc2019 builds fine on an ltsc2022 node
+// Dockerfile hard-coding nanoserver:1809 builds fine on an ltsc2022 node
 // or through BuildKit and then fails on every ltsc2022 host. Pure.
 
-import { baseImageArg, windowsVersionArg } from "../plan/build-plan.js";
+import { baseImageArg } from "../plan/build-plan.js";
+import { windowsBaseTagArgs, windowsBaseTagBuildArgs } from "../plan/windows-base-tags.js";
 import { parsePlatform } from "../plan/platforms.js";
 import type { ImageConfigPlatform } from "./image-reader.js";
 
@@ -14,9 +15,10 @@ export function checkImagePlatform(requested: string, image: ImageConfigPlatform
   const platform = parsePlatform(requested);
   const pushed = describe(image);
   if (platform.os === "windows") {
+    const tags = windowsBaseTagBuildArgs(platform.windowsVersion);
     const hint =
-      `the base image must match — use ARG ${windowsVersionArg} and FROM …:\${${windowsVersionArg}} ` +
-      `(dockhand sets it to ${platform.windowsVersion}), or baseImages.${platform.windowsVersion} with FROM \${${baseImageArg}}`;
+      `the base image must match — use ARG ${windowsBaseTagArgs.nanoserver} and FROM …/nanoserver:\${${windowsBaseTagArgs.nanoserver}} ` +
+      `(dockhand sets it to ${tags[windowsBaseTagArgs.nanoserver]}; ${windowsBaseTagArgs.servercore} for servercore), or baseImages.${platform.windowsVersion} with FROM \${${baseImageArg}}`;
     if (image.os !== "windows") {
       return { ok: false, message: `pushed image is ${pushed} but ${requested} needs a windows image: ${hint}` };
     }

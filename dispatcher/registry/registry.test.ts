@@ -140,7 +140,7 @@ describe("checkImagePlatform", () => {
       "ltsc2019 image asked as ltsc2022",
       "windows/amd64:ltsc2022",
       win("10.0.17763.6293"),
-      /^pushed image is os\.version 10\.0\.17763\.6293 but windows\/amd64:ltsc2022 needs 10\.0\.20348\.\*: the base image must match — use ARG WINDOWS_VERSION/,
+      /^pushed image is os\.version 10\.0\.17763\.6293 but windows\/amd64:ltsc2022 needs 10\.0\.20348\.\*: the base image must match — use ARG NANOSERVER_TAG/,
     ],
     ["a prefix that is not the build", "windows/amd64:ltsc2019", win("10.0.177630"), /needs 10\.0\.17763\.\*/],
     ["a Linux image for Windows", "windows/amd64:ltsc2022", { os: "linux", architecture: "amd64" }, /^pushed image is linux\/amd64 but windows\/amd64:ltsc2022 needs a windows image/],

@@ -66,7 +66,17 @@ export async function setUpBed(prefix: string): Promise<Bed> {
     executor: "kubernetes",
     kubernetes: { namespace, kubeconfig: env.KUBECONFIG },
     contexts: { dir: mkdtempSync(join(tmpdir(), "dh-contexts-")), signingKey: "bed-signing-key-0123456789abcdef0123456789" },
-    dockerPool: { nodeSelector: { agentpool: "win1" } },
+    // One pool per Windows version, tainted as GKE taints Windows nodes
+    // (test/cluster/nodeagent/nodes.go); the dockerd DaemonSets of
+    // deploy/base run in their own namespace.
+    dockerPool: {
+      pools: {
+        ltsc2019: { nodeSelector: { agentpool: "win19" }, tolerations: windowsTolerations },
+        ltsc2022: { nodeSelector: { agentpool: "win22" }, tolerations: windowsTolerations },
+        ltsc2025: { nodeSelector: { agentpool: "win25" }, tolerations: windowsTolerations },
+      },
+      ...(env.DOCKERD_NAMESPACE ? { daemonNamespace: env.DOCKERD_NAMESPACE } : {}),
+    },
     buildkit: { address: env.BUILDKIT_HOST },
     // The emulation's one concession (test/README.md): Windows builds through
     // the emulated dockerd pool push Linux images, which the platform check
@@ -106,6 +116,9 @@ export function writeConfigFile(bed: Bed, port: number, mutate: (raw: Record<str
   writeFileSync(file, stringify(mutate(bed.rawConfig(port))));
   return file;
 }
+
+/** What the bed's Windows nodes are tainted with, as GKE taints every Windows node. */
+export const windowsTolerations = [{ key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoSchedule" }];
 
 /** The shared secret the bed's dispatchers accept (auth.sharedSecrets "bed"). */
 export const bedSharedSecret = "bed-shared-secret-0123456789abcdef0123456789";

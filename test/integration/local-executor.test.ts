@@ -64,8 +64,8 @@ RUN echo built-for-\${WINDOWS_VERSION:-linux} \${NONCE} && test -z "\${WINDOWS_V
 `,
   // COPY-only: every platform goes to BuildKit, and the Windows one is a real
   // Windows image (the bed's nanoserver bases carry real Windows configs).
-  copyOnly: `ARG WINDOWS_VERSION=ltsc2022
-FROM ${env.WINDOWS_BASE_IMAGE}:\${WINDOWS_VERSION} AS base-windows
+  copyOnly: `ARG NANOSERVER_TAG=ltsc2022
+FROM ${env.WINDOWS_BASE_IMAGE}:\${NANOSERVER_TAG} AS base-windows
 FROM ${env.LINUX_BASE_IMAGE} AS base-linux
 FROM base-\${TARGETOS}
 ARG NONCE

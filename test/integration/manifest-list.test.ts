@@ -84,7 +84,7 @@ describe("BuildKit: a COPY-only Dockerfile for ltsc2019 + ltsc2022 + linux/amd64
   const context = (windowsFrom: string) =>
     ctx(
       [
-        "ARG WINDOWS_VERSION=ltsc2022",
+        "ARG NANOSERVER_TAG=ltsc2022",
         `FROM ${windowsFrom} AS base-windows`,
         `FROM ${bed.env.LINUX_BASE_IMAGE} AS base-linux`,
         "FROM base-${TARGETOS}",
@@ -95,7 +95,7 @@ describe("BuildKit: a COPY-only Dockerfile for ltsc2019 + ltsc2022 + linux/amd64
     );
 
   it("runs three Jobs with three digests and pushes one index under each tag whose entries carry each os.version", async () => {
-    const uploaded = await uploadContext(dispatcher.url, context(`${bed.env.WINDOWS_BASE_IMAGE}:\${WINDOWS_VERSION}`));
+    const uploaded = await uploadContext(dispatcher.url, context(`${bed.env.WINDOWS_BASE_IMAGE}:\${NANOSERVER_TAG}`));
     // Two repositories: the index lives in each, next to the per-platform images the plan pushed there.
     const tags = [`${registry}/bed/manifest-app:1`, `${registry}/bed/manifest-mirror:1`];
     const res = await postBuild(dispatcher.url, buildRequest(uploaded, { platforms: threePlatforms, tags, idempotencyKey: "manifest/ok" }));
@@ -168,7 +168,7 @@ describe("BuildKit: a COPY-only Dockerfile for ltsc2019 + ltsc2022 + linux/amd64
 
   it("fails the platform whose base image is of another Windows build, pushes no index, and keeps the others by digest", async () => {
     // The classic mistake: a hard-coded ltsc2019 base asked for as ltsc2022.
-    const uploaded = await uploadContext(dispatcher.url, context(`${bed.env.WINDOWS_BASE_IMAGE}:ltsc2019`));
+    const uploaded = await uploadContext(dispatcher.url, context(`${bed.env.WINDOWS_BASE_IMAGE}:1809`));
     const tag = `${registry}/bed/manifest-broken:1`;
     const res = await postBuild(dispatcher.url, buildRequest(uploaded, { platforms: threePlatforms, tags: [tag], idempotencyKey: "manifest/broken" }));
     expect(res.status).toBe(202);
@@ -177,7 +177,7 @@ describe("BuildKit: a COPY-only Dockerfile for ltsc2019 + ltsc2022 + linux/amd64
     const build = await getBuild(dispatcher, res.body.id);
     const byPlatform = Object.fromEntries(build.platforms.map((p: { platform: string }) => [p.platform, p]));
     const message =
-      "pushed image is os.version 10.0.17763.6293 but windows/amd64:ltsc2022 needs 10.0.20348.*: the base image must match — use ARG WINDOWS_VERSION";
+      "pushed image is os.version 10.0.17763.6293 but windows/amd64:ltsc2022 needs 10.0.20348.*: the base image must match — use ARG NANOSERVER_TAG";
     expect(byPlatform["windows/amd64:ltsc2022"]).toMatchObject({ state: "failed", imageCheck: "failed" });
     expect(byPlatform["windows/amd64:ltsc2022"].message).toContain(message);
     expect(byPlatform["windows/amd64:ltsc2019"]).toMatchObject({ state: "succeeded", imageCheck: "passed" });
