@@ -56,7 +56,8 @@ function dockerBuildJob(name: string, pool: Pool, contextUrl: string, ref: strin
   const dockerHost = windows ? "npipe:////./pipe/docker_engine" : "unix:///var/run/docker.sock";
   const container = (step: string, args: string[]) => ({
     name: step,
-    image: windows ? "docker-cli:ltsc2022" : "docker:cli",
+    // On the Windows nodes the image decides which docker CLI runs (the bed's image catalogue).
+    image: windows ? "docker:29-windowsservercore-ltsc2022" : "docker:cli",
     command: ["docker"],
     args,
     env: [{ name: "DOCKER_HOST", value: dockerHost }, { name: "DOCKER_BUILDKIT", value: "0" }],
@@ -72,8 +73,12 @@ function dockerBuildJob(name: string, pool: Pool, contextUrl: string, ref: strin
           restartPolicy: "Never",
           automountServiceAccountToken: false,
           nodeSelector: windows
-            ? { "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": "10.0.20348", agentpool: "win1" }
+            ? { "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": "10.0.20348" }
             : { "kubernetes.io/os": "linux" },
+          // Every Windows node of the bed is tainted as GKE taints them.
+          tolerations: windows
+            ? [{ key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoSchedule" }]
+            : undefined,
           volumes: [{ name: "docker-engine", hostPath: { path: socketPath } }],
           initContainers: [container("build", ["build", "--tag", ref, contextUrl])],
           containers: [container("push", ["push", ref])],
@@ -186,7 +191,7 @@ describe("scheduling", () => {
       body: {
         metadata: { name },
         spec: {
-          nodeSelector: { "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": "10.0.26100" },
+          nodeSelector: { "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": "10.0.99999" },
           containers: [{ name: "c", image: "none", command: ["true"] }],
         },
       },
@@ -198,7 +203,7 @@ describe("scheduling", () => {
       (e) => (e.reason === "FailedScheduling" ? e : undefined),
       60_000,
     );
-    expect(event.message).toMatch(/0\/3 nodes are available/);
+    expect(event.message).toMatch(/0\/4 nodes are available/);
     const pod = await k.core.readNamespacedPod({ namespace: ns, name });
     expect(pod.status?.phase).toBe("Pending");
     expect(pod.spec?.nodeName).toBeUndefined();
