@@ -5,6 +5,7 @@
 import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
 import { explainPreflightFailure } from "../plan/docker-engine-compat.js";
+import { waitsForEngine } from "./dockerd-admission.js";
 import { cancelledAnnotation } from "../kube/build-jobs.js";
 import { deriveManifestState, indexPlanOf, type ManifestState } from "./image-index-state.js";
 
@@ -164,7 +165,12 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
   const stuck = stuckContainerFor(job, pod, options);
   if (stuck !== undefined) return { ...base, state: "error", message: stuck };
   if (job.spec?.suspend === true) {
-    return { ...base, message: annotations[annotationKeys.queued] ?? "waiting to be admitted to a node" };
+    const reason = annotations[annotationKeys.queued];
+    const since = new Date(job.metadata?.creationTimestamp ?? options.now).getTime();
+    if (waitsForEngine(reason) && options.now.getTime() - since >= options.unschedulableAfterSeconds * 1000) {
+      return { ...base, state: "error", message: `no dockerd could take it: ${reason}` };
+    }
+    return { ...base, message: reason ?? "waiting to be admitted to a node" };
   }
 
   if (pod?.status?.phase === "Running" || (pod?.spec?.nodeName && anyContainerStarted(pod))) {

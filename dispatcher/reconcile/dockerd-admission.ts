@@ -65,11 +65,22 @@ export function admitDockerdBuilds(input: AdmissionInput): Map<string, Admission
   return decisions;
 }
 
+/**
+ * Whether a queued build waits for an engine (no dockerd pod of its version,
+ * or none Ready) rather than for a slot: that wait is bounded like an
+ * unschedulable pod's (limits.unschedulableAfterSeconds), a busy pool's is not.
+ */
+export function waitsForEngine(reason: string | undefined): boolean {
+  return reason !== undefined && !reason.startsWith(slotReasonStart);
+}
+
+const slotReasonStart = "waiting for a free build slot";
+
 function waitingReason(version: string, nodes: readonly DockerdNode[], readyCount: number, maxBuildsPerNode: number, ahead: number): string {
   const line = ahead === 0 ? "" : `, ${ahead} ahead`;
   if (nodes.length === 0) return `waiting for a ${version} node with a dockerd pod (no dockerd-${version} pod is scheduled${line})`;
   if (readyCount === 0) {
     return `waiting for a Ready dockerd on the ${version} pool (${nodes.length} node${nodes.length === 1 ? "" : "s"}, none Ready${line})`;
   }
-  return `waiting for a free build slot on the ${version} pool (${readyCount} node${readyCount === 1 ? "" : "s"} × ${maxBuildsPerNode} build${maxBuildsPerNode === 1 ? "" : "s"}, all busy${line})`;
+  return `${slotReasonStart} on the ${version} pool (${readyCount} node${readyCount === 1 ? "" : "s"} × ${maxBuildsPerNode} build${maxBuildsPerNode === 1 ? "" : "s"}, all busy${line})`;
 }

@@ -8,6 +8,7 @@ import { commitStatusToReport, type CommitStatusWanted } from "./commit-status.j
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { ImageIndexStep } from "./image-index-step.js";
 import { DockerdAdmissionStep } from "./dockerd-admission-step.js";
+import { waitsForEngine } from "./dockerd-admission.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
 /** Set by the reconciler on a Job it ended because no node could run it. */
@@ -231,7 +232,11 @@ export class Reconciler {
 
     // Unscheduled, or a container the kubelet cannot start (image pull): both end the build once the limit passes.
     if (pod && (platform.state === "queued" || platform.state === "running") && (!pod.spec?.nodeName || hasWaitingContainer(pod))) {
-      this.scheduleUnschedulableCheck(name, pod);
+      this.scheduleUnschedulableCheck(name, pod.metadata?.creationTimestamp);
+    }
+    // A queued dockerd Job waiting for an engine is bounded the same way.
+    if (platform.state === "queued" && job.spec?.suspend === true && waitsForEngine(job.metadata.annotations?.[annotationKeys.queued])) {
+      this.scheduleUnschedulableCheck(name, job.metadata.creationTimestamp);
     }
     if ((platform.state === "succeeded" || platform.imageCheck === "pending") && !platform.digest && platform.pushRef && pod) {
       // docker push prints the digest; BuildKit leaves it in the termination message (read by derivePlatformState).
@@ -287,15 +292,16 @@ export class Reconciler {
     await this.jobs.releaseFinalizer(job);
   }
 
-  private scheduleUnschedulableCheck(name: string, pod: V1Pod): void {
-    const created = new Date(pod.metadata?.creationTimestamp ?? this.now()).getTime();
+  private scheduleUnschedulableCheck(name: string, createdAt: Date | string | undefined): void {
+    const created = new Date(createdAt ?? this.now()).getTime();
     const due = created + this.options.unschedulableAfterSeconds * 1000 - this.now().getTime();
+    if (due < -1_000) return; // the check has run: what it found stands until the next event
     if (!this.timers.has(name)) this.requeueAfter(name, Math.max(due, 0) + 50);
   }
 
   private async digestFromPushLog(pod: V1Pod, log: ReconcilerLog): Promise<string | undefined> {
     const push = containerNames.push(0);
-    if (!pod.spec?.containers.some((c) => c.name === push)) return undefined;
+    if (![...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].some((c) => c.name === push)) return undefined;
     try {
       const text = await this.jobs.readLog(pod.metadata!.name!, push, 50);
       return /digest: (sha256:[0-9a-f]{64})/.exec(text)?.[1];

@@ -118,6 +118,8 @@ export function adaptToBed(
     kubernetes: { ...config.kubernetes, namespace: bed.namespace, kubeconfig: bed.kubeconfig },
     contexts: { ...config.contexts, dir: bed.contextsDir, signingKey: "deploy-test-signing-key-0123456789abcdef0123" },
     buildkit: { ...buildkit, address: env.BUILDKIT_HOST },
+    // deploy/'s own dockerd DaemonSets run on the bed, in their own namespace (test/bed/up).
+    dockerPool: { ...config.dockerPool, ...(env.DOCKERD_NAMESPACE ? { daemonNamespace: env.DOCKERD_NAMESPACE } : {}) },
     // validatePlatform off: the emulated Windows pool builds Linux images (test/README.md).
     registry: { ...config.registry, insecureRegistries: [env.REGISTRY], validatePlatform: false },
     // No GitHub OIDC issuer on the bed: the harness's shared secret and policy.

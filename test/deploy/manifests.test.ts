@@ -4,6 +4,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { configFromConfigMap, kubectl, type Manifest, render } from "./deployed.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
+import { pinnedEngine } from "../../dispatcher/plan/docker-engine-compat.js";
+import { type WindowsVersion, windowsBuilds } from "../../dispatcher/plan/platforms.js";
 
 const targets = ["deploy/base", "deploy/overlays/aks", "deploy/overlays/plain"];
 
@@ -68,16 +70,31 @@ describe("what the manifests promise", () => {
     ["dockerd-ltsc2019", "10.0.17763"],
     ["dockerd-ltsc2022", "10.0.20348"],
     ["dockerd-ltsc2025", "10.0.26100"],
-  ])("%s: HostProcess as SYSTEM on the host network, only on the pool's %s nodes", (name, build) => {
-    const pod = find("DaemonSet", name).spec.template.spec;
+  ])("%s: HostProcess as SYSTEM on the host network, only on %s nodes, pinned Engine, Ready only when the engine answers, no rollout that kills builds", (name, build) => {
+    const daemonSet = find("DaemonSet", name);
+    const pod = daemonSet.spec.template.spec;
     expect(pod.securityContext.windowsOptions).toEqual({ hostProcess: true, runAsUserName: "NT AUTHORITY\\SYSTEM" });
     expect(pod.hostNetwork).toBe(true);
-    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": build, agentpool: "win1" });
+    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": build });
+    expect(pod.containers[0].image).toBe(pinnedEngine.image);
     expect(pod.containers[0].args).toContain("--host=npipe:////./pipe/docker_engine");
+    expect(pod.containers[0].readinessProbe.exec.command).toEqual(["docker.exe", "--host=npipe:////./pipe/docker_engine", "version"]);
+    expect(daemonSet.spec.updateStrategy).toEqual({ type: "OnDelete" });
   });
 
-  it("the dockerd pool selector in the config is the DaemonSets' pool label", () => {
-    expect(configFromConfigMap(base).dockerPool.nodeSelector).toEqual({ agentpool: "win1" });
+  // The build Jobs take their pool's selector and tolerations from the config;
+  // a Job tolerated onto a node where the DaemonSet does not run finds no pipe.
+  it.each(["deploy/base", "deploy/overlays/aks"])("%s: each configured pool's selector and tolerations are its dockerd DaemonSet's, and each DaemonSet has a pool", (dir) => {
+    const manifests = render(dir);
+    const config = resolveConfig(configFromConfigMap(manifests), { DOCKHAND_SIGNING_KEY: "x".repeat(48), DOCKHAND_PUBLIC_URL: "http://dockhand:8080" }, dir);
+    const versionOf = (m: Manifest) => (m.metadata.labels as Record<string, string> | undefined)?.["dockhand.dev/windows-version"];
+    const daemonSets = manifests.filter((m) => m.kind === "DaemonSet" && (m.metadata.labels as Record<string, string> | undefined)?.["app.kubernetes.io/name"] === "dockerd");
+    expect(daemonSets.map(versionOf).sort()).toEqual(Object.keys(config.dockerPool.pools).sort());
+    for (const [version, pool] of Object.entries(config.dockerPool.pools)) {
+      const pod = daemonSets.find((d) => versionOf(d) === version)!.spec.template.spec;
+      expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": windowsBuilds[version as WindowsVersion], ...pool!.nodeSelector });
+      expect(pod.tolerations).toEqual(pool!.tolerations);
+    }
   });
 
   it("buildkitd: rootless StatefulSet on Linux with a cache volume and mTLS", () => {

@@ -9,6 +9,7 @@ import {
   buildRequest,
   ctx,
   finalStates,
+  windowsTolerations,
   postBuild,
   setUpBed,
   startBedDispatcher,
@@ -79,7 +80,7 @@ describe("builds without Windows RUN go to BuildKit", () => {
   it("builds a COPY-only Windows image and a Linux image with BuildKit, explaining the choice", async () => {
     const windowsContext = await uploadContext(
       dispatcher.url,
-      ctx(`ARG WINDOWS_VERSION=ltsc2022\nFROM ${bed.env.WINDOWS_BASE_IMAGE}:\${WINDOWS_VERSION}\nCOPY app.exe /app/app.exe\n`, { "app.exe": "MZ\n" }),
+      ctx(`ARG NANOSERVER_TAG=ltsc2022\nFROM ${bed.env.WINDOWS_BASE_IMAGE}:\${NANOSERVER_TAG}\nCOPY app.exe /app/app.exe\n`, { "app.exe": "MZ\n" }),
     );
     const linuxContext = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo linux > /l.txt\n`));
     const win = await postBuild(
@@ -103,27 +104,56 @@ describe("builds without Windows RUN go to BuildKit", () => {
     expect(linBuild.platforms[0]).toMatchObject({ state: "succeeded", node: "linux-0" });
     const config = await readConfig(bed.env.REGISTRY, "bed/core-win-copy", winBuild.platforms[0].digest);
     expect(config.os).toBe("windows");
-    expect(config["os.version"]).toMatch(/^10\.0\.20348\./);
+    // BuildKit writes the os.version it was asked for (windows(10.0.20348)/amd64).
+    expect(config["os.version"]).toMatch(/^10\.0\.20348(\.|$)/);
     expect((await readConfig(bed.env.REGISTRY, "bed/core-linux", linBuild.platforms[0].digest)).os).toBe("linux");
   });
 });
 
-describe("a Windows version no node runs", () => {
-  it("ends with status error naming the missing build and pool within the limit, and cleans up the Job", async () => {
-    const context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo never\n`));
-    const res = await postBuild(
-      dispatcher.url,
-      buildRequest(context, { platforms: ["windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bed/core-2025:1`], idempotencyKey: "core/2025" }),
-    );
-    expect(res.status).toBe(202);
-    const started = Date.now();
-    const context_ = "dockhand/windows-ltsc2025";
-    const statuses = statusesFor(await waitForStatuses(bed.github, finalOf(context_), 60_000), context_);
-    expect(statuses.map((s) => s.state)).toEqual(["pending", "error"]);
-    expect(statuses[1]!.description).toMatch(/10\.0\.26100/);
-    expect(statuses[1]!.description).toMatch(/agentpool=win1/);
-    expect(Date.now() - started).toBeLessThan((5 + 20) * 1000);
-    await expect.poll(jobsInNamespace, { timeout: 30_000 }).not.toContain(res.body.platforms[0].job);
+describe("a Windows version without a dockerd pool", () => {
+  it("is refused with a 422 naming dockerPool.pools.<version>, and creates nothing", async () => {
+    const noLegacyPool = await startBedDispatcher(bed, (config) => ({
+      ...config,
+      dockerPool: { ...config.dockerPool, pools: { ltsc2022: config.dockerPool.pools.ltsc2022 } },
+    }));
+    try {
+      const context = await uploadContext(noLegacyPool.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo never\n`));
+      const before = await jobsInNamespace();
+      const res = await postBuild(
+        noLegacyPool.url,
+        buildRequest(context, { platforms: ["windows/amd64:ltsc2022", "windows/amd64:ltsc2019"], tags: [`${bed.env.REGISTRY}/bed/core-2019:1`], idempotencyKey: "core/no-pool" }),
+      );
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({ field: "platforms[1]", hint: expect.stringContaining("dockerPool.pools.ltsc2019") });
+      expect(await jobsInNamespace()).toEqual(before);
+    } finally {
+      await noLegacyPool.close();
+    }
+  });
+
+  it("a pool whose selector no node has ends with status error naming the missing labels within the limit, and cleans up the Job", async () => {
+    const noSuchPool = await startBedDispatcher(bed, (config) => ({
+      ...config,
+      dockerPool: { ...config.dockerPool, pools: { ...config.dockerPool.pools, ltsc2025: { nodeSelector: { agentpool: "win99" }, tolerations: windowsTolerations } } },
+    }));
+    try {
+      const context = await uploadContext(noSuchPool.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo never\n`));
+      const res = await postBuild(
+        noSuchPool.url,
+        buildRequest(context, { platforms: ["windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bed/core-2025:1`], idempotencyKey: "core/2025" }),
+      );
+      expect(res.status).toBe(202);
+      const started = Date.now();
+      const context_ = "dockhand/windows-ltsc2025";
+      const statuses = statusesFor(await waitForStatuses(bed.github, finalOf(context_), 60_000), context_);
+      expect(statuses.map((s) => s.state)).toEqual(["pending", "error"]);
+      expect(statuses[1]!.description).toMatch(/10\.0\.26100/);
+      expect(statuses[1]!.description).toMatch(/agentpool=win99/);
+      expect(Date.now() - started).toBeLessThan((5 + 20) * 1000);
+      await expect.poll(jobsInNamespace, { timeout: 30_000 }).not.toContain(res.body.platforms[0].job);
+    } finally {
+      await noSuchPool.close();
+    }
   });
 });
 

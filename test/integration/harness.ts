@@ -118,7 +118,7 @@ export function writeConfigFile(bed: Bed, port: number, mutate: (raw: Record<str
 }
 
 /** What the bed's Windows nodes are tainted with, as GKE taints every Windows node. */
-export const windowsTolerations = [{ key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoSchedule" }];
+export const windowsTolerations = [{ key: "node.kubernetes.io/os", operator: "Equal" as const, value: "windows", effect: "NoSchedule" as const }];
 
 /** The shared secret the bed's dispatchers accept (auth.sharedSecrets "bed"). */
 export const bedSharedSecret = "bed-shared-secret-0123456789abcdef0123456789";
