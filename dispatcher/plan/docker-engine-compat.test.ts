@@ -8,7 +8,7 @@ describe("explainPreflightFailure", () => {
     [
       "the CLI refuses an old daemon",
       '{"Client":{"Platform":{"Name":""},"Version":"29.1.0","ApiVersion":"1.52"},"Server":null}\nAPI version 1.41 is not supported by this client: the minimum supported API version is 1.44',
-      "the node's dockerd speaks API 1.41, the CLI image docker:29.1.0-windowsservercore-ltsc2022 (docker 29.1.0) needs ≥ 1.44: set dockerPool.images.ltsc2022 to a CLI that speaks 1.41 (docs/deploy.md, \"Docker CLI and dockerd versions\")",
+      "the node's dockerd speaks API 1.41, the CLI image docker:29.1.0-windowsservercore-ltsc2022 needs ≥ 1.44: set dockerPool.images.ltsc2022 to a CLI that speaks 1.41 (docs/deploy.md, \"Docker CLI and dockerd versions\")",
     ],
     [
       "the daemon refuses an old CLI",
@@ -23,7 +23,7 @@ describe("explainPreflightFailure", () => {
     [
       "the CLI cannot negotiate down, the daemon refuses its version (docker 29.1.0 against Engine 20.10, as on the bed)",
       '{"Client":{"Version":"29.1.0","ApiVersion":"1.52","DefaultAPIVersion":"1.52","Os":"windows","Arch":"amd64","Context":"default"},"Server":null}\nError response from daemon: client version 1.52 is too new. Maximum supported API version is 1.41',
-      "the node's dockerd speaks API 1.41, the CLI image docker:29.1.0-windowsservercore-ltsc2022 (docker 29.1.0) needs ≥ 1.44: set dockerPool.images.ltsc2022 to a CLI that speaks 1.41 (docs/deploy.md, \"Docker CLI and dockerd versions\")",
+      "the node's dockerd speaks API 1.41, the CLI image docker:29.1.0-windowsservercore-ltsc2022 needs ≥ 1.44: set dockerPool.images.ltsc2022 to a CLI that speaks 1.41 (docs/deploy.md, \"Docker CLI and dockerd versions\")",
     ],
   ])("%s", (_name, output, expected) => {
     expect(explainPreflightFailure(output, context)).toBe(expected);

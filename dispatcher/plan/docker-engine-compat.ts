@@ -142,8 +142,9 @@ export interface SkewContext {
  * into what to fix. Recognises both refusals and a daemon that is not there.
  */
 export function explainPreflightFailure(output: string, context: SkewContext): string {
+  // The commit status keeps 140 characters: what to set comes before the details.
   const clientVersion = clientVersionIn(output);
-  const cli = clientVersion === undefined ? context.image : `${context.image} (docker ${clientVersion})`;
+  const cli = clientVersion === undefined || context.image.includes(`:${clientVersion}-`) ? context.image : `${context.image} (docker ${clientVersion})`;
   const needs = (daemonApi: string, needed: string) =>
     `the node's dockerd speaks API ${daemonApi}, the CLI image ${cli} needs ≥ ${needed}: set ${context.configKey} to a CLI that speaks ${daemonApi} (docs/deploy.md, "Docker CLI and dockerd versions")`;
 

@@ -160,7 +160,7 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
   if (condition(job, "Complete")) return completed(job, base);
   if (job.metadata?.deletionTimestamp) return { ...base, state: "cancelled", message: "the build Job was deleted" };
 
-  const unschedulable = unschedulableFor(pod, options);
+  const unschedulable = unschedulableFor(job, pod, options);
   if (unschedulable !== undefined) return { ...base, state: "error", message: unschedulable };
   const stuck = stuckContainerFor(job, pod, options);
   if (stuck !== undefined) return { ...base, state: "error", message: stuck };
@@ -225,7 +225,7 @@ function parseImagePlatform(text: string | undefined): PlatformState["image"] {
  * The message names what no node offers, from the pod's own nodeSelector, so
  * the user sees which pool or Windows build is missing.
  */
-function unschedulableFor(pod: V1Pod | undefined, options: DeriveOptions): string | undefined {
+function unschedulableFor(job: V1Job, pod: V1Pod | undefined, options: DeriveOptions): string | undefined {
   if (!pod || pod.spec?.nodeName) return undefined;
   const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
   if (scheduled?.status !== "False" || scheduled.reason !== "Unschedulable") return undefined;
@@ -234,7 +234,16 @@ function unschedulableFor(pod: V1Pod | undefined, options: DeriveOptions): strin
   const selector = Object.entries(pod.spec?.nodeSelector ?? {})
     .map(([key, value]) => `${key}=${value}`)
     .join(", ");
-  return `no node matches ${selector || "the pod"} (${scheduled.message ?? "unschedulable"})`;
+  const message = scheduled.message ?? "unschedulable";
+  // Windows pools are commonly tainted; a missing toleration is the fix to name first.
+  if (/untolerated taint/.test(message)) {
+    return `add the pool's taint to ${tolerationsConfigKey(job)}: no node of ${selector || "the pod's selector"} is tolerated (${message})`;
+  }
+  return `no node matches ${selector || "the pod"} (${message})`;
+}
+
+function tolerationsConfigKey(job: V1Job): string {
+  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.pools.${windowsVersionOf(job)}.tolerations` : "buildkit.tolerations";
 }
 
 // Waiting reasons of a container the kubelet cannot start: the image reference
@@ -253,7 +262,9 @@ export function stuckContainerFor(job: V1Job, pod: V1Pod | undefined, options: D
   const reason = stuck.state!.waiting!.reason!;
   if (reason !== "InvalidImageName" && options.now.getTime() - since < options.unschedulableAfterSeconds * 1000) return undefined;
   const image = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === stuck.name)?.image ?? stuck.image;
-  return `step ${stuck.name} could not start on ${pod.spec.nodeName}: ${reason}${stuck.state!.waiting!.message ? ` (${lastLine(stuck.state!.waiting!.message)})` : ""}: check ${imageConfigKey(job)} (${image})`;
+  // The commit status keeps 140 characters: the key to check comes before the kubelet's details.
+  const detail = stuck.state!.waiting!.message ? `: ${lastLine(stuck.state!.waiting!.message)}` : "";
+  return `check ${imageConfigKey(job)}: ${image} could not start on ${pod.spec.nodeName} (${reason}, step ${stuck.name})${detail}`;
 }
 
 /** The config key that names a build pod's image. */
