@@ -13,6 +13,7 @@ import { RegistryCredentialsSecrets, registryClients } from "./registry-credenti
 import { buildInformers, type BuildInformers } from "./informers.js";
 import { containerLogLines, stepsOf, stepStarted } from "./pod-logs.js";
 import { mergeAsync } from "./merge-async.js";
+import { pinWindowsBases } from "../registry/windows-base-resolution.js";
 
 export interface KubernetesExecutorOptions {
   kc: KubeConfig;
@@ -37,6 +38,7 @@ export class KubernetesExecutor implements Executor {
   readonly jobs: BuildJobs;
   private readonly informers: BuildInformers;
   private readonly reconciler: Reconciler;
+  private readonly registries: ReturnType<typeof registryClients>;
   private synced = false;
   private reconciling: boolean;
 
@@ -44,6 +46,7 @@ export class KubernetesExecutor implements Executor {
     const namespace = options.config.kubernetes.namespace;
     this.where = `namespace ${namespace} on ${options.kc.getCurrentCluster()?.server ?? "?"} (kubeconfig: ${options.source})`;
     this.jobs = new BuildJobs(options.kc, namespace);
+    this.registries = registryClients(new RegistryCredentialsSecrets(options.kc, namespace), options.config.registry.insecureRegistries);
     this.informers = buildInformers(
       options.kc,
       namespace,
@@ -58,7 +61,7 @@ export class KubernetesExecutor implements Executor {
       imageIndex: new ImageIndexStep(
         this.informers,
         this.jobs,
-        registryClients(new RegistryCredentialsSecrets(options.kc, namespace), options.config.registry.insecureRegistries),
+        this.registries,
         options.report,
         options.log,
       ),
@@ -113,6 +116,9 @@ export class KubernetesExecutor implements Executor {
   }
 
   async submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult> {
+    // Multi-version Windows bases pinned per platform before any Job exists: a base without this version is a 422 that creates nothing.
+    const secret = plan.registrySecret === undefined ? this.options.config.registry.secretName : (plan.registrySecret ?? undefined);
+    plan = await pinWindowsBases(plan, this.registries(secret).reader, this.options.log);
     const { jobs, created } = await this.jobs.create(jobManifests(plan, this.options.config));
     if (githubToken && plan.githubTokenSecret) await this.jobs.storeGitHubToken(plan.githubTokenSecret, jobs, githubToken);
     const build = deriveBuildState(plan.buildId, jobs, [], this.deriveOptions());

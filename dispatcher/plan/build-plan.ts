@@ -7,7 +7,7 @@ import type { BuildRequest } from "../api/build-request.js";
 import type { Config } from "../config/schema.js";
 import { RequestError } from "../errors.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
-import { type ParsedDockerfile, parseDockerfile, resolveStages } from "./dockerfile-analysis.js";
+import { type ParsedDockerfile, parseDockerfile, resolveStages, type StageResolution } from "./dockerfile-analysis.js";
 import { parseImageReference } from "./image-reference.js";
 import { type BuildOrigin, githubTokenSecretName, jobName, requestHash } from "./names.js";
 import { type Platform, parsePlatform } from "./platforms.js";
@@ -48,6 +48,10 @@ export interface PlatformPlan {
   readonly buildArgs: Readonly<Record<string, string>>;
   /** BuildKit registry cache reference, when configured and BuildKit builds this platform. */
   readonly cacheRef: string | undefined;
+  /** Images the needed Windows stages are FROM (after ARG substitution), for BuildKit platforms: their indexes are read to pin each to this version's entry. */
+  readonly windowsBaseImages?: readonly string[];
+  /** Set by the executor: base image → this version's entry (`repository@sha256:…`), passed to BuildKit as named contexts (windows-base-entries.ts). */
+  readonly pinnedBases?: Readonly<Record<string, string>>;
 }
 
 export interface BuildPlan {
@@ -124,6 +128,7 @@ export function planBuild(input: PlanInput): BuildPlan {
       statusContext: `${statusPrefix}/${statusContextSuffix(platform)}`,
       buildArgs,
       cacheRef: builder === "buildkit" ? cacheRef(config, request, platform) : undefined,
+      ...(builder === "buildkit" && platform.os === "windows" ? { windowsBaseImages: windowsBasesOf(resolution) } : {}),
     };
   });
 
@@ -152,6 +157,14 @@ export function planBuild(input: PlanInput): BuildPlan {
         : undefined,
     validatePlatform: config.registry.validatePlatform && request.push && request.tags.length > 0,
   };
+}
+
+function windowsBasesOf(resolution: StageResolution): string[] {
+  const images = resolution.needed
+    .map((index) => resolution.stages[index]!)
+    .filter((stage) => stage.os === "windows" && !stage.onBuildHost && stage.resolvedImage !== undefined && stage.resolvedImage !== "scratch")
+    .map((stage) => stage.resolvedImage!);
+  return [...new Set(images)];
 }
 
 function platformBuildArgs(request: BuildRequest, platform: Platform): Record<string, string> {

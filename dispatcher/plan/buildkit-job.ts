@@ -87,7 +87,9 @@ export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, con
     "--frontend=dockerfile.v0",
     `--opt=context=${plan.contextUrl}`,
     `--opt=filename=${plan.file}`,
-    `--opt=platform=${platformPlan.platform.buildkitPlatform}`,
+    `--opt=platform=${platformPlan.platform.ociPlatform}`,
+    // A multi-version Windows base, pinned to this version's entry (windows-base-entries.ts).
+    ...Object.entries(platformPlan.pinnedBases ?? {}).map(([image, entry]) => `--opt=context:${image}=docker-image://${entry}`),
     ...(plan.target === undefined ? [] : [`--opt=target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--opt=build-arg:${name}=${value}`),
     ...Object.entries(plan.labels).map(([key, value]) => `--opt=label:${key}=${value}`),

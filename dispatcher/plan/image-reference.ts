@@ -130,6 +130,11 @@ export function registryHost(reference: ImageReference): string {
   return reference.domain ?? "docker.io";
 }
 
+/** The repository as the /v2/ API names it: no host, and Docker Hub's official images under library/. */
+export function apiRepository(reference: ImageReference): string {
+  return reference.domain === undefined && !reference.path.includes("/") ? `library/${reference.path}` : reference.path;
+}
+
 export function formatImageReference(reference: ImageReference): string {
   let text = repositoryName(reference);
   if (reference.tag !== undefined) text += `:${reference.tag}`;

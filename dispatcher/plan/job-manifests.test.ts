@@ -233,8 +233,7 @@ describe("BuildKit Job", () => {
       "--frontend=dockerfile.v0",
       `--opt=context=${contextUrl}`,
       "--opt=filename=Dockerfile",
-      // With the OS version, so a base index over several Windows versions resolves to this one.
-      "--opt=platform=windows(10.0.20348)/amd64",
+      "--opt=platform=windows/amd64",
       "--opt=target=final",
       "--opt=build-arg:VERSION=1.0",
       "--opt=build-arg:WINDOWS_VERSION=ltsc2022",

@@ -6,26 +6,26 @@ describe("parsePlatform", () => {
   it.each([
     {
       input: "linux/amd64",
-      expected: { os: "linux", arch: "amd64", request: "linux/amd64", ociPlatform: "linux/amd64", buildkitPlatform: "linux/amd64", slug: "linux-amd64" },
+      expected: { os: "linux", arch: "amd64", request: "linux/amd64", ociPlatform: "linux/amd64", slug: "linux-amd64" },
     },
     {
       input: "windows/amd64:ltsc2019",
       expected: {
-        os: "windows", arch: "amd64", request: "windows/amd64:ltsc2019", ociPlatform: "windows/amd64", buildkitPlatform: "windows(10.0.17763)/amd64",
+        os: "windows", arch: "amd64", request: "windows/amd64:ltsc2019", ociPlatform: "windows/amd64",
         slug: "win-ltsc2019", windowsVersion: "ltsc2019", windowsBuild: "10.0.17763",
       },
     },
     {
       input: "windows/amd64:ltsc2022",
       expected: {
-        os: "windows", arch: "amd64", request: "windows/amd64:ltsc2022", ociPlatform: "windows/amd64", buildkitPlatform: "windows(10.0.20348)/amd64",
+        os: "windows", arch: "amd64", request: "windows/amd64:ltsc2022", ociPlatform: "windows/amd64",
         slug: "win-ltsc2022", windowsVersion: "ltsc2022", windowsBuild: "10.0.20348",
       },
     },
     {
       input: "windows/amd64:ltsc2025",
       expected: {
-        os: "windows", arch: "amd64", request: "windows/amd64:ltsc2025", ociPlatform: "windows/amd64", buildkitPlatform: "windows(10.0.26100)/amd64",
+        os: "windows", arch: "amd64", request: "windows/amd64:ltsc2025", ociPlatform: "windows/amd64",
         slug: "win-ltsc2025", windowsVersion: "ltsc2025", windowsBuild: "10.0.26100",
       },
     },

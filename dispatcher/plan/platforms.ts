@@ -33,7 +33,6 @@ export interface LinuxPlatform {
   readonly request: PlatformString;
   /** What BuildKit and image indexes call it: `linux/amd64`. */
   readonly ociPlatform: string;
-  readonly buildkitPlatform: string;
   readonly slug: PlatformSlug;
 }
 
@@ -42,13 +41,6 @@ export interface WindowsPlatform {
   readonly arch: "amd64";
   readonly request: PlatformString;
   readonly ociPlatform: string;
-  /**
-   * What BuildKit is asked for: `windows(10.0.20348)/amd64`. With the OS
-   * version BuildKit picks the matching entry of a base image that is an index
-   * over several Windows versions (the .NET and PowerShell images are);
-   * without it every version gets the same entry (moby/buildkit#5614).
-   */
-  readonly buildkitPlatform: string;
   readonly slug: PlatformSlug;
   readonly windowsVersion: WindowsVersion;
   /** `10.0.20348`: the node label value and the os.version of the image. */
@@ -89,7 +81,7 @@ export function parsePlatform(value: string, field = "platform"): Platform {
   if (os === "linux") {
     if (arch !== "amd64") throw fail("is not supported", `the BuildKit pool builds linux/amd64 only`);
     if (version !== undefined) throw fail("is not supported", `linux takes no version suffix: use "linux/amd64"`);
-    return { os: "linux", arch: "amd64", request: "linux/amd64", ociPlatform: "linux/amd64", buildkitPlatform: "linux/amd64", slug: "linux-amd64" };
+    return { os: "linux", arch: "amd64", request: "linux/amd64", ociPlatform: "linux/amd64", slug: "linux-amd64" };
   }
   if (os === "windows") {
     if (arch !== "amd64") throw fail("is not supported", `Windows images are built for amd64 only: use "windows/amd64:<version>" with ${versionList}`);
@@ -113,7 +105,6 @@ export function windowsPlatform(version: WindowsVersion): WindowsPlatform {
     arch: "amd64",
     request: `windows/amd64:${version}`,
     ociPlatform: "windows/amd64",
-    buildkitPlatform: `windows(${windowsBuilds[version]})/amd64`,
     slug: `win-${version}`,
     windowsVersion: version,
     windowsBuild: windowsBuilds[version],

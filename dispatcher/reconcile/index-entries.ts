@@ -3,7 +3,6 @@
 // concurrent build may have moved. Shared by the Kubernetes reconciler and the
 // local executor. Pure.
 
-import type { ImageReference } from "../plan/image-reference.js";
 import { parsePlatform } from "../plan/platforms.js";
 import type { IndexEntry } from "../registry/image-index.js";
 import type { ImagePlatformRecord } from "./build-state.js";
@@ -44,7 +43,4 @@ export function entryPlatform(requestedPlatform: string, record: ImagePlatformRe
   };
 }
 
-/** The repository as the /v2/ API names it: no host, and Docker Hub's official images under library/. */
-export function apiRepository(reference: ImageReference): string {
-  return reference.domain === undefined && !reference.path.includes("/") ? `library/${reference.path}` : reference.path;
-}
+export { apiRepository } from "../plan/image-reference.js";

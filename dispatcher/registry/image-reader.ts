@@ -35,7 +35,13 @@ export interface PushedImage {
 interface ManifestBody {
   mediaType?: string;
   config?: { digest?: string };
-  manifests?: { mediaType?: string; digest?: string; size?: number; platform?: { os?: string }; annotations?: Record<string, string> }[];
+  manifests?: {
+    mediaType?: string;
+    digest?: string;
+    size?: number;
+    platform?: { os?: string; architecture?: string; "os.version"?: string };
+    annotations?: Record<string, string>;
+  }[];
 }
 
 /** What was read is not a usable image (wrong digest, not one image, no config): reading again will not help. */

@@ -146,7 +146,8 @@ async function main(): Promise<void> {
         file: "Dockerfile.windows",
         // Two builds of one commit for the same platform: distinct status contexts, or the second replaces the first on GitHub.
         "status-context": "dockhand-run",
-        platforms: "windows/amd64:ltsc2022",
+        // Each Windows version on its own pool (agentpool win22 and win25 on the bed, as on AKS).
+        platforms: "windows/amd64:ltsc2022,windows/amd64:ltsc2025",
         tags: `${bed.REGISTRY}/demo/windows-app:${sha.slice(0, 7)}`,
         // Emulated Windows nodes run a Linux dockerd: a Linux base (see the Dockerfile).
         "build-args": `BASE_IMAGE=${bed.LINUX_BASE_IMAGE}`,
@@ -155,14 +156,14 @@ async function main(): Promise<void> {
         ...common,
         file: "Dockerfile.nanoserver",
         "status-context": "dockhand-copy",
-        // One step, two Windows versions: dockhand fills WINDOWS_VERSION per platform and pushes one index.
-        platforms: "windows/amd64:ltsc2019,windows/amd64:ltsc2022",
+        // One step, three Windows versions: dockhand fills NANOSERVER_TAG (1809, ltsc2022, ltsc2025) per platform and pushes one index.
+        platforms: "windows/amd64:ltsc2019,windows/amd64:ltsc2022,windows/amd64:ltsc2025",
         tags: `${bed.REGISTRY}/demo/nanoserver-app:${sha.slice(0, 7)}`,
         "build-args": `NANOSERVER_REPO=${bed.WINDOWS_BASE_IMAGE}`,
       }, dispatcher.url),
     ];
-    // Final statuses due: windows-run's platform; nanoserver-copy's two platforms and its index.
-    const expectedFinals = 4;
+    // Final statuses due: windows-run's two platforms and its index; nanoserver-copy's three platforms and its index.
+    const expectedFinals = 7;
     // Give the reconciler a moment to send the last statuses.
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && github.statuses().filter((s) => s.state !== "pending").length < expectedFinals) {
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
     if (failed.length > 0 || finals.length < expectedFinals || finals.some((s) => s.state !== "success")) {
       throw new Error(`demo failed: ${failed.map((r) => r.name).join(", ") || "a status is not success"}`);
     }
-    say("demo passed: a Windows RUN build on the dockerd pool, and a COPY-only image for two Windows versions on BuildKit joined in one index, all reported to GitHub");
+    say("demo passed: a Windows RUN build on the ltsc2022 and ltsc2025 dockerd pools, and a COPY-only image for three Windows versions on BuildKit joined in one index, all reported to GitHub");
   } finally {
     await dispatcher.close();
     await github.close();

@@ -70,24 +70,32 @@ export function applyRbac(manifests: Manifest[], namespace: string): string {
   if (!rbac.some((m) => m.kind === "ServiceAccount" && m.metadata.name === serviceAccount)) {
     throw new Error(`deploy/base has no ServiceAccount ${serviceAccount} (the Deployment's serviceAccountName)`);
   }
-  // The bed runs deploy/'s dockerd DaemonSets in their own namespace
-  // (dockerPool.daemonNamespace): the dispatcher reads their pods there, as
-  // docs/deploy.md tells an operator who does the same to allow.
-  const dockerdNamespace = bedEnv().DOCKERD_NAMESPACE;
-  if (dockerdNamespace) {
-    const name = `dockhand-dockerd-reader-${namespace}`;
-    rbac.push(
-      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace: dockerdNamespace }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
-      {
-        apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name, namespace: dockerdNamespace },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-        subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace }],
-      },
-    );
-  }
+  rbac.push(...dockerdPodsReader(namespace, serviceAccount));
   const applied = kubectl(["apply", "-f", "-"], rbac.map((m) => stringify(m)).join("---\n"));
   if (applied.status !== 0) throw new Error(`applying deploy/base's RBAC to ${namespace} failed: ${applied.stderr}`);
   return serviceAccount;
+}
+
+/**
+ * The bed runs deploy/'s dockerd DaemonSets in their own namespace
+ * (dockerPool.daemonNamespace): a Role and RoleBinding there let the
+ * dispatcher's ServiceAccount read their pods, as docs/deploy.md tells an
+ * operator who does the same to allow.
+ */
+export function dockerdPodsReader(namespace: string, serviceAccount: string): Manifest[] {
+  const dockerdNamespace = bedEnv().DOCKERD_NAMESPACE;
+  if (!dockerdNamespace) return [];
+  const name = `dockhand-dockerd-reader-${namespace}`;
+  return [
+    { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name, namespace: dockerdNamespace }, rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] }] },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name, namespace: dockerdNamespace },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name: serviceAccount, namespace }],
+    },
+  ];
 }
 
 /** A kubeconfig holding a token of namespace/serviceAccount (TokenRequest), as the pod would have. */

@@ -69,14 +69,7 @@ export async function setUpBed(prefix: string): Promise<Bed> {
     // One pool per Windows version, tainted as GKE taints Windows nodes
     // (test/cluster/nodeagent/nodes.go); the dockerd DaemonSets of
     // deploy/base run in their own namespace.
-    dockerPool: {
-      pools: {
-        ltsc2019: { nodeSelector: { agentpool: "win19" }, tolerations: windowsTolerations },
-        ltsc2022: { nodeSelector: { agentpool: "win22" }, tolerations: windowsTolerations },
-        ltsc2025: { nodeSelector: { agentpool: "win25" }, tolerations: windowsTolerations },
-      },
-      ...(env.DOCKERD_NAMESPACE ? { daemonNamespace: env.DOCKERD_NAMESPACE } : {}),
-    },
+    dockerPool: bedDockerPool(),
     buildkit: { address: env.BUILDKIT_HOST },
     // The emulation's one concession (test/README.md): Windows builds through
     // the emulated dockerd pool push Linux images, which the platform check
@@ -116,6 +109,26 @@ export function writeConfigFile(bed: Bed, port: number, mutate: (raw: Record<str
   writeFileSync(file, stringify(mutate(bed.rawConfig(port))));
   return file;
 }
+
+/** The bed's dockerd pools: one per Windows version (agentpool win19/win22/win25), deploy/'s DaemonSets in their own namespace. */
+export function bedDockerPool(ltsc2025Selector: Record<string, string> = { agentpool: "win25" }) {
+  const env = bedEnv();
+  return {
+    pools: {
+      ltsc2019: { nodeSelector: { agentpool: "win19" }, tolerations: windowsTolerations },
+      ltsc2022: { nodeSelector: { agentpool: "win22" }, tolerations: windowsTolerations },
+      ltsc2025: { nodeSelector: ltsc2025Selector, tolerations: windowsTolerations },
+    },
+    ...(env.DOCKERD_NAMESPACE ? { daemonNamespace: env.DOCKERD_NAMESPACE } : {}),
+  };
+}
+
+/**
+ * The bed's pools with ltsc2025's selecting no node: an ltsc2025 build is
+ * admitted to the node's dockerd, and its pod stays unschedulable, queued,
+ * until cancelled or limits.unschedulableAfterSeconds (tests of cancelling).
+ */
+export const dockerPoolWithoutLtsc2025Nodes = () => bedDockerPool({ agentpool: "no-such-pool" });
 
 /** What the bed's Windows nodes are tainted with, as GKE taints every Windows node. */
 export const windowsTolerations = [{ key: "node.kubernetes.io/os", operator: "Equal" as const, value: "windows", effect: "NoSchedule" as const }];

@@ -200,3 +200,34 @@ describe("builds per node and the node's disk (items 7 and 8)", () => {
     }
   });
 });
+
+describe("a base image that is an index over several Windows versions (item 3)", () => {
+  it("each platform is built on its own version's entry: BuildKit is told the OS version", async () => {
+    const dispatcher = await startBedDispatcher(bed, (config) => ({ ...config, registry: { ...config.registry, validatePlatform: true } }));
+    try {
+      const base = bed.env.MULTIVERSION_BASE_IMAGE!;
+      const context = await uploadContext(dispatcher.url, ctx(`FROM ${base}\nCOPY app.txt C:/app/app.txt\n`, { "app.txt": `multi ${Date.now()}\n` }));
+      const res = await postBuild(
+        dispatcher.url,
+        buildRequest(context, { platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022"], tags: [`${bed.env.REGISTRY}/bed/pools-multi:1`], idempotencyKey: "pools/multi" }),
+      );
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      await waitForStatuses(bed.github, (all) => statusesOf(all, res.body.id).filter((s) => finalStates.has(s.state)).length === 3);
+      const build = await getBuild(dispatcher, res.body.id);
+      expect(build.state).toBe("succeeded");
+
+      // The base index's entry per Windows build, and the layers each pushed image starts with.
+      const [baseRepo, baseTag] = base.slice(bed.env.REGISTRY.length + 1).split(":") as [string, string];
+      const index = await readManifest(bed.env.REGISTRY, baseRepo, baseTag);
+      for (const platform of build.platforms) {
+        const windowsBuild = platform.platform.endsWith("ltsc2019") ? "10.0.17763" : "10.0.20348";
+        const entry = index.body.manifests.find((m: any) => m.platform["os.version"].startsWith(`${windowsBuild}.`));
+        const entryLayers = (await readManifest(bed.env.REGISTRY, baseRepo, entry.digest)).body.layers.map((l: any) => l.digest);
+        const pushed = (await readManifest(bed.env.REGISTRY, "bed/pools-multi", platform.digest)).body.layers.map((l: any) => l.digest);
+        expect(pushed.slice(0, entryLayers.length), platform.platform).toEqual(entryLayers);
+      }
+    } finally {
+      await dispatcher.close();
+    }
+  });
+});

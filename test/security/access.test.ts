@@ -11,7 +11,7 @@ import { signRequest } from "../../dispatcher/auth/request-signature.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import { type Dispatcher, startDispatcher } from "../../dispatcher/dispatcher.js";
 import { tarGz } from "../bed/context-server.js";
-import { type Bed, bedSharedSecret, buildRequest, cancelBuild, ctx, freePort, postBuild, setUpBed, signedFetch, uploadContext } from "../integration/harness.js";
+import { type Bed, bedSharedSecret, buildRequest, cancelBuild, ctx, dockerPoolWithoutLtsc2025Nodes, freePort, postBuild, setUpBed, signedFetch, uploadContext } from "../integration/harness.js";
 import { startLocalIssuer, githubClaims, type LocalIssuer } from "./oidc-issuer.js";
 import { audience, bearerFetch, repository, sha } from "./secure-bed.js";
 
@@ -38,11 +38,12 @@ beforeAll(async () => {
     },
     policy: { repositories: [{ repository: "*", imagePrefixes: [bed.env.REGISTRY], dockerPool: { refs: ["refs/heads/*"] } }] },
     limits: { unschedulableAfterSeconds: 3600, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 600 },
+    dockerPool: dockerPoolWithoutLtsc2025Nodes(),
   };
   // Every line the dispatcher logs, at debug, to look for credentials in.
   const sink = new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) });
   dispatcher = await startDispatcher(resolveConfig(raw, {}, "access"), { logger: pino({ level: "debug" }, sink), reloadConfig: async () => resolveConfig(raw, {}, "access") });
-  // No node runs ltsc2025: these builds stay queued until cancelled.
+  // No node of the ltsc2025 pool: these builds stay queued until cancelled.
   context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo waits\n`));
 });
 

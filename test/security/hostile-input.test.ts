@@ -27,7 +27,11 @@ let context = "";
 
 beforeAll(async () => {
   bed = await setUpBed("dh-sec-hostile");
-  dispatcher = await startBedDispatcher(bed, (config) => ({ ...config, contexts: { ...config.contexts, maxBytes, maxUnpackedBytes } }));
+  dispatcher = await startBedDispatcher(bed, (config) => ({
+    ...config,
+    contexts: { ...config.contexts, maxBytes, maxUnpackedBytes },
+    dockerPool: { ...config.dockerPool, pools: { ...config.dockerPool.pools, ltsc2025: { ...config.dockerPool.pools.ltsc2025!, nodeSelector: { agentpool: "no-such-pool" } } } },
+  }));
   context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo hostile\n`, { "docker/Dockerfile": `FROM ${bed.env.LINUX_BASE_IMAGE}\n` }));
 });
 
@@ -43,7 +47,7 @@ interface Answer {
 
 // --- Build requests
 
-/** A valid build request (a queued ltsc2025 build: no bed node runs it) with `overrides` applied; undefined removes a field. */
+/** A valid build request (a queued ltsc2025 build: its pool selects no node) with `overrides` applied; undefined removes a field. */
 function request(overrides: Record<string, unknown>): Record<string, unknown> {
   const body: Record<string, unknown> = buildRequest(context, { platforms: ["windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bed/hostile:1`], ...overrides });
   for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];

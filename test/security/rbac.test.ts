@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import { type Dispatcher, startDispatcher } from "../../dispatcher/dispatcher.js";
 import { type Bed, buildRequest, cancelBuild, ctx, finalStates, freePort, postBuild, setUpBed, statusesFor, uploadContext, waitForStatuses } from "../integration/harness.js";
+import { dockerdPodsReader } from "../deploy/deployed.js";
+import { stringify } from "yaml";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const serviceAccount = "dockhand-dispatcher";
@@ -21,8 +23,8 @@ let bed: Bed;
 let dispatcher: Dispatcher;
 let saKubeconfig = "";
 
-function kubectl(kubeconfig: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(join(bed.env.BED_BIN, "testcluster"), ["kubectl", ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: "utf8", timeout: 60_000 });
+function kubectl(kubeconfig: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(join(bed.env.BED_BIN, "testcluster"), ["kubectl", ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, encoding: "utf8", timeout: 60_000, input });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -58,6 +60,8 @@ beforeAll(async () => {
   const applied = kubectl(bed.env.KUBECONFIG, ["apply", "-k", overlay]);
   expect(applied.status, applied.stderr).toBe(0);
   expect(applied.stdout).toMatch(/serviceaccount\/dockhand-dispatcher (created|unchanged)/);
+  const reader = kubectl(bed.env.KUBECONFIG, ["apply", "-f", "-"], dockerdPodsReader(bed.namespace, serviceAccount).map((m) => stringify(m)).join("---\n"));
+  expect(reader.status, reader.stderr).toBe(0);
 
   saKubeconfig = join(mkdtempSync(join(tmpdir(), "dh-sa-")), "kubeconfig");
   const minted = spawnSync(

@@ -7,7 +7,7 @@ import { Webhooks } from "@octokit/webhooks";
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildRequest, cancelBuild, ctx, postBuild, uploadContext } from "../integration/harness.js";
+import { buildRequest, cancelBuild, ctx, dockerPoolWithoutLtsc2025Nodes, postBuild, uploadContext } from "../integration/harness.js";
 import { repository, type SecureBed, sha, startSecureBed, webhookSecret } from "./secure-bed.js";
 
 // The package's main is a JSON file (api.github.com/index.json): every documented event with its examples.
@@ -52,7 +52,7 @@ async function deliver(event: string, payload: unknown, options: { delivery?: st
   return { status: res.status, body: await res.json(), ms: performance.now() - started_, raw: body };
 }
 
-/** A build that stays queued (no node runs ltsc2025) until something cancels it. */
+/** A build that stays queued (no node of its ltsc2025 pool) until something cancels it. */
 async function startBuild(key: string, overrides: Record<string, unknown> = {}): Promise<string> {
   const res = await postBuild(sb.dispatcher.url, buildRequest(pending, { platforms: ["windows/amd64:ltsc2025"], tags: [`${sb.bed.env.REGISTRY}/bed/hooks:${key.replace(/[^A-Za-z0-9_.-]/g, "-")}`], idempotencyKey: key, ...overrides }));
   expect(res.status, JSON.stringify(res.body)).toBe(202);
@@ -82,7 +82,7 @@ beforeAll(async () => {
       { repository, imagePrefixes: ["127.0.0.1:15000"], dockerPool: { refs: ["*"] }, cancelSupersededBuilds: true },
       { repository: "octo-org/*", imagePrefixes: ["127.0.0.1:15000"], dockerPool: { refs: ["*"] } },
     ],
-    { limits: { unschedulableAfterSeconds: 3600, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 600 } },
+    { limits: { unschedulableAfterSeconds: 3600, activeDeadlineSeconds: 600, ttlSecondsAfterFinished: 600 }, dockerPool: dockerPoolWithoutLtsc2025Nodes() },
   );
   for (const number of [21, 22, 23, 24]) {
     sb.github.pulls.set(`${repository}#${number}`, repository);
