@@ -9,6 +9,7 @@ import type { BuildPlan, PlatformPlan } from "./build-plan.js";
 import { parseImageReference, registryHost } from "./image-reference.js";
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
 import { containerNames } from "./names.js";
+import { namedContextKey } from "./windows-base-entries.js";
 
 export const linuxDockerConfigPath = "/dockhand/docker-config";
 export const buildkitTlsPath = "/dockhand/buildkit-tls";
@@ -89,7 +90,7 @@ export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, con
     `--opt=filename=${plan.file}`,
     `--opt=platform=${platformPlan.platform.ociPlatform}`,
     // A multi-version Windows base, pinned to this version's entry (windows-base-entries.ts).
-    ...Object.entries(platformPlan.pinnedBases ?? {}).map(([image, entry]) => `--opt=context:${image}=docker-image://${entry}`),
+    ...Object.entries(platformPlan.pinnedBases ?? {}).map(([image, entry]) => `--opt=context:${namedContextKey(image)}=docker-image://${entry}`),
     ...(plan.target === undefined ? [] : [`--opt=target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--opt=build-arg:${name}=${value}`),
     ...Object.entries(plan.labels).map(([key, value]) => `--opt=label:${key}=${value}`),

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { planBuild } from "./build-plan.js";
 import { jobManifests } from "./job-manifests.js";
 import { contextUrl, testConfig, testRequest } from "./test-fixtures.js";
-import { entryReference, pickWindowsEntry, withPinnedBases } from "./windows-base-entries.js";
+import { entryReference, namedContextKey, pickWindowsEntry, withPinnedBases } from "./windows-base-entries.js";
 
 const entries = [
   { digest: "sha256:" + "1".repeat(64), os: "windows", architecture: "amd64", osVersion: "10.0.17763.6293" },
@@ -30,6 +30,17 @@ describe("pickWindowsEntry", () => {
 
   it("names an entry by digest, without the tag", () => {
     expect(entryReference("127.0.0.1:15000/dockhand-test/multiversion:latest", entries[0]!.digest)).toBe(`127.0.0.1:15000/dockhand-test/multiversion@${entries[0]!.digest}`);
+  });
+});
+
+describe("namedContextKey", () => {
+  it.each([
+    ["mcr.microsoft.com/dotnet/runtime:8.0", "mcr.microsoft.com/dotnet/runtime:8.0"],
+    ["127.0.0.1:15000/dockhand-test/multiversion:latest", "127.0.0.1:15000/dockhand-test/multiversion"],
+    ["docker.io/library/busybox:1.36", "busybox:1.36"],
+    ["docker.io/octo/app", "octo/app"],
+  ])("%s → %s (the familiar name, as BuildKit looks it up)", (image, key) => {
+    expect(namedContextKey(image)).toBe(key);
   });
 });
 

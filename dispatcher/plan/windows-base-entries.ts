@@ -51,6 +51,22 @@ export function entryReference(image: string, digest: string): string {
   return `${domain === undefined ? "" : `${domain}/`}${path}@${digest}`;
 }
 
+/**
+ * The key BuildKit's Dockerfile frontend looks a FROM image up by among the
+ * named contexts: the reference in its familiar form (Docker Hub without
+ * docker.io/library/) with a trailing ":latest" dropped (dockerui's
+ * NamedContext). Any other spelling is silently ignored.
+ */
+export function namedContextKey(image: string): string {
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) return image;
+  const { domain, path, tag, digest } = parsed.reference;
+  const dockerHub = domain === undefined || domain === "docker.io" || domain === "index.docker.io";
+  const name = dockerHub ? path.replace(/^library\/(?=[^/]+$)/, "") : `${domain}/${path}`;
+  const familiar = `${name}${tag === undefined ? "" : `:${tag}`}${digest === undefined ? "" : `@${digest}`}`;
+  return familiar.endsWith(":latest") ? familiar.slice(0, -":latest".length) : familiar;
+}
+
 /** The plan with each platform's Windows base images pinned: image → entry reference, by platform slug. */
 export function withPinnedBases(plan: BuildPlan, pins: ReadonlyMap<string, Readonly<Record<string, string>>>): BuildPlan {
   return {

@@ -9,7 +9,6 @@ import {
   buildRequest,
   ctx,
   finalStates,
-  windowsTolerations,
   postBuild,
   setUpBed,
   startBedDispatcher,
@@ -131,30 +130,6 @@ describe("a Windows version without a dockerd pool", () => {
     }
   });
 
-  it("a pool whose selector no node has ends with status error naming the missing labels within the limit, and cleans up the Job", async () => {
-    const noSuchPool = await startBedDispatcher(bed, (config) => ({
-      ...config,
-      dockerPool: { ...config.dockerPool, pools: { ...config.dockerPool.pools, ltsc2025: { nodeSelector: { agentpool: "win99" }, tolerations: windowsTolerations } } },
-    }));
-    try {
-      const context = await uploadContext(noSuchPool.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo never\n`));
-      const res = await postBuild(
-        noSuchPool.url,
-        buildRequest(context, { platforms: ["windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bed/core-2025:1`], idempotencyKey: "core/2025" }),
-      );
-      expect(res.status).toBe(202);
-      const started = Date.now();
-      const context_ = "dockhand/windows-ltsc2025";
-      const statuses = statusesFor(await waitForStatuses(bed.github, finalOf(context_), 60_000), context_);
-      expect(statuses.map((s) => s.state)).toEqual(["pending", "error"]);
-      expect(statuses[1]!.description).toMatch(/10\.0\.26100/);
-      expect(statuses[1]!.description).toMatch(/agentpool=win99/);
-      expect(Date.now() - started).toBeLessThan((5 + 20) * 1000);
-      await expect.poll(jobsInNamespace, { timeout: 30_000 }).not.toContain(res.body.platforms[0].job);
-    } finally {
-      await noSuchPool.close();
-    }
-  });
 });
 
 describe("a failing Dockerfile", () => {

@@ -19,6 +19,7 @@ import {
   startBedDispatcher,
   uploadContext,
   waitForStatuses,
+  windowsTolerations,
 } from "./harness.js";
 import type { RecordedStatus } from "../github-standin/github-standin.js";
 
@@ -143,6 +144,34 @@ describe("one pool per Windows version, tainted (items 4 and 5)", () => {
   });
 });
 
+describe("a pool no node belongs to (item 4)", () => {
+  it("a pool whose selector no node has ends with status error naming the missing labels within the limit, and cleans up the Job", async () => {
+    const noSuchPool = await startBedDispatcher(bed, (config) => ({
+      ...config,
+      dockerPool: { ...config.dockerPool, pools: { ...config.dockerPool.pools, ltsc2025: { nodeSelector: { agentpool: "win99" }, tolerations: windowsTolerations } } },
+    }));
+    try {
+      const context = await uploadContext(noSuchPool.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo never\n`));
+      const res = await postBuild(
+        noSuchPool.url,
+        buildRequest(context, { platforms: ["windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bed/core-2025:1`], idempotencyKey: "core/2025" }),
+      );
+      expect(res.status).toBe(202);
+      const started = Date.now();
+      const statuses = statusesOf(await waitForStatuses(bed.github, finalFor(res.body.id), 60_000), res.body.id);
+      expect(statuses.map((s) => s.state)).toEqual(["pending", "error"]);
+      expect(statuses[1]!.description).toMatch(/10\.0\.26100/);
+      expect(statuses[1]!.description).toMatch(/agentpool=win99/);
+      expect(Date.now() - started).toBeLessThan((5 + 20) * 1000);
+      await expect
+        .poll(async () => (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace })).items.map((j) => j.metadata!.name!), { timeout: 30_000 })
+        .not.toContain(res.body.platforms[0].job);
+    } finally {
+      await noSuchPool.close();
+    }
+  });
+});
+
 describe("a node whose dockerd is not there (item 6)", () => {
   it("the build waits, queued and saying why, then runs once the node's dockerd is back", async () => {
     const dispatcher = await startBedDispatcher(bed, (config) => ({ ...config, limits: { ...config.limits, unschedulableAfterSeconds: 120 } }));
@@ -202,30 +231,51 @@ describe("builds per node and the node's disk (items 7 and 8)", () => {
 });
 
 describe("a base image that is an index over several Windows versions (item 3)", () => {
-  it("each platform is built on its own version's entry: BuildKit is told the OS version", async () => {
+  it("each platform is built on its own version's entry, ltsc2025 included: dockhand pins the base per platform with a named context", async () => {
     const dispatcher = await startBedDispatcher(bed, (config) => ({ ...config, registry: { ...config.registry, validatePlatform: true } }));
     try {
       const base = bed.env.MULTIVERSION_BASE_IMAGE!;
       const context = await uploadContext(dispatcher.url, ctx(`FROM ${base}\nCOPY app.txt C:/app/app.txt\n`, { "app.txt": `multi ${Date.now()}\n` }));
       const res = await postBuild(
         dispatcher.url,
-        buildRequest(context, { platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022"], tags: [`${bed.env.REGISTRY}/bed/pools-multi:1`], idempotencyKey: "pools/multi" }),
+        buildRequest(context, { platforms: ["windows/amd64:ltsc2019", "windows/amd64:ltsc2022", "windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bed/pools-multi:1`], idempotencyKey: "pools/multi" }),
       );
       expect(res.status, JSON.stringify(res.body)).toBe(202);
-      await waitForStatuses(bed.github, (all) => statusesOf(all, res.body.id).filter((s) => finalStates.has(s.state)).length === 3);
+      await waitForStatuses(bed.github, (all) => statusesOf(all, res.body.id).filter((s) => finalStates.has(s.state)).length === 4);
       const build = await getBuild(dispatcher, res.body.id);
-      expect(build.state).toBe("succeeded");
+      expect(build.state, JSON.stringify(build.platforms.map((p: any) => p.message))).toBe("succeeded");
 
       // The base index's entry per Windows build, and the layers each pushed image starts with.
       const [baseRepo, baseTag] = base.slice(bed.env.REGISTRY.length + 1).split(":") as [string, string];
       const index = await readManifest(bed.env.REGISTRY, baseRepo, baseTag);
       for (const platform of build.platforms) {
-        const windowsBuild = platform.platform.endsWith("ltsc2019") ? "10.0.17763" : "10.0.20348";
+        const windowsBuild = { "windows/amd64:ltsc2019": "10.0.17763", "windows/amd64:ltsc2022": "10.0.20348", "windows/amd64:ltsc2025": "10.0.26100" }[platform.platform as string]!;
         const entry = index.body.manifests.find((m: any) => m.platform["os.version"].startsWith(`${windowsBuild}.`));
         const entryLayers = (await readManifest(bed.env.REGISTRY, baseRepo, entry.digest)).body.layers.map((l: any) => l.digest);
         const pushed = (await readManifest(bed.env.REGISTRY, "bed/pools-multi", platform.digest)).body.layers.map((l: any) => l.digest);
         expect(pushed.slice(0, entryLayers.length), platform.platform).toEqual(entryLayers);
       }
+    } finally {
+      await dispatcher.close();
+    }
+  });
+});
+
+describe("MCR's real tags (item 2)", () => {
+  it("nanoserver has no ltsc2019 tag on the bed, as on MCR: FROM it fails at pull; FROM ${NANOSERVER_TAG} builds ltsc2019 from 1809", async () => {
+    const dispatcher = await startBedDispatcher(bed);
+    try {
+      const wrong = await submit(dispatcher, `FROM ${bed.env.WINDOWS_BASE_IMAGE}:ltsc2019\nCOPY Dockerfile C:/d\n`, {
+        platforms: ["windows/amd64:ltsc2019"], tags: [`${bed.env.REGISTRY}/bed/pools-tags:wrong`], idempotencyKey: "pools/tags-wrong",
+      });
+      const right = await submit(dispatcher, `ARG NANOSERVER_TAG\nFROM ${bed.env.WINDOWS_BASE_IMAGE}:\${NANOSERVER_TAG}\nCOPY Dockerfile C:/d\n`, {
+        platforms: ["windows/amd64:ltsc2019"], tags: [`${bed.env.REGISTRY}/bed/pools-tags:right`], idempotencyKey: "pools/tags-right",
+      });
+      const all = await waitForStatuses(bed.github, (s) => finalFor(wrong.id)(s) && finalFor(right.id)(s));
+      expect(statusesOf(all, wrong.id).map((s) => s.state)).toEqual(["pending", "failure"]);
+      expect(statusesOf(all, right.id).map((s) => s.state)).toEqual(["pending", "success"]);
+      const lines = await (await fetch(`${dispatcher.url}/v1/builds/${wrong.id}/logs`)).text();
+      expect(lines).toMatch(/nanoserver:ltsc2019: not found/);
     } finally {
       await dispatcher.close();
     }
