@@ -272,8 +272,8 @@ function imageConfigKey(job: V1Job): string {
   return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.images.${windowsVersionOf(job)}` : "buildkit.image";
 }
 
-/** ltsc2022 for a windows/amd64:ltsc2022 Job. */
-function windowsVersionOf(job: V1Job): string {
+/** ltsc2022 for a windows/amd64:ltsc2022 Job; "<version>" when it has none. */
+export function windowsVersionOf(job: V1Job): string {
   return /:(ltsc\d{4})$/.exec(job.metadata?.annotations?.[annotationKeys.platform] ?? "")?.[1] ?? "<version>";
 }
 

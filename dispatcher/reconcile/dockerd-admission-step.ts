@@ -9,6 +9,7 @@ import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
 import { cancelledAnnotation } from "../kube/build-jobs.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
 import type { FieldLogger } from "../logging.js";
+import { windowsVersionOf } from "./build-state.js";
 
 export class DockerdAdmissionStep {
   /**
@@ -85,8 +86,7 @@ export class DockerdAdmissionStep {
       if (seen) this.admittedNotYetSeen.delete(name);
       const admittedTo = this.admittedNotYetSeen.get(name) ?? job.metadata.annotations?.[annotationKeys.admittedNode] ?? nodeOfPod(job, pods);
       if (DockerdAdmissionStep.isQueued(job) && admittedTo === undefined) {
-        const version = /:(ltsc\d{4})$/.exec(job.metadata.annotations?.[annotationKeys.platform] ?? "")?.[1] ?? "";
-        queued.push({ job: name, version, createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
+        queued.push({ job: name, version: windowsVersionOf(job), createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
       } else if (admittedTo !== undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
         running.push({ job: name, node: admittedTo });
       }
