@@ -230,6 +230,10 @@ export const ConfigSchema = Type.Object(
           description:
             "Builds running at once on one dockerd node; more wait, queued, until a build on that node ends. The work runs inside dockerd, which the scheduler does not see.",
         }),
+        buildRequests: ResourceList(
+          "What one build uses on its node, requested by the build step: the work runs inside the node's dockerd, which the scheduler does not see, so the build pod reserves it instead (a limit below it is raised to it).",
+          { cpu: "1", memory: "2Gi" },
+        ),
         daemonNamespace: Type.Optional(
           Type.String({
             pattern: dnsLabel,

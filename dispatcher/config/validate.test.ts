@@ -31,6 +31,7 @@ describe("resolveConfig", () => {
           ltsc2025: "docker:29-windowsservercore-ltsc2025",
         },
         maxBuildsPerNode: 2,
+        buildRequests: { cpu: "1", memory: "2Gi" },
         keepStorage: "40Gi",
       },
       buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.34.2", nodeSelector: {}, tolerations: [] },

@@ -2,7 +2,7 @@
 // named pipe and runs plain docker CLI commands — no shell, cmd or PowerShell,
 // so nothing in the request is ever interpreted as a command line.
 
-import type { V1Container, V1EnvVar, V1Job, V1VolumeMount } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1Job, V1ResourceRequirements, V1VolumeMount } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
 import type { BuildPlan, PlatformPlan } from "./build-plan.js";
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
@@ -42,6 +42,11 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
   const image = config.dockerPool.images[platform.windowsVersion];
   const step = (name: string, command: string[]): V1Container =>
     stepContainer(name, image, command, config, { env, volumeMounts, securityContext });
+  // The build runs in dockerd, outside the pod: its step requests what the
+  // build uses, so the scheduler keeps that much of the node for it (an init
+  // container's request holds for the pod's whole life).
+  const build = step(containerNames.build, dockerBuildCommand(plan, platformPlan, [internalTag(plan, platformPlan)]));
+  const buildStep = { ...build, resources: reserving(build.resources ?? {}, config.dockerPool.buildRequests) };
 
   // In order, each only after the one before succeeded: the version check
   // before the first docker call that matters, the build, then one push per
@@ -50,7 +55,7 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
   const pushes = plan.push ? platformPlan.pushRefs.map((ref, index) => step(containerNames.push(index), ["docker", "push", ref])) : [];
   const initContainers = [
     step(containerNames.preflight, [...preflightCommand]),
-    step(containerNames.build, dockerBuildCommand(plan, platformPlan, [internalTag(plan, platformPlan)])),
+    buildStep,
     ...pushes,
   ];
   const cleanup = [
@@ -95,6 +100,18 @@ export function missingDockerPool(plan: BuildPlan, config: Config): RequestProbl
         ? `build ${configured.join(" or ")} instead, keep ${version}'s Windows stages COPY-only so BuildKit builds them, or ask the operator to add dockerPool.pools.${version}`
         : `keep Windows stages COPY-only so BuildKit builds them, or ask the operator to add dockerPool.pools.${version}`,
   };
+}
+
+/** Requests raised to `requests`, and each limit to at least its request (the API refuses a limit below the request). */
+function reserving(resources: V1ResourceRequirements, requests: Readonly<Record<string, string | undefined>>): V1ResourceRequirements {
+  const wanted = Object.fromEntries(Object.entries(requests).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const limits = Object.fromEntries(
+    Object.entries(resources.limits ?? {}).map(([name, limit]) => {
+      const request = wanted[name];
+      return [name, request !== undefined && quantityBytes(String(limit)) < quantityBytes(request) ? request : limit];
+    }),
+  );
+  return { requests: { ...resources.requests, ...wanted }, limits };
 }
 
 /** Never pushed: a name for the build's image even when the request has no tags, so the cleanup step can remove it. */

@@ -122,7 +122,12 @@ describe("docker Job (Windows dockerd pool)", () => {
       ]);
       expect(container.image).toBe("127.0.0.1:15000/docker:29-windowsservercore-ltsc2022");
       expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
-      expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } });
+      // The build step reserves what the build uses inside dockerd (dockerPool.buildRequests); the other steps are a CLI's worth.
+      expect(container.resources).toEqual(
+        container.name === "build"
+          ? { requests: { cpu: "1", memory: "2Gi" }, limits: { memory: "2Gi" } }
+          : { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "1Gi" } },
+      );
       expect(container.securityContext).toEqual({ windowsOptions: { runAsUserName: "ContainerAdministrator" } });
     }
   });
