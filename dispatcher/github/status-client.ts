@@ -56,6 +56,12 @@ export interface CommitStatusInput {
 
 export interface StatusClient {
   setCommitStatus(status: CommitStatusInput): Promise<{ id: number }>;
+  /**
+   * Whether GitHub already shows exactly this status as the newest of its
+   * context on the commit (same state, description as it would be sent, and
+   * target URL): a status sent just before a crash, before it was recorded.
+   */
+  isShown(status: CommitStatusInput): Promise<boolean>;
 }
 
 const repositoryPattern = /^([A-Za-z0-9-]{1,39})\/([A-Za-z0-9._-]{1,100})$/;
@@ -152,7 +158,7 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
           sha: status.sha,
           state: status.state,
           context: status.context,
-          description: truncateDescription(redactSecrets(status.description, secrets)),
+          description: sentDescription(status.description),
           ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
         });
         return { id: response.data.id };
@@ -162,7 +168,26 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
         throw error;
       }
     },
+
+    async isShown(status) {
+      const { owner, repo } = checkInput(status);
+      const { octokit } = await clientFor(owner, repo);
+      // Newest first (GitHub's order); the status in question is among the
+      // newest of its commit, so one page settles it.
+      const response = await octokit.rest.repos.listCommitStatusesForRef({ owner, repo, ref: status.sha, per_page: 100 });
+      const newest = response.data.find((shown) => shown.context === status.context);
+      return (
+        newest !== undefined &&
+        newest.state === status.state &&
+        (newest.description ?? "") === sentDescription(status.description) &&
+        (newest.target_url ?? undefined) === status.targetUrl
+      );
+    },
   };
+
+  function sentDescription(description: string): string {
+    return truncateDescription(redactSecrets(description, secrets));
+  }
 }
 
 /** Replaces token-shaped strings and the given secrets with "[redacted]". */

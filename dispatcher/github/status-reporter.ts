@@ -30,7 +30,7 @@ export function githubStatusReporter(deps: StatusReporterDeps): StatusReporter {
   // Keyed by a hash so the map never holds a token as a key someone might log.
   const perToken = new Map<string, StatusClient>();
 
-  return async (report) => {
+  const clientFor = async (report: StatusReport): Promise<StatusClient | undefined> => {
     let client = shared;
     if (report.tokenSecret) {
       const token = await deps.readBuildToken(report.tokenSecret);
@@ -44,18 +44,29 @@ export function githubStatusReporter(deps: StatusReporterDeps): StatusReporter {
         }
       }
     }
+    return client;
+  };
+  const input = (report: StatusReport) => ({
+    repository: report.repository,
+    sha: report.sha,
+    state: report.state,
+    context: report.context,
+    description: report.description,
+    targetUrl: report.targetUrl || undefined,
+  });
+
+  const reporter: StatusReporter = async (report) => {
+    const client = await clientFor(report);
     if (!client) {
       deps.logUnsent(report);
       return;
     }
-    await client.setCommitStatus({
-      repository: report.repository,
-      sha: report.sha,
-      state: report.state,
-      context: report.context,
-      description: report.description,
-      targetUrl: report.targetUrl || undefined,
-    });
+    await client.setCommitStatus(input(report));
     deps.onReported?.(report);
   };
+  reporter.shown = async (report) => {
+    const client = await clientFor(report);
+    return client === undefined ? false : client.isShown(input(report));
+  };
+  return reporter;
 }

@@ -167,13 +167,16 @@ export class ImageIndexStep {
   }
 
   private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[]): Promise<void> {
+    const report = statusReportFor(job, context, wanted);
     await sendAndRecord(
       wanted,
-      () => this.report(statusReportFor(job, context, wanted)),
+      () => this.report(report),
       async () => {
         this.reportedNotYetSeen.set(buildId, wanted.state);
         await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
       },
+      // One index status per build: asking GitHub each time is cheap, and covers a crash after it answered.
+      async () => (await this.report.shown?.(report)) ?? false,
     );
     this.log.info({ buildId, context, state: wanted.state, description: wanted.description }, "commit status reported");
   }

@@ -26,7 +26,14 @@ export interface StatusReport {
 }
 
 /** Delivers commit statuses (GitHub, or the log when no GitHub credentials are configured). */
-export type StatusReporter = (report: StatusReport) => Promise<void>;
+export interface StatusReporter {
+  (report: StatusReport): Promise<void>;
+  /**
+   * Whether the status is already shown where it goes (sent, then the
+   * dispatcher died before recording it). Absent: nothing to ask.
+   */
+  shown?: (report: StatusReport) => Promise<boolean>;
+}
 
 /** Structured logs; with child() (pino), each build's lines come from a child bound to its buildId. */
 export type ReconcilerLog = FieldLogger;
@@ -69,6 +76,15 @@ export class Reconciler {
    * the durable record; this only covers the lag.
    */
   private readonly reportedNotYetSeen = new Map<string, string>();
+  /**
+   * Jobs this process has seen before their result was due, and Jobs whose
+   * result it tried to send. A result for a Job in the first set and not the
+   * second is this process's first try: nothing can have sent it yet. Any
+   * other (a new process or leader, a retry) asks GitHub first, so a result
+   * sent just before a crash is recorded, not sent again.
+   */
+  private readonly seenBeforeResult = new Set<string>();
+  private readonly resultTried = new Set<string>();
   private running = false;
   private subscribed = false;
   private draining: Promise<void> | undefined;
@@ -140,6 +156,8 @@ export class Reconciler {
     this.failures.clear();
     await this.draining;
     this.reportedNotYetSeen.clear();
+    this.seenBeforeResult.clear();
+    this.resultTried.clear();
     this.options.imageIndex?.forget();
     this.options.admission?.forget();
   }
@@ -218,6 +236,8 @@ export class Reconciler {
     const job = this.informers.jobs.get(name, this.jobs.namespace);
     if (!job?.metadata?.labels?.[labelKeys.buildId]) {
       this.reportedNotYetSeen.delete(name);
+      this.seenBeforeResult.delete(name);
+      this.resultTried.delete(name);
       this.failures.delete(name);
       return;
     }
@@ -254,10 +274,14 @@ export class Reconciler {
     if (this.reportedNotYetSeen.get(name) === seen) this.reportedNotYetSeen.delete(name);
     const reported = this.reportedNotYetSeen.get(name) ?? seen;
     const wanted = commitStatusToReport(platform, reported);
+    if (!wanted.final) this.seenBeforeResult.add(name);
     if (reported !== wanted.state) {
+      const report = statusReportFor(job, platform.statusContext, wanted);
+      const firstTry = this.seenBeforeResult.has(name) && !this.resultTried.has(name);
+      if (wanted.final) this.resultTried.add(name);
       await sendAndRecord(
         wanted,
-        () => this.report(statusReportFor(job, platform.statusContext, wanted)),
+        () => this.report(report),
         async () => {
           this.reportedNotYetSeen.set(name, wanted.state);
           try {
@@ -266,6 +290,7 @@ export class Reconciler {
             if (!isNotFound(err)) throw err;
           }
         },
+        firstTry ? undefined : async () => (await this.report.shown?.(report)) ?? false,
       );
       this.options.onReported?.(platform, wanted.final);
       log.info(

@@ -22,14 +22,22 @@ export function statusReportFor(job: V1Job, context: string, wanted: CommitStatu
 }
 
 /**
- * A crash between sending and recording repeats the status after a restart;
- * between recording and sending, it loses it. A result must never be lost, so
- * it is sent first; pending only informs, and is recorded first, so a restart
- * never shows it twice.
+ * A crash between sending and recording would repeat the status after a
+ * restart; between recording and sending, it would lose it. A result must
+ * never be lost, so it is sent first, and when the one sending it may not be
+ * the first to try (a new process or leader, or a retry after an error),
+ * GitHub is asked first whether it shows that result already: then it is only
+ * recorded. Pending only informs, and is recorded first, so a restart never
+ * shows it twice.
  */
-export async function sendAndRecord(wanted: CommitStatusWanted, send: () => Promise<void>, record: () => Promise<void>): Promise<void> {
+export async function sendAndRecord(
+  wanted: CommitStatusWanted,
+  send: () => Promise<void>,
+  record: () => Promise<void>,
+  alreadyShown?: () => Promise<boolean>,
+): Promise<void> {
   if (wanted.final) {
-    await send();
+    if (!(alreadyShown && (await alreadyShown()))) await send();
     await record();
   } else {
     await record();

@@ -66,6 +66,8 @@ export interface GitHubStandIn {
   statuses(): RecordedStatus[];
   /** Answers the next n requests with the given failure instead of handling them. */
   failNext(n: number, kind: FailureKind, options?: { retryAfterSeconds?: number }): void;
+  /** Called with each status once its 201 has gone out (a test kills the dispatcher there); undefined stops it. */
+  onStatusAnswered(callback: ((status: RecordedStatus) => void) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   const rateLimitReset = Math.floor(Date.now() / 1000) + 3600;
   let used = 0;
   let nextStatusId = 1;
+  let statusAnswered: ((status: RecordedStatus) => void) | undefined;
   let url = "";
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -196,11 +199,17 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         },
       );
     }
-    const reply = answer(operation, match, entry.body as JsonObject | undefined);
+    const before = statuses.length;
+    const reply = answer(operation, match, entry.body as JsonObject | undefined, entry.query);
+    const created = statuses.length > before ? statuses.at(-1) : undefined;
+    if (created && statusAnswered) {
+      const callback = statusAnswered;
+      response.once("finish", () => callback(structuredClone(created)));
+    }
     send(reply, reply.status < 400 ? operation : undefined);
   }
 
-  function answer(operation: Operation, match: OperationMatch, body: JsonObject | undefined): Reply {
+  function answer(operation: Operation, match: OperationMatch, body: JsonObject | undefined, query: Record<string, string> = {}): Reply {
     const { owner = "", repo = "" } = match.pathParams;
     switch (operation.operationId) {
       case "repos/create-commit-status": {
@@ -259,6 +268,23 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
             permissions: (body?.permissions as JsonObject | undefined) ?? { metadata: "read", statuses: "write" },
             repository_selection: "all",
           },
+        };
+      }
+      case "repos/list-commit-statuses-for-ref": {
+        // Newest first, as GitHub lists them; one page (per_page, default 30, at most 100).
+        const ref = match.pathParams.ref ?? "";
+        const perPage = Math.min(Number(query.per_page ?? 30) || 30, 100);
+        const example = ((api.exampleResponse(operation, 200) as unknown as JsonObject[] | undefined) ?? [])[0] ?? {};
+        const mine = statuses.filter((s) => s.repository.toLowerCase() === `${owner}/${repo}`.toLowerCase() && s.sha === ref).reverse().slice(0, perPage);
+        return {
+          status: 200,
+          body: mine.map(({ repository: _repository, sha, ...fields }) => ({
+            ...example,
+            ...fields,
+            url: `${url}/repos/${owner}/${repo}/statuses/${sha}`,
+            node_id: Buffer.from(`06:Status${fields.id}`).toString("base64"),
+            updated_at: fields.created_at,
+          })),
         };
       }
       default:
@@ -344,6 +370,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     url,
     requests: () => structuredClone(recorded),
     statuses: () => structuredClone(statuses),
+    onStatusAnswered: (callback) => {
+      statusAnswered = callback;
+    },
     failNext(n, kind, failureOptions = {}) {
       for (let i = 0; i < n; i++) injections.push({ kind, retryAfterSeconds: failureOptions.retryAfterSeconds ?? 1 });
     },

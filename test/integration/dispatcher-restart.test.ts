@@ -83,6 +83,33 @@ describe("restart", () => {
   });
 });
 
+describe("a crash right after GitHub answered a result", () => {
+  it("sends each result once: the restarted dispatcher finds it on GitHub and records it instead of sending it again", async () => {
+    let url = child && child.exitCode === null ? `http://127.0.0.1:${port}` : await startProcess();
+    const context = await uploadContext(url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /crash-${Date.now()}\n`));
+    const res = await postBuild(url, buildRequest(context, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/bed/crash-after-result:1`], idempotencyKey: `crash/${Date.now()}` }));
+    expect(res.status).toBe(202);
+    const mine = (s: { target_url: string | null; state: string }[]) => s.filter((x) => x.target_url?.endsWith(`/v1/builds/${res.body.id}`));
+    // SIGKILL as soon as GitHub's 201 for the result has gone out: before the dispatcher can record it on the Job.
+    const killed = new Promise<void>((resolve) => {
+      bed.github.onStatusAnswered((status) => {
+        if (!status.target_url?.endsWith(`/v1/builds/${res.body.id}`) || !finalStates.has(status.state)) return;
+        bed.github.onStatusAnswered(undefined);
+        child!.kill("SIGKILL");
+        child!.once("exit", () => resolve());
+      });
+    });
+    await killed;
+    url = await startProcess();
+    // The restarted dispatcher reconciles every Job at once; a second result would be sent within seconds.
+    await expect.poll(async () => (await (await fetch(`${url}/v1/builds/${res.body.id}`)).json()).platforms[0].reported, { timeout: 30_000 }).toBe("success");
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(mine(bed.github.statuses()).map((s) => s.state)).toEqual(["pending", "success"]);
+    // It asked GitHub what the commit shows, as GitHub's API describes that call.
+    expect(bed.github.requests().some((r) => r.operationId === "repos/list-commit-statuses-for-ref" && r.validation.valid)).toBe(true);
+  });
+});
+
 describe("GitHub failing", () => {
   it.each([
     { kind: "server-error" as const, times: 2 },

@@ -227,3 +227,20 @@ describe("setCommitStatus as a GitHub App", () => {
     expect(standIn.requests().map((r) => r.operationId)).toEqual(["apps/get-repo-installation", "apps/get-repo-installation"]);
   });
 });
+
+describe("isShown", () => {
+  it("says whether the commit's newest status of that context is exactly this one, asking as GitHub's API describes", async () => {
+    const { standIn, client } = await setUp();
+    const result = { ...status, state: "success" as const, description: "Built sha256:abcd… in 1m12s" };
+    expect(await client.isShown(result)).toBe(false);
+    await client.setCommitStatus(status);
+    await client.setCommitStatus(result);
+    expect(await client.isShown(result)).toBe(true);
+    // Another description, another target, or an older status of the context: not this one.
+    expect(await client.isShown({ ...result, description: "Built sha256:ffff… in 1m12s" })).toBe(false);
+    expect(await client.isShown({ ...result, targetUrl: "https://dockhand.example/v1/builds/other" })).toBe(false);
+    expect(await client.isShown(status)).toBe(false);
+    const lists = standIn.requests().filter((r) => r.operationId === "repos/list-commit-statuses-for-ref");
+    expect(lists.every((r) => r.validation.valid && r.responseValidation?.valid)).toBe(true);
+  });
+});
