@@ -54,14 +54,17 @@ export interface CommitStatusInput {
   targetUrl?: string;
 }
 
+export type Shown = "this" | "build" | "none";
+
 export interface StatusClient {
   setCommitStatus(status: CommitStatusInput): Promise<{ id: number }>;
   /**
-   * Whether GitHub already shows exactly this status as the newest of its
-   * context on the commit (same state, description as it would be sent, and
-   * target URL): a status sent just before a crash, before it was recorded.
+   * What GitHub shows as the newest status of this one's context on the
+   * commit: exactly this status ("this": sent just before a crash, before it
+   * was recorded), another status of the same target URL ("build": e.g. its
+   * pending), or nothing of it ("none").
    */
-  isShown(status: CommitStatusInput): Promise<boolean>;
+  shown(status: CommitStatusInput): Promise<Shown>;
 }
 
 const repositoryPattern = /^([A-Za-z0-9-]{1,39})\/([A-Za-z0-9._-]{1,100})$/;
@@ -169,19 +172,15 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
       }
     },
 
-    async isShown(status) {
+    async shown(status) {
       const { owner, repo } = checkInput(status);
       const { octokit } = await clientFor(owner, repo);
       // Newest first (GitHub's order); the status in question is among the
       // newest of its commit, so one page settles it.
       const response = await octokit.rest.repos.listCommitStatusesForRef({ owner, repo, ref: status.sha, per_page: 100 });
       const newest = response.data.find((shown) => shown.context === status.context);
-      return (
-        newest !== undefined &&
-        newest.state === status.state &&
-        (newest.description ?? "") === sentDescription(status.description) &&
-        (newest.target_url ?? undefined) === status.targetUrl
-      );
+      if (newest === undefined || (newest.target_url ?? undefined) !== status.targetUrl) return "none";
+      return newest.state === status.state && (newest.description ?? "") === sentDescription(status.description) ? "this" : "build";
     },
   };
 

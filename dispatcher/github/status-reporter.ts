@@ -66,7 +66,7 @@ export function githubStatusReporter(deps: StatusReporterDeps): StatusReporter {
   };
   reporter.shown = async (report) => {
     const client = await clientFor(report);
-    return client === undefined ? false : client.isShown(input(report));
+    return client === undefined ? "build" : client.shown(input(report));
   };
   return reporter;
 }

@@ -176,7 +176,7 @@ export class ImageIndexStep {
         await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
       },
       // One index status per build: asking GitHub each time is cheap, and covers a crash after it answered.
-      async () => (await this.report.shown?.(report)) ?? false,
+      async () => (await this.report.shown?.(report)) ?? "this",
     );
     this.log.info({ buildId, context, state: wanted.state, description: wanted.description }, "commit status reported");
   }

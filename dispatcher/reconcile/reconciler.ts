@@ -4,9 +4,10 @@ import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
-import { commitStatusToReport, type CommitStatusWanted } from "./commit-status.js";
+import { commitStatusFor, commitStatusToReport, type CommitStatusWanted } from "./commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { ImageIndexStep } from "./image-index-step.js";
+import type { Shown } from "../github/status-client.js";
 import { DockerdAdmissionStep } from "./dockerd-admission-step.js";
 import { waitsForEngine } from "./dockerd-admission.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
@@ -29,10 +30,11 @@ export interface StatusReport {
 export interface StatusReporter {
   (report: StatusReport): Promise<void>;
   /**
-   * Whether the status is already shown where it goes (sent, then the
-   * dispatcher died before recording it). Absent: nothing to ask.
+   * What is shown where it goes: this very status (sent, then the dispatcher
+   * died before recording it), another of the same build (its pending), or
+   * nothing of it. Absent: nothing to ask.
    */
-  shown?: (report: StatusReport) => Promise<boolean>;
+  shown?: (report: StatusReport) => Promise<Shown>;
 }
 
 /** Structured logs; with child() (pino), each build's lines come from a child bound to its buildId. */
@@ -290,7 +292,9 @@ export class Reconciler {
             if (!isNotFound(err)) throw err;
           }
         },
-        firstTry ? undefined : async () => (await this.report.shown?.(report)) ?? false,
+        firstTry ? undefined : async () => (await this.report.shown?.(report)) ?? "this",
+        // A pending recorded and then lost in a crash before it went out: the pull request still shows pending first.
+        () => this.report(statusReportFor(job, platform.statusContext, commitStatusFor({ ...platform, state: "queued" }))),
       );
       this.options.onReported?.(platform, wanted.final);
       log.info(

@@ -6,6 +6,7 @@ import type { V1Job } from "@kubernetes/client-node";
 import { annotationKeys } from "../plan/names.js";
 import type { CommitStatusWanted } from "./commit-status.js";
 import type { StatusReport } from "./reconciler.js";
+import type { Shown } from "../github/status-client.js";
 
 /** The status for `context`, addressed by the repository, commit, target URL and token the Job carries. */
 export function statusReportFor(job: V1Job, context: string, wanted: CommitStatusWanted): StatusReport {
@@ -26,18 +27,25 @@ export function statusReportFor(job: V1Job, context: string, wanted: CommitStatu
  * restart; between recording and sending, it would lose it. A result must
  * never be lost, so it is sent first, and when the one sending it may not be
  * the first to try (a new process or leader, or a retry after an error),
- * GitHub is asked first whether it shows that result already: then it is only
- * recorded. Pending only informs, and is recorded first, so a restart never
+ * GitHub is asked first what it shows: the result itself (sent just before a
+ * crash) is only recorded; nothing at all of this build (its pending was
+ * recorded, then lost in a crash before it went out) gets the pending sent
+ * first. Pending only informs, and is recorded first, so a restart never
  * shows it twice.
  */
 export async function sendAndRecord(
   wanted: CommitStatusWanted,
   send: () => Promise<void>,
   record: () => Promise<void>,
-  alreadyShown?: () => Promise<boolean>,
+  shown?: () => Promise<Shown>,
+  sendPending?: () => Promise<void>,
 ): Promise<void> {
   if (wanted.final) {
-    if (!(alreadyShown && (await alreadyShown()))) await send();
+    const seen = shown ? await shown() : "build";
+    if (seen !== "this") {
+      if (seen === "none" && sendPending) await sendPending();
+      await send();
+    }
     await record();
   } else {
     await record();

@@ -68,6 +68,12 @@ export interface GitHubStandIn {
   failNext(n: number, kind: FailureKind, options?: { retryAfterSeconds?: number }): void;
   /** Called with each status once its 201 has gone out (a test kills the dispatcher there); undefined stops it. */
   onStatusAnswered(callback: ((status: RecordedStatus) => void) | undefined): void;
+  /**
+   * Called with each create-status body as it arrives; "drop" closes the
+   * connection without storing the status, as if the sender died before
+   * GitHub got it. Undefined stops it.
+   */
+  onStatusRequest(callback: ((body: JsonObject) => "drop" | undefined) | undefined): void;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   let used = 0;
   let nextStatusId = 1;
   let statusAnswered: ((status: RecordedStatus) => void) | undefined;
+  let statusRequest: ((body: JsonObject) => "drop" | undefined) | undefined;
   let url = "";
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -198,6 +205,11 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
           },
         },
       );
+    }
+    if (operation.operationId === "repos/create-commit-status" && statusRequest?.((entry.body ?? {}) as JsonObject) === "drop") {
+      entry.status = -1;
+      response.destroy();
+      return;
     }
     const before = statuses.length;
     const reply = answer(operation, match, entry.body as JsonObject | undefined, entry.query);
@@ -372,6 +384,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     statuses: () => structuredClone(statuses),
     onStatusAnswered: (callback) => {
       statusAnswered = callback;
+    },
+    onStatusRequest: (callback) => {
+      statusRequest = callback;
     },
     failNext(n, kind, failureOptions = {}) {
       for (let i = 0; i < n; i++) injections.push({ kind, retryAfterSeconds: failureOptions.retryAfterSeconds ?? 1 });

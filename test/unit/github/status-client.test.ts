@@ -228,18 +228,19 @@ describe("setCommitStatus as a GitHub App", () => {
   });
 });
 
-describe("isShown", () => {
-  it("says whether the commit's newest status of that context is exactly this one, asking as GitHub's API describes", async () => {
+describe("shown", () => {
+  it("says what the commit shows as the newest status of that context: this one, another of the build, or none of it, asking as GitHub's API describes", async () => {
     const { standIn, client } = await setUp();
     const result = { ...status, state: "success" as const, description: "Built sha256:abcd… in 1m12s" };
-    expect(await client.isShown(result)).toBe(false);
+    expect(await client.shown(result)).toBe("none");
     await client.setCommitStatus(status);
+    expect(await client.shown(result)).toBe("build");
     await client.setCommitStatus(result);
-    expect(await client.isShown(result)).toBe(true);
-    // Another description, another target, or an older status of the context: not this one.
-    expect(await client.isShown({ ...result, description: "Built sha256:ffff… in 1m12s" })).toBe(false);
-    expect(await client.isShown({ ...result, targetUrl: "https://dockhand.example/v1/builds/other" })).toBe(false);
-    expect(await client.isShown(status)).toBe(false);
+    expect(await client.shown(result)).toBe("this");
+    // Another description or an older status of the build: another of it; another target: none of it.
+    expect(await client.shown({ ...result, description: "Built sha256:ffff… in 1m12s" })).toBe("build");
+    expect(await client.shown(status)).toBe("build");
+    expect(await client.shown({ ...result, targetUrl: "https://dockhand.example/v1/builds/other" })).toBe("none");
     const lists = standIn.requests().filter((r) => r.operationId === "repos/list-commit-statuses-for-ref");
     expect(lists.every((r) => r.validation.valid && r.responseValidation?.valid)).toBe(true);
   });
