@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createAppAuth } from "@octokit/auth-app";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
@@ -107,13 +108,21 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
     },
   };
 
+  // GitHub paces content-creating requests per user or App installation (its
+  // best practices: one write a second, serially). The throttling plugin keys
+  // its write limiter by throttle.id, one id for the whole process unless
+  // told otherwise: so each credential gets its own, and one installation's
+  // statuses never wait behind another's.
+  const throttled = (limiter: string) => ({ ...common, throttle: { ...common.throttle, id: `dockhand-${limiter}` } });
+
   let clientFor: (owner: string, repo: string) => Promise<{ octokit: Octokit; forget(): void }>;
   if (options.auth.kind === "token") {
-    const octokit = new StatusOctokit({ ...common, auth: options.auth.token });
+    const tokenId = createHash("sha256").update(options.auth.token).digest("hex").slice(0, 16);
+    const octokit = new StatusOctokit({ ...throttled(`token-${tokenId}`), auth: options.auth.token });
     clientFor = async () => ({ octokit, forget: () => undefined });
   } else {
     const appOctokit = new StatusOctokit({
-      ...common,
+      ...throttled(`app-${options.auth.appId}`),
       authStrategy: createAppAuth,
       auth: { appId: options.auth.appId, privateKey: options.auth.privateKey },
     });
@@ -136,7 +145,7 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
         octokit = await appOctokit.auth({
           type: "installation",
           installationId: id,
-          factory: (auth: Record<string, unknown>) => new StatusOctokit({ ...common, authStrategy: createAppAuth, auth }),
+          factory: (auth: Record<string, unknown>) => new StatusOctokit({ ...throttled(`installation-${id}`), authStrategy: createAppAuth, auth }),
         }) as Octokit;
         installationClients.set(id, octokit);
       }

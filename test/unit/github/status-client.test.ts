@@ -210,6 +210,24 @@ describe("setCommitStatus as a GitHub App", () => {
     expect(errors).toEqual([]);
   });
 
+  it("paces each installation on its own: one installation's statuses do not wait behind another's", async () => {
+    const { standIn, client } = await setUp({ tokens: [], app }, { auth: { kind: "app", appId: app.appId, privateKey } });
+    // Warm both installations' tokens, then send two statuses to each at once.
+    await Promise.all([client.setCommitStatus(status), client.setCommitStatus({ ...status, repository: "other/thing" })]);
+    const before = standIn.requests().length;
+    await Promise.all([
+      client.setCommitStatus({ ...status, state: "success", description: "a1" }),
+      client.setCommitStatus({ ...status, state: "success", description: "a2" }),
+      client.setCommitStatus({ ...status, repository: "other/thing", state: "success", description: "b1" }),
+      client.setCommitStatus({ ...status, repository: "other/thing", state: "success", description: "b2" }),
+    ]);
+    const order = standIn.requests().slice(before).filter((r) => r.operationId === "repos/create-commit-status").map((r) => `${r.auth} ${(r.body as { description: string }).description}`);
+    // Each installation's writes are serial (GitHub's best practice), but the
+    // second installation's first write does not wait for the first's second:
+    // one limiter for the whole process would send a1, a2, b1, b2.
+    expect(order.indexOf("installation:78 b1")).toBeLessThan(order.indexOf("installation:77 a2"));
+  });
+
   it("is refused when the JWT is signed with another key", async () => {
     const other = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
     const { standIn, client } = await setUp({ tokens: [], app }, { auth: { kind: "app", appId: app.appId, privateKey: other.privateKey } });
