@@ -134,7 +134,11 @@ describe("nextManifestStep (both executors' index step)", () => {
     expect(nextManifestStep(manifest, said)).toMatchObject(expected);
   });
 
-  it("announces with what the index waits for", () => {
-    expect(manifestAnnouncement(failed, ["a", "b"])).toEqual({ state: "pending", description: "Waiting for 2 platforms: a, b", final: false });
+  it.each([
+    ["still waiting: what for", waiting, "Waiting for 2 of 2 platforms: a, b"],
+    ["every platform done, the index not pushed yet: being pushed", { ...base, state: "pending" as const, ready: true, message: "pushing the index of 2 platforms" }, "Pushing the index of 2 platforms"],
+    ["its result already known: it follows, not a stale 'waiting'", failed, "The index of 2 platforms: a, b; its result follows"],
+  ])("announces as things stand: %s", (_name, manifest, description) => {
+    expect(manifestAnnouncement(manifest, ["a", "b"])).toEqual({ state: "pending", description, final: false });
   });
 });

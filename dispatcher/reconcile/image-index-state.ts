@@ -135,9 +135,19 @@ export function nextManifestStep(manifest: ManifestState, said: ManifestReports)
   return { kind: "report", wanted };
 }
 
-/** The pending an "announce" step reports: what the index waits for. */
+/**
+ * The pending an "announce" step reports, as things stand when it goes out:
+ * what the index still waits for, that it is being pushed, or, when its
+ * result is already known, that the result follows. Never "waiting" for
+ * platforms that are done (GitHub paces writes, so the announcement can go
+ * out after every platform's own result).
+ */
 export function manifestAnnouncement(manifest: ManifestState, platforms: readonly string[]): CommitStatusWanted {
-  return manifestCommitStatus({ ...manifest, state: "pending", message: `waiting for ${platforms.length} platforms: ${platforms.join(", ")}` });
+  const message =
+    manifest.state === "pending" && manifest.message !== undefined
+      ? manifest.message
+      : `the index of ${platforms.length} platforms: ${platforms.join(", ")}; its result follows`;
+  return manifestCommitStatus({ ...manifest, state: "pending", message });
 }
 
 function parseJson<T>(text: string | undefined): T | undefined {
