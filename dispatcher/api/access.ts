@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Authenticator } from "../auth/authenticate.js";
 import { type Identity, describeIdentity, identityCovers } from "../auth/identity.js";
-import { sha256Hex } from "../auth/request-signature.js";
+import { signatureHeader } from "../auth/request-signature.js";
 import { RequestError } from "../errors.js";
 import type { LiveConfig } from "../config/live-config.js";
 import type { Executor } from "../executor.js";
@@ -26,14 +26,10 @@ declare module "fastify" {
   interface FastifyRequest {
     /** Set by the access hook on routes that authenticate. */
     identity?: Identity;
-    /** sha256 (hex) of the exact body bytes, set by the JSON parser; what a signature covers. */
-    bodySha256?: string;
   }
 }
 
 export type Access = "open" | "own-check" | "build-read" | "authenticated";
-
-const emptyBodySha256 = sha256Hex("");
 
 export function accessOf(method: string, route: string | undefined): Access {
   if (route === undefined) return method === "GET" || method === "HEAD" ? "open" : "authenticated";
@@ -54,7 +50,6 @@ export interface AccessDeps {
 export function accessControl(app: FastifyInstance, deps: AccessDeps): void {
   const { authenticator, live, executor } = deps;
   app.decorateRequest("identity", undefined);
-  app.decorateRequest("bodySha256", undefined);
 
   app.addHook("preHandler", async (request) => {
     const access = accessOf(request.method, request.routeOptions.url);
@@ -65,7 +60,8 @@ export function accessControl(app: FastifyInstance, deps: AccessDeps): void {
       method: request.method,
       pathWithQuery: request.url,
       headers: request.headers,
-      bodySha256Hex: bodyHash(request),
+      // Only a signature covers the body; an OIDC upload is still unread here and streams to the store after this check.
+      bodySha256Hex: request.headers[signatureHeader] !== undefined ? bodyHash(request) : "",
     });
     request.identity = identity;
     request.log.info(describeIdentity(identity), "authenticated");
@@ -89,15 +85,15 @@ export function accessControl(app: FastifyInstance, deps: AccessDeps): void {
   });
 }
 
+/**
+ * The sha256 of the bytes received (request-body.ts). Every body a route
+ * takes is read whole before this hook when the request is signed (JSON by
+ * its parser, a signed context upload spooled by its own), so a hash still
+ * missing is a bug, never a reason to check the signature over less.
+ */
 function bodyHash(request: FastifyRequest): string {
-  if (request.bodySha256) return request.bodySha256;
-  // A context upload is signed over its digest, which the store checks
-  // against the bytes as it writes them: the body is never held to hash it twice.
-  if (request.routeOptions.url === "/v1/contexts/:sha256") {
-    const digest = (request.params as { sha256?: string }).sha256 ?? "";
-    return digest.replace(/^sha256:/, "");
-  }
-  return emptyBodySha256;
+  if (request.bodySha256 !== undefined) return request.bodySha256;
+  throw new Error(`${request.method} ${request.routeOptions.url}: the body was not read before its signature was checked`);
 }
 
 // A build request nests 2 levels (labels.KEY); GitHub's webhook payloads
@@ -105,17 +101,15 @@ function bodyHash(request: FastifyRequest): string {
 export const maxJsonDepth = 32;
 
 /**
- * Replaces Fastify's JSON parser with one that first hashes the exact bytes
- * (a signed request covers them), then parses as Fastify does, refusing
+ * Replaces Fastify's JSON parser with one that parses as Fastify does (the
+ * bytes were hashed on their way in, request-body.ts), refusing
  * __proto__ and constructor keys, and bodies nested deeper than maxJsonDepth.
  */
 export function hashingJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
-    const bytes = body as Buffer;
-    request.bodySha256 = sha256Hex(bytes);
-    const text = bytes.toString("utf8");
+    const text = (body as Buffer).toString("utf8");
     parse(request, text, (error, value) => {
       if (error) return done(explainJsonError(error, text), undefined);
       if (nestsDeeperThan(value, maxJsonDepth)) {

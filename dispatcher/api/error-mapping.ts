@@ -7,6 +7,7 @@ import { RequestError } from "../errors.js";
 import { PolicyDenial } from "../policy/denial.js";
 import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { apiMessage, apiStatus } from "../kube/api-errors.js";
+import { hasBody } from "./request-body.js";
 
 const contextStatus: Record<ContextErrorCode, number> = {
   "invalid-digest": 400,
@@ -107,5 +108,8 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
   if (status >= 500 && !(err instanceof AuthenticationError)) request.log.error({ err }, "request failed");
   else request.log.info({ status, field: body.field, ...(body.rule ? { rule: body.rule } : {}) }, body.error);
   if (headers) void reply.headers(headers);
+  // The rest of a refused body (a bomb, an endless upload, a 415) is not worth
+  // reading: close the connection instead of letting Node drain it to keep it alive.
+  if (!request.raw.readableEnded && hasBody(request.headers)) void reply.header("connection", "close");
   void reply.code(status).send(body);
 }

@@ -9,6 +9,7 @@ import { githubWebhookRoutes } from "../webhooks/github-webhooks.js";
 import { accessControl, hashingJsonParser } from "./access.js";
 import { errorHandler } from "./error-mapping.js";
 import { redactingLogger } from "./log-redaction.js";
+import { requestBodies } from "./request-body.js";
 import { type SecurityDeps, securityFor } from "./security.js";
 import { logBuildRequests } from "../logging.js";
 import { buildPageRoutes } from "./routes/build-page.js";
@@ -45,7 +46,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
             type: "apiKey",
             in: "header",
             name: "X-Hub-Signature-256",
-            description: "sha256=HMAC-SHA256 of timestamp, nonce, method, path and the body's sha256 with a shared secret (auth.sharedSecrets), with X-Dockhand-Timestamp and X-Dockhand-Nonce.",
+            description: "sha256=HMAC-SHA256 of timestamp, nonce, method, path with query and the sha256 of the exact body bytes received (of the empty string without a body) with a shared secret (auth.sharedSecrets), with X-Dockhand-Timestamp and X-Dockhand-Nonce.",
           },
         },
       },
@@ -53,6 +54,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   logBuildRequests(app);
   app.setErrorHandler(errorHandler);
+  requestBodies(app);
   hashingJsonParser(app);
   accessControl(app, { authenticator: security.authenticator, live: security.live, executor: deps.executor });
   app.addHook("onResponse", async (request, reply) => {

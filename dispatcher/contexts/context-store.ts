@@ -30,6 +30,14 @@ export interface PutResult {
   created: boolean;
 }
 
+/** An upload's raw bytes in a temp file, waiting for its signature to be checked. */
+export interface SpooledUpload {
+  /** The bytes as received, for {@link ContextStore.put}. */
+  open(): Readable;
+  /** Removes the temp file; the sweep removes one a crash left behind. */
+  discard(): Promise<void>;
+}
+
 export interface ReadFileOptions {
   /** Largest file returned. Default 1 MiB: far beyond any real Dockerfile. */
   maxBytes?: number;
@@ -92,6 +100,26 @@ export class ContextStore {
     } finally {
       await unlink(temp).catch(ignoreMissing);
     }
+  }
+
+  /**
+   * Writes an upload's bytes to a temp file as they are, bounded by maxBytes
+   * and parsed by nothing (no gunzip, no tar): where a signed upload waits
+   * while its signature, which covers every byte, is checked. The bytes are
+   * written twice (here, then by {@link put}); OIDC uploads, checked before
+   * their body is read, stream straight into `put`.
+   */
+  async spool(digest: string, body: Readable, maxBytes: number): Promise<SpooledUpload> {
+    const expected = parseContextDigest(digest);
+    const temp = join(this.options.dir, `${tempPrefix}${randomBytes(8).toString("hex")}`);
+    const discard = () => unlink(temp).catch(ignoreMissing);
+    try {
+      await pipeline(body, new HashingLimit(maxBytes, expected), createWriteStream(temp, { flags: "wx" }));
+    } catch (error) {
+      await discard();
+      throw error;
+    }
+    return { open: () => createReadStream(temp), discard };
   }
 
   /** Streams a stored context out, touching it. */

@@ -4,6 +4,7 @@
 // context for one build and nothing else, and no credential in Job specs,
 // logs or answers.
 import { createHash, randomBytes } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +101,67 @@ describe("signed requests", () => {
     const res = await fetch(`${dispatcher.url}/v1/builds`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${await issuer.token()}`, ...signRequest(bedSharedSecret, "POST", "/v1/builds", "") }, body: "{}" });
     expect(res.status).toBe(401);
     expect((await res.json()).error).toMatch(/both an Authorization header and a request signature/);
+  });
+});
+
+// Issue 11: a signature covers the exact bytes received, whatever the content
+// type; a body the route does not take is a 415 naming what it takes, before
+// any credential is judged.
+describe("the signature covers the exact bytes received", () => {
+  const emptySha256 = createHash("sha256").update("").digest("hex");
+  const hex = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
+
+  it.each(["text/plain", "application/octet-stream", "application/gzip"])("POST /v1/builds as %s signed over an empty body: 415, nothing parsed or built", async (contentType) => {
+    const before = await jobs();
+    const res = await signedFetch(`${dispatcher.url}/v1/builds`, { method: "POST", headers: { "content-type": contentType }, body: JSON.stringify(request(`access/ct-${contentType}`)), bodySha256: emptySha256 });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ field: "content-type", error: expect.stringContaining("application/json") });
+    expect(await jobs()).toEqual(before);
+  });
+
+  it("a text/plain build request signed over its real body: 415 naming application/json, not 401", async () => {
+    const res = await signedFetch(`${dispatcher.url}/v1/builds`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify(request("access/text-plain")) });
+    expect(res.status).toBe(415);
+    const answer = await res.json();
+    expect(answer).toMatchObject({ field: "content-type" });
+    expect(answer.error).toMatch(/text\/plain/);
+    expect(answer.error).toMatch(/application\/json/);
+  });
+
+  it("a context upload as text/plain: 415 naming the gzip types", async () => {
+    const body = new Uint8Array(await tarGz({ Dockerfile: "FROM scratch\n" }));
+    const res = await signedFetch(`${dispatcher.url}/v1/contexts/${hex(body)}`, { method: "PUT", headers: { "content-type": "text/plain" }, body });
+    expect(res.status).toBe(415);
+    expect((await res.json()).error).toMatch(/application\/gzip, application\/x-gzip, application\/octet-stream/);
+  });
+
+  it("a digest-mismatched upload signed over its real body: the digest error, not 401", async () => {
+    const body = new Uint8Array(await tarGz({ Dockerfile: "FROM scratch\nLABEL mismatch=1\n" }));
+    const other = "0".repeat(64);
+    const res = await signedFetch(`${dispatcher.url}/v1/contexts/${other}`, { method: "PUT", headers: { "content-type": "application/gzip" }, body });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error).toMatch(/does not match its digest/);
+  });
+
+  it("an upload signed over the digest in its URL but carrying other bytes: 401, nothing stored", async () => {
+    const real = new Uint8Array(await tarGz({ Dockerfile: "FROM scratch\nLABEL real=1\n" }));
+    const sent = new Uint8Array(await tarGz({ Dockerfile: "FROM scratch\nLABEL swapped=1\n" }));
+    const res = await signedFetch(`${dispatcher.url}/v1/contexts/${hex(real)}`, { method: "PUT", headers: { "content-type": "application/gzip" }, body: sent, bodySha256: hex(real) });
+    expect(res.status).toBe(401);
+    expect((await res.json()).error).toMatch(/signature does not match/);
+    expect((await fetch(`${dispatcher.url}/v1/contexts/${hex(real)}`, { method: "HEAD" })).status).toBe(404);
+    // The spooled bytes waited in a temp file for the check; a refusal removes it.
+    await expect.poll(async () => (await readdir(dispatcher.config.contexts.dir)).filter((name) => name.startsWith(".upload-")), { timeout: 5000 }).toEqual([]);
+  });
+
+  it.each(["application/octet-stream", "application/json"])("a DELETE carrying a %s body signed over an empty body: 415, the build is not cancelled", async (contentType) => {
+    const created = await postBuild(dispatcher.url, request(`access/delete-body-${contentType}`));
+    expect(created.status).toBe(202);
+    const res = await signedFetch(`${dispatcher.url}/v1/builds/${created.body.id}`, { method: "DELETE", headers: { "content-type": contentType }, body: "{}", bodySha256: emptySha256 });
+    expect(res.status).toBe(415);
+    expect((await res.json()).error).toMatch(/takes no body/);
+    expect((await (await fetch(`${dispatcher.url}/v1/builds/${created.body.id}`)).json()).state).toBe("queued");
+    expect((await cancelBuild(dispatcher.url, created.body.id)).status).toBe(202);
   });
 });
 

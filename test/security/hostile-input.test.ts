@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { createGzip, gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -72,9 +73,14 @@ const post = (overrides: Record<string, unknown>) => () => postRaw(JSON.stringif
  * expects the answer.
  */
 async function upload(hex: string, body: Buffer | (() => Readable), headers: Record<string, string> = {}): Promise<Answer> {
+  // Signed over the bytes sent, as the Action does: the signature covers every
+  // byte and is checked before the archive checks see one, so a hostile
+  // archive must be validly signed to reach them. A streamed body is read
+  // first to hash it and sent streamed (chunked) all the same.
+  const bytes = Buffer.isBuffer(body) ? body : await buffer(body());
   for (let attempt = 1; ; attempt++) {
     try {
-      return await uploadOnce(hex, Buffer.isBuffer(body) ? body : body(), headers);
+      return await uploadOnce(hex, Buffer.isBuffer(body) ? bytes : Readable.from([bytes]), headers, sha256(bytes));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (attempt >= 3 || (code !== "EPIPE" && code !== "ECONNRESET")) throw error;
@@ -82,13 +88,13 @@ async function upload(hex: string, body: Buffer | (() => Readable), headers: Rec
   }
 }
 
-function uploadOnce(hex: string, body: Buffer | Readable, headers: Record<string, string> = {}): Promise<Answer> {
+function uploadOnce(hex: string, body: Buffer | Readable, headers: Record<string, string>, bodySha256: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const path = `/v1/contexts/${hex}`;
     const contentLength = Buffer.isBuffer(body) ? { "content-length": String(body.length) } : {};
     const req = httpRequest(`${dispatcher.url}${path}`, {
       method: "PUT",
-      headers: { "content-type": "application/gzip", ...contentLength, ...signRequest(bedSharedSecret, "PUT", path, hex), ...headers },
+      headers: { "content-type": "application/gzip", ...contentLength, ...signRequest(bedSharedSecret, "PUT", path, bodySha256), ...headers },
     });
     let answered = false;
     req.on("response", (res) => {

@@ -1,15 +1,18 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Readable } from "node:stream";
-import type { ContextStore } from "../../contexts/context-store.js";
+import { signatureHeader } from "../../auth/request-signature.js";
+import type { ContextStore, SpooledUpload } from "../../contexts/context-store.js";
 import { parseContextDigest } from "../../contexts/digest.js";
 import { ContextError } from "../../contexts/errors.js";
 import { verifyContextUrl } from "../../contexts/signed-url.js";
 import type { Metrics } from "../../metrics.js";
+import { contextContentTypes } from "../request-body.js";
 import { ErrorSchema } from "./schemas.js";
 
+const digestPattern = /^(sha256:)?[0-9a-f]{64}$/;
 const DigestParams = Type.Object({
-  sha256: Type.String({ pattern: "^(sha256:)?[0-9a-f]{64}$", description: "The context's sha256 (64 lowercase hex digits)." }),
+  sha256: Type.String({ pattern: digestPattern.source, description: "The context's sha256 (64 lowercase hex digits)." }),
 });
 
 export interface ContextRoutesDeps {
@@ -22,9 +25,29 @@ export interface ContextRoutesDeps {
 
 /** Content-addressed build contexts: uploaded once per digest, fetched by build pods through signed URLs. */
 export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): void {
-  // The body is the tar.gz itself: hand the raw stream to the store, which
-  // hashes and bounds it while writing, instead of buffering it in memory.
-  app.addContentTypeParser(["application/gzip", "application/x-gzip", "application/octet-stream"], (_req, payload, done) => done(null, payload));
+  // The body is the tar.gz itself, never held in memory. A signed upload is
+  // spooled to disk here, before the access hook, because its signature
+  // covers every byte and nothing may read (gunzip, untar) bytes it has not
+  // checked; an OIDC upload is checked first and streams to the store as it arrives.
+  // request-body.ts lets these types reach only this route.
+  app.addContentTypeParser([...contextContentTypes], (request, payload, done) => {
+    if (request.headers[signatureHeader] === undefined) return done(null, payload);
+    const declared = tooLargeDeclared(request.headers["content-length"], deps.maxBytes);
+    if (declared) return done(declared, undefined);
+    const { sha256 } = request.params as { sha256: string };
+    // A malformed digest is refused by the route's schema next, unread.
+    if (!digestPattern.test(sha256)) return done(null, payload);
+    deps.store.spool(sha256, payload, deps.maxBytes).then(
+      (spooled) => done(null, spooled),
+      (error: Error) => done(error, undefined),
+    );
+  });
+
+  // A spooled upload refused before its handler (401, 403) leaves no file behind.
+  app.addHook("onResponse", async (request) => {
+    const body = request.body as Readable | SpooledUpload | undefined;
+    if (body && isSpooled(body)) await body.discard();
+  });
 
   app.head(
     "/v1/contexts/:sha256",
@@ -42,22 +65,19 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
         summary: "Upload a build context (tar.gz); rejected if its sha256 differs, it is too large packed or unpacked, or an entry would land outside the context",
         security: [{ oidc: [] }, { sharedSecret: [] }],
         params: DigestParams,
-        consumes: ["application/gzip", "application/octet-stream"],
+        consumes: [...contextContentTypes],
         response: { 201: Type.Object({ digest: Type.String(), size: Type.Integer() }), 200: Type.Object({ digest: Type.String(), size: Type.Integer() }), "4xx": ErrorSchema },
       },
     },
     async (request, reply) => {
       const digest = parseContextDigest((request.params as { sha256: string }).sha256);
-      const declared = Number(request.headers["content-length"]);
-      if (Number.isFinite(declared) && declared > deps.maxBytes) {
-        return reply.code(413).header("connection", "close").send({
-          error: `context: ${declared} bytes is more than the dispatcher's limit of ${deps.maxBytes}`,
-          field: "context",
-          hint: "add large, unneeded files to .dockerignore, or raise contexts.maxBytes in the dispatcher's config",
-        });
-      }
+      const declared = tooLargeDeclared(request.headers["content-length"], deps.maxBytes);
+      if (declared) throw declared;
+      const body = request.body as Readable | SpooledUpload;
+      const spooled = isSpooled(body) ? body : undefined;
       const result = await deps.store
-        .put(digest, request.body as Readable, { maxBytes: deps.maxBytes, maxUnpackedBytes: deps.maxUnpackedBytes })
+        .put(digest, spooled ? spooled.open() : (body as Readable), { maxBytes: deps.maxBytes, maxUnpackedBytes: deps.maxUnpackedBytes })
+        .finally(() => spooled?.discard())
         .catch((error: unknown) => {
           // The rest of a refused upload (a bomb, gigabytes over the limit) is
           // not worth reading: close the connection after answering instead
@@ -96,5 +116,20 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
       const stream = await deps.store.open(verdict.digest);
       return reply.type("application/gzip").send(stream);
     },
+  );
+}
+
+function isSpooled(body: Readable | SpooledUpload): body is SpooledUpload {
+  return typeof (body as SpooledUpload).discard === "function";
+}
+
+/** A Content-Length over the limit is refused before a byte is read. */
+function tooLargeDeclared(contentLength: string | undefined, maxBytes: number): ContextError | undefined {
+  const declared = Number(contentLength);
+  if (!Number.isFinite(declared) || declared <= maxBytes) return undefined;
+  return new ContextError(
+    "too-large",
+    `context: ${declared} bytes is more than the dispatcher's limit of ${maxBytes}`,
+    "add large, unneeded files to .dockerignore, or raise contexts.maxBytes in the dispatcher's config",
   );
 }
