@@ -15,7 +15,7 @@ export function buildIdParam(params: unknown): string {
 }
 
 export function notFound(id: string) {
-  return { error: `build ${id} not found`, field: "id", hint: "builds are kept for limits.ttlSecondsAfterFinished after they end" };
+  return { error: `build ${id} not found`, field: "id", hint: "a finished build is kept for limits.ttlSecondsAfterFinished after it ends; a cancelled one only until its cancellation is reported (its Jobs are deleted then)" };
 }
 
 /** `resume=<slug>/<step>:<n>,…`: how many lines of each step the client has already shown. */
