@@ -60,10 +60,10 @@ export type Shown = "this" | "build" | "none";
 export interface StatusClient {
   setCommitStatus(status: CommitStatusInput): Promise<{ id: number }>;
   /**
-   * What GitHub shows as the newest status of this one's context on the
-   * commit: exactly this status ("this": sent just before a crash, before it
-   * was recorded), another status of the same target URL ("build": e.g. its
-   * pending), or nothing of it ("none").
+   * What GitHub shows as the build's newest status of this one's context on
+   * the commit (the build is its target URL): exactly this status ("this":
+   * sent just before a crash, before it was recorded), another ("build": e.g.
+   * its pending), or nothing of it ("none").
    */
   shown(status: CommitStatusInput): Promise<Shown>;
 }
@@ -187,8 +187,10 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
       // Newest first (GitHub's order); the status in question is among the
       // newest of its commit, so one page settles it.
       const response = await octokit.rest.repos.listCommitStatusesForRef({ owner, repo, ref: status.sha, per_page: 100 });
-      const newest = response.data.find((shown) => shown.context === status.context);
-      if (newest === undefined || (newest.target_url ?? undefined) !== status.targetUrl) return "none";
+      // The build's own newest status of the context (its target URL names
+      // the build): two builds of one commit may share a context.
+      const newest = response.data.find((shown) => shown.context === status.context && (shown.target_url ?? undefined) === status.targetUrl);
+      if (newest === undefined) return "none";
       return newest.state === status.state && (newest.description ?? "") === sentDescription(status.description) ? "this" : "build";
     },
   };

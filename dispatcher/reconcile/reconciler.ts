@@ -79,13 +79,14 @@ export class Reconciler {
    */
   private readonly reportedNotYetSeen = new Map<string, string>();
   /**
-   * Jobs this process has seen before their result was due, and Jobs whose
-   * result it tried to send. A result for a Job in the first set and not the
-   * second is this process's first try: nothing can have sent it yet. Any
-   * other (a new process or leader, a retry) asks GitHub first, so a result
-   * sent just before a crash is recorded, not sent again.
+   * Jobs whose pending this process sent itself, and Jobs whose result it
+   * tried to send. A result for a Job in the first set and not the second is
+   * this process's first try, after a pending known to be out: nothing can
+   * have sent the result yet. Any other (a new process or leader, a retry)
+   * asks GitHub first, so a result sent just before a crash is recorded, not
+   * sent again, and a pending recorded but lost in a crash goes out first.
    */
-  private readonly seenBeforeResult = new Set<string>();
+  private readonly pendingSentHere = new Set<string>();
   private readonly resultTried = new Set<string>();
   private running = false;
   private subscribed = false;
@@ -158,7 +159,7 @@ export class Reconciler {
     this.failures.clear();
     await this.draining;
     this.reportedNotYetSeen.clear();
-    this.seenBeforeResult.clear();
+    this.pendingSentHere.clear();
     this.resultTried.clear();
     this.options.imageIndex?.forget();
     this.options.admission?.forget();
@@ -238,7 +239,7 @@ export class Reconciler {
     const job = this.informers.jobs.get(name, this.jobs.namespace);
     if (!job?.metadata?.labels?.[labelKeys.buildId]) {
       this.reportedNotYetSeen.delete(name);
-      this.seenBeforeResult.delete(name);
+      this.pendingSentHere.delete(name);
       this.resultTried.delete(name);
       this.failures.delete(name);
       return;
@@ -276,10 +277,9 @@ export class Reconciler {
     if (this.reportedNotYetSeen.get(name) === seen) this.reportedNotYetSeen.delete(name);
     const reported = this.reportedNotYetSeen.get(name) ?? seen;
     const wanted = commitStatusToReport(platform, reported);
-    if (!wanted.final) this.seenBeforeResult.add(name);
     if (reported !== wanted.state) {
       const report = statusReportFor(job, platform.statusContext, wanted);
-      const firstTry = this.seenBeforeResult.has(name) && !this.resultTried.has(name);
+      const firstTry = this.pendingSentHere.has(name) && !this.resultTried.has(name);
       if (wanted.final) this.resultTried.add(name);
       await sendAndRecord(
         wanted,
@@ -296,6 +296,7 @@ export class Reconciler {
         // A pending recorded and then lost in a crash before it went out: the pull request still shows pending first.
         () => this.report(statusReportFor(job, platform.statusContext, commitStatusFor({ ...platform, state: "queued" }))),
       );
+      if (!wanted.final) this.pendingSentHere.add(name);
       this.options.onReported?.(platform, wanted.final);
       log.info(
         { platform: platform.platform, state: wanted.state, description: wanted.description },

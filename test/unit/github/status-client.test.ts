@@ -259,6 +259,9 @@ describe("shown", () => {
     expect(await client.shown({ ...result, description: "Built sha256:ffff… in 1m12s" })).toBe("build");
     expect(await client.shown(status)).toBe("build");
     expect(await client.shown({ ...result, targetUrl: "https://dockhand.example/v1/builds/other" })).toBe("none");
+    // Another build of the commit reporting to the same context later does not hide this build's own.
+    await client.setCommitStatus({ ...status, targetUrl: "https://dockhand.example/v1/builds/other" });
+    expect(await client.shown(result)).toBe("this");
     const lists = standIn.requests().filter((r) => r.operationId === "repos/list-commit-statuses-for-ref");
     expect(lists.every((r) => r.validation.valid && r.responseValidation?.valid)).toBe(true);
   });
