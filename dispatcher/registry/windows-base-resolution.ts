@@ -10,6 +10,8 @@ import { entryReference, type IndexEntry, pickWindowsEntry, withPinnedBases } fr
 import type { FieldLogger } from "../logging.js";
 import type { ImageReader } from "./image-reader.js";
 
+const lookupTimeoutMs = 5_000;
+
 export async function pinWindowsBases(plan: BuildPlan, reader: ImageReader, log: FieldLogger): Promise<BuildPlan> {
   const indexes = new Map<string, Promise<readonly IndexEntry[] | undefined>>();
   const pins = new Map<string, Record<string, string>>();
@@ -34,7 +36,15 @@ async function indexEntries(reader: ImageReader, image: string, log: FieldLogger
   if (!parsed.ok) return undefined;
   const reference = parsed.reference;
   try {
-    const { body } = await reader.manifest(registryHost(reference), apiRepository(reference), reference.digest ?? reference.tag ?? "latest");
+    // The build request waits for this: a registry that is slow to answer
+    // leaves the base to BuildKit rather than holding the request for the
+    // registry client's own 30 s.
+    const read = reader.manifest(registryHost(reference), apiRepository(reference), reference.digest ?? reference.tag ?? "latest");
+    read.catch(() => undefined);
+    const { body } = await Promise.race([
+      read,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${lookupTimeoutMs / 1000} s`)), lookupTimeoutMs).unref()),
+    ]);
     return body.manifests?.map((m) => ({
       digest: m.digest ?? "",
       os: m.platform?.os,
