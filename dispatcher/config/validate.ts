@@ -218,7 +218,7 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
   if (config.github.app && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(config.github.app.privateKey)) {
     add("github.app.privateKey", "is not a PEM private key (-----BEGIN RSA PRIVATE KEY----- …)");
   }
-  problems.push(...dockerPoolProblems(config, add));
+  addDockerPoolProblems(config, add);
   const buildctlImage = parseImageReference(config.buildkit.image);
   if (!buildctlImage.ok) add("buildkit.image", `${quote(config.buildkit.image)} ${buildctlImage.problem}`);
   const cache = config.buildkit.cacheRepository;
@@ -235,7 +235,7 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
 
 type AddProblem = (key: string, message: string) => void;
 
-function dockerPoolProblems(config: Config, add: AddProblem): ConfigProblem[] {
+function addDockerPoolProblems(config: Config, add: AddProblem): void {
   for (const version of windowsVersions) {
     const image = config.dockerPool.images[version];
     const key = `dockerPool.images.${version}`;
@@ -264,7 +264,6 @@ function dockerPoolProblems(config: Config, add: AddProblem): ConfigProblem[] {
       `${quote(config.dockerPool.keepStorage)} is below ${minKeepStorage}: a Windows Server Core base image alone is about 5 GB on disk, so every build would prune the base the next one needs; keep at least ${minKeepStorage}`,
     );
   }
-  return [];
 }
 
 const loopbackHosts = new Set(["127.0.0.1", "::1", "localhost"]);

@@ -3,10 +3,9 @@
 // dockerd Job; the Jobs and the dockerd pods are the whole state.
 
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
+import { type BuildJobs, cancelledAnnotation, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
-import { cancelledAnnotation } from "../kube/build-jobs.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
 import type { FieldLogger } from "../logging.js";
 import { windowsVersionOf } from "./build-state.js";
