@@ -165,7 +165,12 @@ describe("two replicas", () => {
       expect(states, `build ${id}`).toEqual(["pending", "success"]);
     }
     expect(b.reported()).toBeGreaterThan(0);
-    expect(reportedByA + b.reported()).toBe(2 + ids.length * 2);
+    // Counted on GitHub's side, not from the replicas' logs: a SIGKILL can land
+    // between GitHub's answer and a's log line, and b then finds that status
+    // on GitHub and records it without sending (the exactly-once lookup).
+    const all = bed.github.statuses().filter((s) => [first.body.id, ...ids].some((id) => byBuild([s], id).length > 0));
+    expect(all).toHaveLength(2 + ids.length * 2);
+    expect(reportedByA + b.reported()).toBeLessThanOrEqual(2 + ids.length * 2);
     console.log(`leader killed; dockhand-b took over after ${takeoverSeconds.toFixed(1)} s`);
   });
 });
