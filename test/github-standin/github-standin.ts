@@ -7,6 +7,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { jwtVerify } from "jose";
 import { gitHubOpenApi, type Json, type JsonObject, type Operation, type OperationMatch, type Validation } from "./openapi.js";
+import { GitHubLimiter, tooManyStatuses, type GitHubLimits, type LimitKind } from "./limits.js";
+
+export { gitHubLimits, type GitHubLimits, type LimitKind } from "./limits.js";
 
 export type FailureKind = "server-error" | "secondary-rate-limit" | "rate-limit";
 
@@ -24,6 +27,17 @@ export interface GitHubStandInOptions {
     /** "owner/repo" → installation id. */
     installations: Record<string, number>;
   };
+  /**
+   * Enforce GitHub's documented limits (limits.ts cites them): per token or
+   * App installation, the primary rate limit (x-ratelimit-* headers counting
+   * down, 403 with remaining 0), the secondary ones (100 concurrent
+   * requests, 900 points a minute per endpoint, 80 content-generating
+   * requests a minute and 500 an hour; 403 "secondary rate limit" with
+   * retry-after), and 1000 statuses per sha and context (422). true: GitHub's
+   * numbers; an object overrides some (and the clock). Off by default: every
+   * request is answered, with one shared x-ratelimit budget.
+   */
+  limits?: boolean | Partial<GitHubLimits>;
 }
 
 export interface RecordedRequest {
@@ -42,6 +56,10 @@ export interface RecordedRequest {
   validation: Validation;
   /** Set when the answer was an injected failure. */
   injected?: FailureKind;
+  /** With limits on: whose budget the request spent ("installation:<id>", "app:<id>", "token:<hash>"). */
+  credential?: string;
+  /** With limits on: the limit that refused the request. */
+  limited?: LimitKind;
   status: number;
   /** The stand-in's own answer against the documented response schema. */
   responseValidation?: Validation;
@@ -101,6 +119,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
   const injections: Injection[] = [];
   const issuedTokens = new Map<string, number>();
   const appKey = options.app === undefined ? undefined : toKeyObject(options.app.publicKey);
+  const limiter = options.limits === undefined || options.limits === false ? undefined : new GitHubLimiter(options.limits === true ? {} : options.limits);
   const rateLimitReset = Math.floor(Date.now() / 1000) + 3600;
   let used = 0;
   let nextStatusId = 1;
@@ -129,6 +148,13 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     };
     recorded.push(entry);
     used++;
+    const credential = limiter?.credentialOf(request.headers.authorization, (token) => issuedTokens.get(token));
+    if (credential !== undefined) {
+      entry.credential = credential;
+      response.once("close", limiter!.arrive(credential));
+    }
+    /** With limits on: the credential's own x-ratelimit-* headers. */
+    let limitHeaders: Record<string, string> = {};
 
     const send = (reply: Reply, operation?: Operation): void => {
       entry.status = reply.status;
@@ -141,6 +167,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
         "x-ratelimit-used": String(used),
         "x-ratelimit-reset": String(rateLimitReset),
         "x-ratelimit-resource": "core",
+        ...limitHeaders,
         ...reply.headers,
       });
       response.end(JSON.stringify(reply.body));
@@ -194,6 +221,14 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     if (auth.problems.length > 0) {
       return send({ status: 401, body: { message: auth.message, documentation_url: docs } });
     }
+    if (limiter !== undefined && credential !== undefined) {
+      const admitted = limiter.admit(credential, entry.method, operation.operationId);
+      limitHeaders = admitted.headers;
+      if (admitted.refused !== undefined) {
+        entry.limited = admitted.refused.kind;
+        return send(admitted.refused);
+      }
+    }
     if (!entry.validation.valid) {
       return send(
         {
@@ -226,6 +261,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     switch (operation.operationId) {
       case "repos/create-commit-status": {
         const sha = match.pathParams.sha ?? "";
+        if (limiter !== undefined && !limiter.admitStatus(`${owner}/${repo}`, sha, (body?.context as string | undefined) ?? "default")) return tooManyStatuses;
         const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
         const status: RecordedStatus = {
           repository: `${owner}/${repo}`,

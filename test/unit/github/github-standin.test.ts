@@ -1,6 +1,10 @@
+import { generateKeyPairSync } from "node:crypto";
 import { request } from "node:http";
+import { createAppAuth } from "@octokit/auth-app";
+import { throttling } from "@octokit/plugin-throttling";
+import { Octokit } from "@octokit/rest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startGitHubStandIn, type GitHubStandIn } from "../../github-standin/github-standin.js";
+import { startGitHubStandIn, type GitHubStandIn, type GitHubStandInOptions } from "../../github-standin/github-standin.js";
 
 const sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
 const headers = {
@@ -135,5 +139,209 @@ describe("GitHub stand-in", () => {
     const response = await call("GET", "/repos/octo/widgets/installation");
     expect(response.status).toBe(401);
     expect(standIn.requests()[0]?.validation.problems[0]).toMatch(/apps\/get-repo-installation needs an App JWT/);
+  });
+});
+
+describe("GitHub stand-in enforcing GitHub's documented limits (limits: true)", () => {
+  const other = "other-t0ken-for-tests";
+  let clock = Date.parse("2030-01-01T00:00:00Z");
+  const statusPath = `/repos/octo/widgets/statuses/${sha}`;
+  const asOther = { authorization: `token ${other}` };
+
+  async function limited(limits: GitHubStandInOptions["limits"] = {}): Promise<void> {
+    await standIn.close();
+    clock = Date.parse("2030-01-01T00:00:00Z");
+    standIn = await startGitHubStandIn({
+      tokens: ["t0ken-for-tests", other],
+      limits: typeof limits === "object" ? { now: () => clock, ...limits } : limits,
+    });
+  }
+  const post = (n: number, body: Record<string, unknown> = { state: "success", context: "ci" }, override: Record<string, string> = {}) =>
+    Array.from({ length: n }).reduce<Promise<Response[]>>(async (all, _) => [...(await all), await call("POST", statusPath, body, override)], Promise.resolve([]));
+  const message = async (response: Response) => ((await response.json()) as { message: string }).message;
+
+  it("is off by default: a burst past every limit is answered, from one shared budget", async () => {
+    const answers = await post(100);
+    expect(answers.map((r) => r.status)).toEqual(Array(100).fill(201));
+    expect(answers.at(-1)!.headers.get("x-ratelimit-remaining")).toBe("4900");
+    expect(standIn.requests().some((r) => r.limited !== undefined || r.credential !== undefined)).toBe(false);
+  });
+
+  it.each([403, 429] as const)("counts the primary limit per credential and refuses with %i and remaining 0 once it is spent, until the reset", async (answerStatus) => {
+    await limited({ primaryPerHour: 3, answerStatus });
+    const reset = String(Math.ceil((clock + 3_600_000) / 1000));
+    const answers = await post(4);
+
+    expect(answers.map((r) => r.status)).toEqual([201, 201, 201, answerStatus]);
+    expect(answers.map((r) => r.headers.get("x-ratelimit-remaining"))).toEqual(["2", "1", "0", "0"]);
+    expect(answers.map((r) => r.headers.get("x-ratelimit-used"))).toEqual(["1", "2", "3", "3"]);
+    expect(answers.every((r) => r.headers.get("x-ratelimit-limit") === "3" && r.headers.get("x-ratelimit-reset") === reset)).toBe(true);
+    expect(await message(answers[3]!)).toMatch(/^API rate limit exceeded for user ID/);
+    expect(answers[3]!.headers.get("retry-after")).toBeNull();
+    expect(standIn.requests()[3]).toMatchObject({ limited: "primary", status: answerStatus });
+    expect(standIn.statuses()).toHaveLength(3);
+
+    // Another token has its own budget; the first one's comes back at the reset.
+    const [fromOther] = await post(1, undefined, asOther);
+    expect(fromOther!.status).toBe(201);
+    expect(fromOther!.headers.get("x-ratelimit-remaining")).toBe("2");
+    clock += 3_600_000;
+    const [afterReset] = await post(1);
+    expect(afterReset!.status).toBe(201);
+    expect(afterReset!.headers.get("x-ratelimit-used")).toBe("1");
+  });
+
+  it("allows 80 statuses a minute per credential, then answers 403 'secondary rate limit' with retry-after and a primary budget left", async () => {
+    await limited();
+    const answers = await post(81);
+
+    expect(answers.slice(0, 80).every((r) => r.status === 201)).toBe(true);
+    const refused = answers[80]!;
+    expect(refused.status).toBe(403);
+    expect(await message(refused)).toMatch(/secondary rate limit/);
+    expect(refused.headers.get("retry-after")).toBe("60");
+    expect(Number(refused.headers.get("x-ratelimit-remaining"))).toBeGreaterThan(0);
+    expect(standIn.requests()[80]).toMatchObject({ limited: "secondary-content", credential: expect.stringMatching(/^token:/) });
+    expect(standIn.statuses()).toHaveLength(80);
+
+    // Reading is not creating content; another credential has its own 80; the minute passes.
+    expect((await call("GET", `/repos/octo/widgets/commits/${sha}/statuses`)).status).toBe(200);
+    expect((await post(1, undefined, asOther))[0]!.status).toBe(201);
+    clock += 59_000;
+    expect((await post(1))[0]!.headers.get("retry-after")).toBe("1");
+    clock += 1_000;
+    expect((await post(1))[0]!.status).toBe(201);
+  });
+
+  it("allows 500 statuses an hour per credential, however they are spread over the minutes", async () => {
+    await limited();
+    const start = clock;
+    for (let minute = 0; minute < 6; minute++) {
+      clock = start + minute * 60_000;
+      expect((await post(80)).every((r) => r.status === 201)).toBe(true);
+    }
+    clock = start + 6 * 60_000;
+    const answers = await post(21);
+
+    expect(answers.slice(0, 20).every((r) => r.status === 201)).toBe(true);
+    expect(answers[20]!.status).toBe(403);
+    expect(await message(answers[20]!)).toMatch(/secondary rate limit/);
+    // Until the first of the 500 is an hour old.
+    expect(answers[20]!.headers.get("retry-after")).toBe(String(3600 - 6 * 60));
+    expect(standIn.statuses()).toHaveLength(500);
+    clock = start + 3_600_000 + 1;
+    expect((await post(1))[0]!.status).toBe(201);
+  });
+
+  it("allows 900 points a minute per endpoint: 180 POSTs at 5 points each", async () => {
+    await limited({ contentPerMinute: Infinity, contentPerHour: Infinity });
+    const answers = await post(181);
+
+    expect(answers.slice(0, 180).every((r) => r.status === 201)).toBe(true);
+    expect(answers[180]!.status).toBe(403);
+    expect(answers[180]!.headers.get("retry-after")).toBe("60");
+    expect(standIn.requests()[180]?.limited).toBe("secondary-points");
+    // Another endpoint has its own points.
+    expect((await call("GET", `/repos/octo/widgets/commits/${sha}/statuses`)).status).toBe(200);
+  });
+
+  it("refuses a credential's 101st concurrent request as a secondary rate limit", async () => {
+    // Content limits off: 100 statuses at once would pass 80 a minute.
+    await limited({ contentPerMinute: Infinity, contentPerHour: Infinity });
+    const body = JSON.stringify({ state: "pending", context: "ci" });
+    // 100 requests whose bodies are still arriving.
+    const open = Array.from({ length: 100 }, () => {
+      const outgoing = request(`${standIn.url}${statusPath}`, { method: "POST", headers: { ...headers, "content-length": String(body.length) } });
+      const answered = new Promise<number>((resolve, reject) => {
+        outgoing.on("response", (incoming) => {
+          incoming.resume();
+          resolve(incoming.statusCode ?? 0);
+        });
+        outgoing.on("error", reject);
+      });
+      outgoing.write(body.slice(0, 5));
+      return { outgoing, answered };
+    });
+    for (let i = 0; standIn.requests().length < 100; i++) {
+      if (i > 500) throw new Error(`only ${standIn.requests().length} requests arrived`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+
+    const refused = await call("POST", statusPath, { state: "pending", context: "ci" });
+    const fromOther = await call("POST", statusPath, { state: "pending", context: "ci" }, asOther);
+    expect(refused.status).toBe(403);
+    expect(await message(refused)).toMatch(/secondary rate limit/);
+    expect(refused.headers.get("retry-after")).not.toBeNull();
+    expect(standIn.requests().find((r) => r.limited)?.limited).toBe("secondary-concurrency");
+    expect(fromOther.status).toBe(201);
+
+    for (const { outgoing } of open) outgoing.end(body.slice(5));
+    expect(await Promise.all(open.map((o) => o.answered))).toEqual(Array(100).fill(201));
+    expect((await post(1))[0]!.status).toBe(201);
+  });
+
+  it("refuses the 1001st status of a sha and context with GitHub's 422", async () => {
+    await limited({ contentPerMinute: Infinity, contentPerHour: Infinity, pointsPerMinute: Infinity });
+    const answers = await post(1001, { state: "pending", context: "ci" });
+
+    expect(answers.slice(0, 1000).every((r) => r.status === 201)).toBe(true);
+    expect(answers[1000]!.status).toBe(422);
+    expect(await answers[1000]!.json()).toMatchObject({
+      message: "Validation Failed",
+      errors: [{ resource: "Status", code: "custom", message: "This SHA and context has reached the maximum number of statuses." }],
+    });
+    expect(standIn.statuses()).toHaveLength(1000);
+    // Another context, or another commit, has its own 1000.
+    expect((await post(1, { state: "pending", context: "ci/other" }))[0]!.status).toBe(201);
+    expect((await call("POST", `/repos/octo/widgets/statuses/${"f".repeat(40)}`, { state: "pending", context: "ci" })).status).toBe(201);
+  });
+
+  it("counts an App's installations apart: each installation token has its own budget", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+    await standIn.close();
+    standIn = await startGitHubStandIn({ tokens: [], app: { appId: 4242, publicKey, installations: { "octo/widgets": 77, "octo/gadgets": 78 } }, limits: { contentPerMinute: 2 } });
+    const tokenOf = async (installationId: number) => {
+      const octokit = new Octokit({ baseUrl: standIn.url, authStrategy: createAppAuth, auth: { appId: 4242, privateKey, installationId } });
+      return ((await octokit.auth({ type: "installation" })) as { token: string }).token;
+    };
+    const [first, second] = [await tokenOf(77), await tokenOf(78)];
+    const widgets = await post(3, undefined, { authorization: `token ${first}` });
+    const gadgets = await call("POST", `/repos/octo/gadgets/statuses/${sha}`, { state: "success", context: "ci" }, { authorization: `token ${second}` });
+
+    expect(widgets.map((r) => r.status)).toEqual([201, 201, 403]);
+    expect(gadgets.status).toBe(201);
+    expect(gadgets.headers.get("x-ratelimit-used")).toBe("1");
+    expect(standIn.requests().filter((r) => r.operationId === "repos/create-commit-status").map((r) => r.credential)).toEqual([
+      "installation:77",
+      "installation:77",
+      "installation:77",
+      "installation:78",
+    ]);
+    expect(standIn.requests().filter((r) => r.operationId === "apps/create-installation-access-token").map((r) => r.credential)).toEqual(["app:4242", "app:4242"]);
+  });
+
+  it("answers so that Octokit's throttling plugin reads a secondary limit and a spent primary limit as GitHub's", async () => {
+    await limited({ contentPerMinute: 1, now: Date.now });
+    const seen: string[] = [];
+    const Throttled = Octokit.plugin(throttling);
+    const create = () =>
+      new Throttled({
+        baseUrl: standIn.url,
+        auth: "t0ken-for-tests",
+        throttle: {
+          id: `standin-test-${Math.random()}`,
+          onSecondaryRateLimit: (retryAfter: number) => void seen.push(`secondary ${retryAfter}`),
+          onRateLimit: (retryAfter: number) => void seen.push(`primary ${retryAfter}`),
+        },
+      }).rest.repos.createCommitStatus({ owner: "octo", repo: "widgets", sha, state: "success", context: "ci" });
+    await create();
+    await expect(create()).rejects.toMatchObject({ status: 403 });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/^secondary (59|60)$/);
+
+    await limited({ primaryPerHour: 1, now: Date.now });
+    await create();
+    await expect(create()).rejects.toMatchObject({ status: 403 });
+    expect(seen[1]).toMatch(/^primary 360[0-2]$/);
   });
 });
