@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { createAppAuth } from "@octokit/auth-app";
+import Bottleneck from "bottleneck";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
@@ -40,6 +41,8 @@ export interface StatusClientOptions {
   maxRateLimitWaitSeconds?: number;
   /** Milliseconds per unit of retry wait (GitHub's retry-after is in seconds). Default 1000; tests shrink it. */
   retryBaseMs?: number;
+  /** Milliseconds between two status writes of one credential. Default 1000 (GitHub's best practices). */
+  writeIntervalMs?: number;
 }
 
 export interface CommitStatusInput {
@@ -109,17 +112,25 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
   };
 
   // GitHub paces content-creating requests per user or App installation (its
-  // best practices: one write a second, serially). The throttling plugin keys
-  // its write limiter by throttle.id, one id for the whole process unless
-  // told otherwise: so each credential gets its own, and one installation's
-  // statuses never wait behind another's.
-  const throttled = (limiter: string) => ({ ...common, throttle: { ...common.throttle, id: `dockhand-${limiter}` } });
+  // best practices: one write a second, serially; its secondary limit: 80 a
+  // minute). Each credential gets its own write queue (writeQueue below), so
+  // one installation's statuses never wait behind another's, and within a
+  // credential results go before pendings. The throttling plugin's own write
+  // limiter, one FIFO for all writes of a throttle.id, is switched off for
+  // that; its handling of rate-limit answers (retry-after, x-ratelimit-reset)
+  // stays.
+  const unpacedWrites = new Bottleneck.Group({ maxConcurrent: null, minTime: 0 });
+  const throttled = (limiter: string) => ({ ...common, throttle: { ...common.throttle, id: `dockhand-${limiter}`, write: unpacedWrites } });
+  const writeQueue = () => new Bottleneck({ maxConcurrent: 1, minTime: options.writeIntervalMs ?? 1000 });
+  /** Per write queue: when a rate limit GitHub answered (after the plugin's retries) lifts. */
+  const blockedUntil = new WeakMap<Bottleneck, number>();
 
-  let clientFor: (owner: string, repo: string) => Promise<{ octokit: Octokit; forget(): void }>;
+  let clientFor: (owner: string, repo: string) => Promise<{ octokit: Octokit; writes: Bottleneck; forget(): void }>;
   if (options.auth.kind === "token") {
     const tokenId = createHash("sha256").update(options.auth.token).digest("hex").slice(0, 16);
     const octokit = new StatusOctokit({ ...throttled(`token-${tokenId}`), auth: options.auth.token });
-    clientFor = async () => ({ octokit, forget: () => undefined });
+    const writes = writeQueue();
+    clientFor = async () => ({ octokit, writes, forget: () => undefined });
   } else {
     const appOctokit = new StatusOctokit({
       ...throttled(`app-${options.auth.appId}`),
@@ -131,6 +142,8 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
     // new id. Tokens are cached (and renewed before expiry) by auth-app.
     const installations = new Map<string, Promise<number>>();
     const installationClients = new Map<number, Octokit>();
+    // Kept when a client is forgotten: the pace belongs to the installation.
+    const installationWrites = new Map<number, Bottleneck>();
     clientFor = async (owner, repo) => {
       const key = `${owner}/${repo}`.toLowerCase();
       let installationId = installations.get(key);
@@ -149,8 +162,14 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
         }) as Octokit;
         installationClients.set(id, octokit);
       }
+      let writes = installationWrites.get(id);
+      if (writes === undefined) {
+        writes = writeQueue();
+        installationWrites.set(id, writes);
+      }
       return {
         octokit,
+        writes,
         forget: () => {
           installations.delete(key);
           installationClients.delete(id);
@@ -162,9 +181,17 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
   return {
     async setCommitStatus(status) {
       const { owner, repo } = checkInput(status);
-      const { octokit, forget } = await clientFor(owner, repo);
+      const { octokit, writes, forget } = await clientFor(owner, repo);
+      const resumeAt = blockedUntil.get(writes) ?? 0;
+      if (Date.now() < resumeAt) {
+        // Asking again before GitHub's limit resets only extends a secondary limit.
+        throw Object.assign(new Error(`GitHub's rate limit for this credential holds status writes until ${new Date(resumeAt).toISOString()}`), { status: 429 });
+      }
       try {
-        const response = await octokit.rest.repos.createCommitStatus({
+        // A result is what a pull request waits for: it goes ahead of
+        // queued pendings of the same credential (Bottleneck: lower first).
+        const priority = status.state === "pending" ? 7 : 3;
+        const response = await writes.schedule({ priority }, () => octokit.rest.repos.createCommitStatus({
           owner,
           repo,
           sha: status.sha,
@@ -172,11 +199,13 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
           context: status.context,
           description: sentDescription(status.description),
           ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
-        });
+        }));
         return { id: response.data.id };
       } catch (error) {
         const code = (error as { status?: number }).status;
         if (code === 401 || code === 404) forget();
+        const until = rateLimitedUntil(error, Date.now(), retryBaseMs);
+        if (until !== undefined) blockedUntil.set(writes, until);
         throw error;
       }
     },
@@ -217,6 +246,22 @@ function checkInput(status: CommitStatusInput): { owner: string; repo: string } 
     throw new Error(`targetUrl ${JSON.stringify(status.targetUrl)} is not an http(s) URL`);
   }
   return { owner: match[1]!, repo: match[2]! };
+}
+
+/**
+ * When a rate-limit answer lets writes resume: its retry-after (seconds, in
+ * retryBaseMs units), else its x-ratelimit-reset (epoch seconds) when the
+ * primary limit is used up. Undefined for any other error.
+ */
+export function rateLimitedUntil(error: unknown, nowMs: number, retryBaseMs = 1000): number | undefined {
+  const failure = error as { status?: number; response?: { headers?: Record<string, string | undefined> } };
+  if (failure.status !== 403 && failure.status !== 429) return undefined;
+  const headers = failure.response?.headers ?? {};
+  const retryAfter = Number(headers["retry-after"]);
+  if (headers["retry-after"] !== undefined && Number.isFinite(retryAfter)) return nowMs + retryAfter * retryBaseMs;
+  const reset = Number(headers["x-ratelimit-reset"]);
+  if (headers["x-ratelimit-remaining"] === "0" && Number.isFinite(reset)) return Math.max(reset * 1000, nowMs);
+  return undefined;
 }
 
 function reportErrors(onApiError: (event: GitHubApiErrorEvent) => void) {

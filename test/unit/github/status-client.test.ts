@@ -121,6 +121,31 @@ describe("setCommitStatus with a token", () => {
     expect(errors.map((e) => e.kind)).toEqual(["rate-limit"]);
   });
 
+  it("after a rate limit it will not wait for, holds the credential's writes until the reset instead of asking again", async () => {
+    const { standIn, client } = await setUp(undefined, { maxRateLimitWaitSeconds: 120 });
+    standIn.failNext(1, "rate-limit", { retryAfterSeconds: 3600 });
+
+    await expect(client.setCommitStatus(status)).rejects.toMatchObject({ status: 403 });
+    await expect(client.setCommitStatus({ ...status, state: "success", description: "Built" })).rejects.toThrow(/rate limit for this credential holds status writes until/);
+    expect(standIn.requests()).toHaveLength(1);
+  });
+
+  it("sends a credential's writes one at a time, writeIntervalMs apart, results ahead of queued pendings", async () => {
+    const { standIn, client } = await setUp(undefined, { writeIntervalMs: 150 });
+    const sent = [
+      client.setCommitStatus({ ...status, description: "p1" }),
+      client.setCommitStatus({ ...status, context: "dockhand/a", description: "p2" }),
+      client.setCommitStatus({ ...status, context: "dockhand/b", description: "p3" }),
+      client.setCommitStatus({ ...status, context: "dockhand/c", state: "success", description: "f1" }),
+      client.setCommitStatus({ ...status, context: "dockhand/d", state: "failure", description: "f2" }),
+    ];
+    await Promise.all(sent);
+    const writes = standIn.requests().filter((r) => r.operationId === "repos/create-commit-status");
+    // p1 was already on its way when the others queued; the results overtake p2 and p3.
+    expect(writes.map((r) => (r.body as { description: string }).description)).toEqual(["p1", "f1", "f2", "p2", "p3"]);
+    for (let i = 1; i < writes.length; i++) expect(writes[i]!.receivedAt - writes[i - 1]!.receivedAt).toBeGreaterThanOrEqual(140);
+  });
+
   it("cuts the description to 140 characters and never sends a token in it", async () => {
     const { standIn, client } = await setUp();
     const leaked = `Failed: step build printed ${token} and ghs_${"a".repeat(36)} ${"then a lot of log ".repeat(20)}`;
