@@ -1,10 +1,10 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
-import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
+import { type BuildJobs, cancelledAtAnnotation, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
-import { commitStatusFor, commitStatusToReport, type CommitStatusWanted } from "./commit-status.js";
+import { commitStatusFor, commitStatusToReport, type CommitStatusWanted, isWithheld, withheldStatus } from "./commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { ImageIndexStep } from "./image-index-step.js";
 import type { Shown } from "../github/status-client.js";
@@ -53,7 +53,15 @@ export interface ReconcilerOptions {
   imageIndex?: ImageIndexStep;
   /** Admits queued dockerd-pool Jobs to nodes with a Ready engine and a free slot (dockerd-admission-step.ts). */
   admission?: DockerdAdmissionStep;
+  /** Jobs reconciled at once (of different builds). Default defaultReconcileWorkers. */
+  workers?: number;
 }
+
+/**
+ * Enough for many credentials' status queues to move at once; few enough
+ * that a burst of events cannot flood the API server with patches.
+ */
+export const defaultReconcileWorkers = 32;
 
 /**
  * Level-triggered: every change to a build Job or its pod queues that Job;
@@ -90,7 +98,10 @@ export class Reconciler {
   private readonly resultTried = new Set<string>();
   private running = false;
   private subscribed = false;
-  private draining: Promise<void> | undefined;
+  /** Reconciles in progress, and the builds they belong to (one at a time per build). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly busyBuilds = new Set<string>();
+  private readonly workers: number;
   private readonly now: () => Date;
 
   constructor(
@@ -101,6 +112,7 @@ export class Reconciler {
     private readonly options: ReconcilerOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.workers = options.workers ?? defaultReconcileWorkers;
   }
 
   /** Starts the informers and reconciles: a replica that is alone, or the leader from the start. */
@@ -157,7 +169,7 @@ export class Reconciler {
     this.queue.clear();
     this.pendingSince.clear();
     this.failures.clear();
-    await this.draining;
+    await this.idle();
     this.reportedNotYetSeen.clear();
     this.pendingSentHere.clear();
     this.resultTried.clear();
@@ -167,7 +179,7 @@ export class Reconciler {
 
   /** Resolves when the queue is empty (tests and graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /** eventAt: when the Job/pod change that calls for this arrived; absent for timers and the start-up pass. */
@@ -175,53 +187,80 @@ export class Reconciler {
     if (!name || !this.running) return;
     if (eventAt !== undefined && !this.pendingSince.has(name)) this.pendingSince.set(name, eventAt);
     this.queue.add(name);
-    this.draining ??= this.drain().finally(() => (this.draining = undefined));
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.size > 0 && this.running) {
-      const name = this.next();
-      this.queue.delete(name!);
-      // Events arriving while this runs are after the read below: they queue the Job again with their own time.
-      const since = this.pendingSince.get(name!);
-      this.pendingSince.delete(name!);
-      let outcome: "ok" | "error" = "ok";
-      try {
-        await this.reconcile(name!);
-        this.failures.delete(name!);
-      } catch (err) {
-        outcome = "error";
-        const failures = (this.failures.get(name!) ?? 0) + 1;
-        this.failures.set(name!, failures);
-        const delayMs = retryDelayMs(failures);
-        const log = buildLogger(this.log, buildIdOfJob(name));
-        // A conflict means the cache was behind our own last write: the
-        // update event that follows brings the Job back; the retry is a
-        // safety net. Anything else is worth an operator's attention.
-        const fields = { job: name, err: apiMessage(err), failures };
-        if (isConflict(err)) log.info(fields, `Job changed since the cached copy; retrying in ${delayMs / 1000} s`);
-        else log.error(fields, `reconcile failed; retrying in ${delayMs / 1000} s`);
-        this.requeueAfter(name!, delayMs);
-      }
-      if (since !== undefined) this.options.onReconciled?.((Date.now() - since) / 1000, outcome);
-    }
+    this.startWorkers();
   }
 
   /**
-   * The queued Job to reconcile next: one that has reported nothing yet, if
-   * any, else the longest-queued. GitHub paces status writes to about one a
-   * second, so first come, first served let a Job's own pod events put it
-   * back ahead of its build's other platforms, and a quick platform could
-   * finish before its pending status was ever sent. This way every platform
-   * of a build shows pending first.
+   * Reconciles queued Jobs, up to `workers` at once and never two of one
+   * build at once (a build's Jobs share its index and its finalizers). A
+   * reconcile mostly waits (on GitHub's pacing of one credential, on the
+   * registry), so one build's wait must not hold up another's: each
+   * credential is paced on its own (status-client.ts), and a worker count
+   * well above the number of credentials keeps them all busy.
+   */
+  private startWorkers(): void {
+    while (this.running && this.inFlight.size < this.workers) {
+      const name = this.next();
+      if (name === undefined) return;
+      this.queue.delete(name);
+      const build = this.buildOf(name);
+      this.busyBuilds.add(build);
+      const task = this.reconcileQueued(name).finally(() => {
+        this.busyBuilds.delete(build);
+        this.inFlight.delete(task);
+        this.startWorkers();
+      });
+      this.inFlight.add(task);
+    }
+  }
+
+  private async reconcileQueued(name: string): Promise<void> {
+    // Events arriving while this runs are after the read below: they queue the Job again with their own time.
+    const since = this.pendingSince.get(name);
+    this.pendingSince.delete(name);
+    let outcome: "ok" | "error" = "ok";
+    try {
+      await this.reconcile(name);
+      this.failures.delete(name);
+    } catch (err) {
+      outcome = "error";
+      const failures = (this.failures.get(name) ?? 0) + 1;
+      this.failures.set(name, failures);
+      const delayMs = retryDelayMs(failures);
+      const log = buildLogger(this.log, buildIdOfJob(name));
+      // A conflict means the cache was behind our own last write: the
+      // update event that follows brings the Job back; the retry is a
+      // safety net. Anything else is worth an operator's attention.
+      const fields = { job: name, err: apiMessage(err), failures };
+      if (isConflict(err)) log.info(fields, `Job changed since the cached copy; retrying in ${delayMs / 1000} s`);
+      else log.error(fields, `reconcile failed; retrying in ${delayMs / 1000} s`);
+      if (this.running) this.requeueAfter(name, delayMs);
+    }
+    if (since !== undefined) this.options.onReconciled?.((Date.now() - since) / 1000, outcome);
+  }
+
+  /** The build a queued Job belongs to (its own name once the Job is gone from the cache). */
+  private buildOf(name: string): string {
+    return this.informers.jobs.get(name, this.jobs.namespace)?.metadata?.labels?.[labelKeys.buildId] ?? name;
+  }
+
+  /**
+   * The queued Job to reconcile next, of a build no worker has: one that has
+   * reported nothing yet, if any, else the longest-queued. GitHub paces a
+   * credential's status writes to about one a second, so first come, first
+   * served let a Job's own pod events put it back ahead of its build's other
+   * platforms, and a quick platform could finish before its pending status
+   * was ever sent.
    */
   private next(): string | undefined {
+    let oldest: string | undefined;
     for (const name of this.queue) {
+      if (this.busyBuilds.has(this.buildOf(name))) continue;
       const job = this.informers.jobs.get(name, this.jobs.namespace);
       if (job && job.metadata?.annotations?.[annotationKeys.reported] === undefined && !this.reportedNotYetSeen.has(name)) return name;
+      oldest ??= name;
     }
-    const [first] = this.queue;
-    return first;
+    return oldest;
   }
 
   private requeueAfter(name: string, ms: number): void {
@@ -276,22 +315,20 @@ export class Reconciler {
     const seen = annotations[annotationKeys.reported];
     if (this.reportedNotYetSeen.get(name) === seen) this.reportedNotYetSeen.delete(name);
     const reported = this.reportedNotYetSeen.get(name) ?? seen;
-    const wanted = commitStatusToReport(platform, reported);
-    if (reported !== wanted.state) {
+    if (isWithheld(platform, reported)) {
+      await this.record(name, withheldStatus);
+      log.info({ platform: platform.platform }, "cancelled before its first status: none sent");
+      return;
+    }
+    const wanted = reported === withheldStatus ? undefined : commitStatusToReport(platform, reported);
+    if (wanted !== undefined && reported !== wanted.state) {
       const report = statusReportFor(job, platform.statusContext, wanted);
       const firstTry = this.pendingSentHere.has(name) && !this.resultTried.has(name);
       if (wanted.final) this.resultTried.add(name);
       await sendAndRecord(
         wanted,
         () => this.report(report),
-        async () => {
-          this.reportedNotYetSeen.set(name, wanted.state);
-          try {
-            await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: wanted.state });
-          } catch (err) {
-            if (!isNotFound(err)) throw err;
-          }
-        },
+        () => this.record(name, wanted.state),
         firstTry ? undefined : async () => (await this.report.shown?.(report)) ?? "this",
         // A pending recorded and then lost in a crash before it went out: the pull request still shows pending first.
         () => this.report(statusReportFor(job, platform.statusContext, commitStatusFor({ ...platform, state: "queued" }))),
@@ -309,7 +346,7 @@ export class Reconciler {
     const deriveOptions = { now: this.now(), unschedulableAfterSeconds: this.options.unschedulableAfterSeconds };
     if (this.options.imageIndex && (await this.options.imageIndex.reconcileIndex(job, deriveOptions))) return;
 
-    if (!wanted.final) return;
+    if (wanted !== undefined && !wanted.final) return;
     if (platform.state === "error" && ended === undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
       // Unschedulable past the limit: record why before deleting, so the
       // deleted Job still explains itself to GET /v1/builds/{id}.
@@ -320,6 +357,30 @@ export class Reconciler {
     // Every Job of a multi-platform build stays until the index status is out too.
     if (this.options.imageIndex?.holdsFinalizer(job)) return;
     await this.jobs.releaseFinalizer(job);
+    await this.expireCancelled(name, job);
+  }
+
+  /**
+   * A cancelled Job is suspended, not finished, so the TTL controller never
+   * collects it: it is deleted here, as long after its cancellation as a
+   * finished Job is kept. The timer is rebuilt from the Job after a restart.
+   */
+  private async expireCancelled(name: string, job: V1Job): Promise<void> {
+    const cancelledAt = Date.parse(job.metadata?.annotations?.[cancelledAtAnnotation] ?? "");
+    if (!Number.isFinite(cancelledAt) || job.metadata?.deletionTimestamp) return;
+    const due = cancelledAt + (job.spec?.ttlSecondsAfterFinished ?? 0) * 1000 - this.now().getTime();
+    if (due <= 0) await this.jobs.delete(name);
+    else this.requeueAfter(name, due + 50);
+  }
+
+  /** Records on the Job what was reported for it (dockhand.dev/reported). */
+  private async record(name: string, state: string): Promise<void> {
+    this.reportedNotYetSeen.set(name, state);
+    try {
+      await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: state });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   private scheduleUnschedulableCheck(name: string, createdAt: Date | string | undefined): void {
