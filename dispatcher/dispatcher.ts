@@ -8,7 +8,7 @@ import pino, { type Logger } from "pino";
 import { authConfigured, securityFor } from "./api/security.js";
 import { buildServer } from "./api/server.js";
 import { LiveConfig, type ReloadResult } from "./config/live-config.js";
-import { isFinished } from "./kube/build-jobs.js";
+import { isEnded } from "./kube/build-jobs.js";
 import { labelKeys, repositoryHash } from "./plan/names.js";
 import type { BuildCanceller } from "./webhooks/github-webhooks.js";
 import type { Config } from "./config/schema.js";
@@ -62,7 +62,7 @@ function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repo
       async find(labels, createdBefore) {
         const jobs = await kubernetes.jobs.jobsLabelled(labels);
         const ids = jobs
-          .filter((job) => !isFinished(job) && !job.metadata?.deletionTimestamp)
+          .filter((job) => !isEnded(job))
           .filter((job) => !createdBefore || new Date(job.metadata?.creationTimestamp ?? 0).getTime() < createdBefore.getTime())
           .map((job) => job.metadata?.labels?.[labelKeys.buildId])
           .filter((id): id is string => Boolean(id));

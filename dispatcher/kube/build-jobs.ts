@@ -19,8 +19,10 @@ import { isAlreadyExists, isNotFound } from "./api-errors.js";
  */
 export const reportFinalizer = "dockhand.dev/report";
 
-/** Set (with a reason) just before a cancelled build's Jobs are deleted. */
+/** Set (with a reason) on a cancelled build's Jobs, with the suspension that stops their pods. */
 export const cancelledAnnotation = "dockhand.dev/cancelled";
+/** When the Job was cancelled: it is deleted ttlSecondsAfterFinished later, as a finished Job is. */
+export const cancelledAtAnnotation = "dockhand.dev/cancelled-at";
 
 export class IdempotencyConflict extends Error {
   constructor(readonly jobName: string) {
@@ -142,24 +144,31 @@ export class BuildJobs {
    */
   async activeJobsOf(repositoryHash: string): Promise<number> {
     const jobs = await this.jobsLabelled({ [labelKeys.repositoryHash]: repositoryHash });
-    return jobs.filter((job) => !isFinished(job) && !job.metadata?.deletionTimestamp).length;
+    return jobs.filter((job) => !isEnded(job)).length;
   }
 
   /**
-   * Cancels a build: marks each Job with the reason, then deletes it in the
-   * foreground so its pods (and their processes) go first. The report
-   * finalizer keeps the Job visible until the reconciler has reported
-   * "cancelled". Jobs that already finished are left as they are.
+   * Cancels a build: marks each Job with the reason and suspends it, in one
+   * patch, so the Job controller deletes its pods (and their processes) at
+   * once. The Job itself stays, readable through the API for as long as a
+   * finished one (the reconciler deletes it ttlSecondsAfterFinished after
+   * the cancellation). Jobs that already ended are left as they are.
    */
-  async cancel(buildId: string, reason: string): Promise<V1Job[]> {
+  async cancel(buildId: string, reason: string, now = new Date()): Promise<V1Job[]> {
     const jobs = await this.jobsOf(buildId);
     const cancelled: V1Job[] = [];
     for (const job of jobs) {
-      if (job.metadata?.deletionTimestamp || isFinished(job)) continue;
+      if (isEnded(job)) continue;
       const name = job.metadata!.name!;
       try {
-        await this.patchAnnotations(name, { [cancelledAnnotation]: reason });
-        await this.batch.deleteNamespacedJob({ namespace: this.namespace, name, propagationPolicy: "Foreground" });
+        await this.batch.patchNamespacedJob(
+          {
+            namespace: this.namespace,
+            name,
+            body: { metadata: { annotations: { [cancelledAnnotation]: reason, [cancelledAtAnnotation]: now.toISOString() } }, spec: { suspend: true } },
+          },
+          mergePatch,
+        );
         cancelled.push(job);
       } catch (err) {
         if (!isNotFound(err)) throw err;
@@ -238,6 +247,11 @@ export class BuildJobs {
   async readLog(pod: string, container: string, tailLines?: number): Promise<string> {
     return this.core.readNamespacedPodLog({ namespace: this.namespace, name: pod, container, tailLines });
   }
+}
+
+/** Finished, cancelled or being deleted: the Job runs nothing more and holds no build slot. */
+export function isEnded(job: V1Job): boolean {
+  return isFinished(job) || job.metadata?.annotations?.[cancelledAnnotation] !== undefined || job.metadata?.deletionTimestamp !== undefined;
 }
 
 export function isFinished(job: V1Job): boolean {

@@ -28,7 +28,7 @@ import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import type { BuildState, PlatformPhase, PlatformState } from "../reconcile/build-state.js";
-import { commitStatusFor, isFinalCommitState } from "../reconcile/commit-status.js";
+import { commitStatusFor, isFinalCommitState, isWithheld, withheldStatus } from "../reconcile/commit-status.js";
 import { manifestAnnouncement, nextManifestStep } from "../reconcile/image-index-state.js";
 import { readBackFailure } from "../reconcile/read-back-failure.js";
 import { type ReconcilerLog, retryDelayMs, type StatusReporter } from "../reconcile/reconciler.js";
@@ -600,6 +600,13 @@ export class LocalExecutor implements Executor {
   }
 
   private async reportOnce(build: LocalBuild, platform: PlatformRecord): Promise<void> {
+    if (platform.reported === withheldStatus) return;
+    if (isWithheld(platform, platform.reported)) {
+      platform.reported = withheldStatus;
+      await this.save(build);
+      this.reconcileManifest(build);
+      return;
+    }
     const wanted = commitStatusFor(platformStateOf(platform));
     if (platform.reported === wanted.state) return;
     await this.options.report({
@@ -642,6 +649,11 @@ export class LocalExecutor implements Executor {
         platformsFinal: record.platforms.every((platform) => isFinalCommitState(platform.reported)),
       });
       if (step.kind === "none") return;
+      if (step.kind === "withhold") {
+        record.manifestReported = withheldStatus;
+        await this.save(build);
+        return;
+      }
       if (step.kind === "push") {
         const platforms = record.platforms.map((platform) => ({ platform: platform.platform, name: `${record.id} ${platform.platform}`, record: platform.imageRecord }));
         record.indexResult = await pushImageIndex(this.registry.http, manifest.tags, platforms);
@@ -679,7 +691,7 @@ export class LocalExecutor implements Executor {
     for (const [buildId, build] of this.builds) {
       const platforms = build.record.platforms;
       const done =
-        platforms.every((platform) => isFinal(platform) && platform.reported === commitStatusFor(platformStateOf(platform)).state) &&
+        platforms.every((platform) => isFinal(platform) && (platform.reported === withheldStatus || platform.reported === commitStatusFor(platformStateOf(platform)).state)) &&
         (build.record.index === undefined || isFinalCommitState(build.record.manifestReported));
       const finishedAt = Math.max(...platforms.map((platform) => Date.parse(platform.finishedAt ?? "") || Infinity));
       if (!done || build.work.size > 0 || !(finishedAt < cutoff)) continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PlatformState } from "./build-state.js";
-import { commitStatusToReport } from "./commit-status.js";
+import { commitStatusToReport, isFinalCommitState, isWithheld, withheldStatus } from "./commit-status.js";
 
 const platform = (overrides: Partial<PlatformState>): PlatformState => ({
   platform: "windows/amd64:ltsc2022",
@@ -34,5 +34,15 @@ describe("commitStatusToReport", () => {
   it("reports a running platform as it is, first time or not", () => {
     expect(commitStatusToReport(platform({ state: "running", node: "linux-0" }), undefined)).toMatchObject({ state: "pending", final: false });
     expect(commitStatusToReport(platform({ state: "queued" }), undefined).description).toBe("Queued: no RUN in windows stages: BuildKit");
+  });
+});
+
+describe("isWithheld", () => {
+  it("holds back every status of a platform cancelled before its first one went out, and only that", () => {
+    expect(isWithheld(platform({ state: "cancelled" }), undefined)).toBe(true);
+    expect(isWithheld(platform({ state: "cancelled" }), "pending")).toBe(false);
+    expect(isWithheld(platform({ state: "failed" }), undefined)).toBe(false);
+    // Recorded as withheldStatus, it counts as final: the Job's finalizer can go.
+    expect(isFinalCommitState(withheldStatus)).toBe(true);
   });
 });

@@ -9,11 +9,25 @@ export interface CommitStatusWanted {
   final: boolean;
 }
 
-const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error"]);
+/**
+ * Recorded instead of a commit state when a platform (or a build's index)
+ * was cancelled before anything of it reached GitHub: nothing is sent for it
+ * then, ever. A push that supersedes a long queue costs no writes for the
+ * builds that never started showing, and GitHub's write budget goes to
+ * statuses someone sees.
+ */
+export const withheldStatus = "none";
+
+const finalCommitStates: ReadonlySet<string> = new Set(["success", "failure", "error", withheldStatus]);
 
 /** Whether a commit state (as reported, or recorded on a Job) ends its context: nothing follows it. */
 export function isFinalCommitState(state: string | undefined): state is string {
   return state !== undefined && finalCommitStates.has(state);
+}
+
+/** A cancelled platform of which nothing was reported: it gets no status at all. */
+export function isWithheld(platform: Pick<PlatformState, "state">, reported: string | undefined): boolean {
+  return reported === undefined && platform.state === "cancelled";
 }
 
 export function commitStatusFor(platform: PlatformState): CommitStatusWanted {

@@ -3,7 +3,7 @@
 // dockerd Job; the Jobs and the dockerd pods are the whole state.
 
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { type BuildJobs, cancelledAnnotation, isFinished } from "../kube/build-jobs.js";
+import { type BuildJobs, cancelledAnnotation, isEnded, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
@@ -86,7 +86,7 @@ export class DockerdAdmissionStep {
       const admittedTo = this.admittedNotYetSeen.get(name) ?? job.metadata.annotations?.[annotationKeys.admittedNode] ?? nodeOfPod(job, pods);
       if (DockerdAdmissionStep.isQueued(job) && admittedTo === undefined) {
         queued.push({ job: name, version: windowsVersionOf(job), createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
-      } else if (admittedTo !== undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
+      } else if (admittedTo !== undefined && !isEnded(job)) {
         running.push({ job: name, node: admittedTo });
       }
     }

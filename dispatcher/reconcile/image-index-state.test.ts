@@ -129,6 +129,9 @@ describe("nextManifestStep (both executors' index step)", () => {
     ["a platform failed: error naming it", failed, { reported: "pending", ...done }, { kind: "report", wanted: { state: "error", description: "No index pushed: a failed" } }],
     ["a platform failed but its own failure is not out yet: wait (the index's status comes last)", failed, { reported: "pending", platformsFinal: false }, { kind: "none" }],
     ["final is final, whatever is derived later", waiting, { reported: "error", platformsFinal: false }, { kind: "none" }],
+    ["cancelled before anything of the index went out: withhold (no status at all)", { ...failed, cancelled: true }, { reported: undefined, ...done }, { kind: "withhold" }],
+    ["cancelled after its pending went out: the error follows", { ...failed, cancelled: true }, { reported: "pending", ...done }, { kind: "report", wanted: { state: "error" } }],
+    ["withheld is final: nothing more", { ...failed, cancelled: true }, { reported: "none", ...done }, { kind: "none" }],
   ];
   it.each(cases)("%s", (_name, manifest, said, expected) => {
     expect(nextManifestStep(manifest, said)).toMatchObject(expected);

@@ -19,6 +19,8 @@ export interface ManifestState {
   message?: string;
   /** Every platform succeeded and was read from the registry; the index can be pushed. */
   ready?: boolean;
+  /** A platform was cancelled: the index will never be pushed. */
+  cancelled?: boolean;
 }
 
 /** What the reconciler records (annotation dockhand.dev/index) once it has pushed the index, or given up. */
@@ -72,7 +74,8 @@ export function manifestStateOf(plan: IndexPlan, record: IndexRecord | undefined
     .map((name) => byPlatform.get(name)!)
     .filter((p) => p.state !== "succeeded")
     .map((p) => `${p.platform} ${p.state === "error" ? "errored" : p.state}`);
-  if (unsuccessful.length > 0) return { ...base, state: "failed", message: `no index pushed: ${unsuccessful.join(", ")}` };
+  const cancelled = plan.platforms.some((name) => byPlatform.get(name)!.state === "cancelled");
+  if (unsuccessful.length > 0) return { ...base, state: "failed", message: `no index pushed: ${unsuccessful.join(", ")}`, ...(cancelled ? { cancelled } : {}) };
   return { ...base, state: "pending", ready: true, message: `pushing the index of ${plan.platforms.length} platforms` };
 }
 
@@ -99,6 +102,8 @@ export type ManifestStep =
   | { kind: "none" }
   /** Report pending first, in the executor's own words (it knows the platforms). */
   | { kind: "announce" }
+  /** Cancelled before its first status went out: record withheldStatus, send nothing. */
+  | { kind: "withhold" }
   | { kind: "report"; wanted: CommitStatusWanted }
   | { kind: "push" };
 
@@ -128,6 +133,7 @@ export function nextManifestStep(manifest: ManifestState, said: ManifestReports)
   if (isFinalCommitState(said.reported)) return { kind: "none" };
   const wanted = manifestCommitStatus(manifest);
   const announced = said.announced ?? said.reported !== undefined;
+  if (!announced && manifest.cancelled) return { kind: "withhold" };
   if (!announced && (manifest.ready || wanted.final)) return { kind: "announce" };
   if (manifest.ready) return { kind: "push" };
   if (said.reported === wanted.state) return { kind: "none" };

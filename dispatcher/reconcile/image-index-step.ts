@@ -22,7 +22,7 @@ import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation,
 import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestAnnouncement, type ManifestState, nextManifestStep } from "./image-index-state.js";
 import { readBackFailure } from "./read-back-failure.js";
 import { pushImageIndex, readPushedImage } from "./registry-steps.js";
-import { type CommitStatusWanted, isFinalCommitState } from "./commit-status.js";
+import { type CommitStatusWanted, isFinalCommitState, withheldStatus } from "./commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { StatusReporter } from "./reconciler.js";
 
@@ -154,6 +154,11 @@ export class ImageIndexStep {
         return false;
       case "announce":
         return this.announce(job, manifest, buildJobs);
+      case "withhold":
+        this.reportedNotYetSeen.set(buildId, withheldStatus);
+        await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: withheldStatus });
+        this.log.info({ buildId, context: manifest.statusContext }, "cancelled before its index was announced: no status sent");
+        return true;
       case "push": {
         const record = await this.push(buildId, manifest.tags, buildJobs);
         this.indexNotYetSeen.set(buildId, record);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { readManifest } from "../bed/registry.js";
-import { type Bed, bedSharedSecret, setUpBed, startBedDispatcher, waitForStatuses } from "../integration/harness.js";
+import { type Bed, bedSharedSecret, heldBy, setUpBed, startBedDispatcher, waitForStatuses } from "../integration/harness.js";
 import type { RecordedStatus } from "../github-standin/github-standin.js";
 import { type RunContext, runStep, startStep, until, workspace } from "./runner-contract.js";
 
@@ -45,6 +45,9 @@ async function buildState(id: string): Promise<{ status: number; body: any }> {
 async function jobsOf(id: string): Promise<number> {
   return (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: `dockhand.dev/build-id=${id}` })).items.length;
 }
+
+// A cancelled build's Jobs stay, suspended and let go, readable until ttlSecondsAfterFinished.
+const released = async (id: string) => ((await heldBy(bed, id)) === 0 ? true : undefined);
 
 const finalStatusesFor = (id: string) =>
   bed.github.statuses().filter((s) => s.target_url?.endsWith(`/v1/builds/${id}`) && s.state !== "pending");
@@ -282,7 +285,7 @@ describe("wait: false", () => {
 });
 
 describe("timeout", () => {
-  it("ends the wait, cancels the build at the dispatcher and leaves no Job behind", async () => {
+  it("ends the wait, cancels the build at the dispatcher and leaves nothing running", async () => {
     const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo long-${unique()} && sleep 300\n` });
     const result = await runStep("main", inputs({ platforms: "linux/amd64", timeout: "20s" }), context);
     expect(result.exitCode).toBe(1);
@@ -291,7 +294,7 @@ describe("timeout", () => {
     expect(result.seconds).toBeLessThan(60);
     expect(result.summary).toContain("Cancelled: timeout");
     expect(result.state).toEqual({ buildId: id, settled: "cancelled" });
-    await until("the Jobs to be deleted", async () => ((await jobsOf(id)) === 0 ? true : undefined), 30_000);
+    await until("the pods to stop and the Jobs to be let go", () => released(id), 30_000);
     const statuses = await until("a final status", () => (finalStatusesFor(id).length > 0 ? finalStatusesFor(id) : undefined), 30_000);
     expect(statuses.map((s) => [s.state, s.description])).toEqual([["error", "Cancelled"]]);
   });
@@ -319,7 +322,7 @@ describe("a cancelled workflow", () => {
     expect(result.stdout).toContain("received SIGTERM");
     expect(result.stdout).toContain(`::error::the runner sent SIGTERM; build ${id} was cancelled at the dispatcher`);
     expect(result.state).toEqual({ buildId: id, settled: "cancelled" });
-    await until("the Jobs to be deleted", async () => ((await jobsOf(id)) === 0 ? true : undefined), 30_000);
+    await until("the pods to stop and the Jobs to be let go", () => released(id), 30_000);
 
     const post = await runStep("post", inputs({ platforms: "linux/amd64" }), context, result.state);
     expect(post.exitCode).toBe(0);
@@ -353,7 +356,7 @@ describe("a cancelled workflow", () => {
     const post = await runStep("post", inputs({ platforms: "linux/amd64" }), context, killed.state);
     expect(post.exitCode, post.stdout).toBe(0);
     expect(post.stdout).toContain(`the step did not finish following build ${id}: cancelled it at the dispatcher`);
-    await until("the Jobs to be deleted", async () => ((await jobsOf(id)) === 0 ? true : undefined), 30_000);
+    await until("the pods to stop and the Jobs to be let go", () => released(id), 30_000);
     const statuses = await until("a final status", () => (finalStatusesFor(id).length > 0 ? finalStatusesFor(id) : undefined), 30_000);
     expect(statuses.map((s) => [s.state, s.description])).toEqual([["error", "Cancelled"]]);
   });

@@ -197,3 +197,22 @@ export function statusesFor(statuses: RecordedStatus[], context: string): Record
 export function ctx(dockerfile: string, extra: Record<string, string> = {}): Record<string, string> {
   return { Dockerfile: dockerfile, ...extra };
 }
+
+/**
+ * What a build still holds in the cluster: its pods, and its Jobs that keep
+ * the report finalizer or could still start one (neither finished nor
+ * suspended). 0 once it ended and was let go; a cancelled build's Jobs stay
+ * (suspended, readable) until ttlSecondsAfterFinished.
+ */
+export async function heldBy(bed: Bed, buildId: string): Promise<number> {
+  const labelSelector = `dockhand.dev/build-id=${buildId}`;
+  const [jobs, pods] = await Promise.all([
+    bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector }),
+    bed.k.core.listNamespacedPod({ namespace: bed.namespace, labelSelector }),
+  ]);
+  const held = jobs.items.filter((job) => {
+    const finished = (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+    return (job.metadata?.finalizers ?? []).includes("dockhand.dev/report") || !(finished || job.spec?.suspend === true);
+  });
+  return held.length + pods.items.length;
+}

@@ -213,6 +213,6 @@ export function prefersHtml(accept: string | string[] | undefined): boolean {
 }
 
 function notFoundPage(id: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Build not found · dockhand</title></head><body><h1>Build ${escapeHtml(id)} not found</h1><p>A finished build is kept for limits.ttlSecondsAfterFinished after it ends; a cancelled one only until its cancellation is reported (its Jobs are deleted then).</p></body></html>\n`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Build not found · dockhand</title></head><body><h1>Build ${escapeHtml(id)} not found</h1><p>A finished or cancelled build is kept for limits.ttlSecondsAfterFinished after it ends, then deleted: check the id, or whether it ended longer ago than that.</p></body></html>\n`;
 }
 

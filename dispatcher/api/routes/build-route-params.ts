@@ -15,7 +15,7 @@ export function buildIdParam(params: unknown): string {
 }
 
 export function notFound(id: string) {
-  return { error: `build ${id} not found`, field: "id", hint: "a finished build is kept for limits.ttlSecondsAfterFinished after it ends; a cancelled one only until its cancellation is reported (its Jobs are deleted then)" };
+  return { error: `build ${id} not found`, field: "id", hint: "a finished or cancelled build is kept for limits.ttlSecondsAfterFinished after it ends, then deleted; check the id, or whether it ended longer ago than that" };
 }
 
 /** `resume=<slug>/<step>:<n>,…`: how many lines of each step the client has already shown. */

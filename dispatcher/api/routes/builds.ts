@@ -116,7 +116,7 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
 
   app.delete(
     "/v1/builds/:id",
-    { schema: { summary: "Cancel a build: its Jobs and pods are deleted; statuses become error \"Cancelled\"", security: [{ oidc: [] }, { sharedSecret: [] }], params: IdParams, response: { 202: BuildStateSchema, "4xx": ErrorSchema } } },
+    { schema: { summary: "Cancel a build: its pods are stopped and its Jobs kept, readable, for limits.ttlSecondsAfterFinished; each platform whose pending status went out gets error \"Cancelled\", one whose pending never went out gets no status", security: [{ oidc: [] }, { sharedSecret: [] }], params: IdParams, response: { 202: BuildStateSchema, "4xx": ErrorSchema } } },
     async (request, reply) => {
       const id = buildIdParam(request.params);
       const build = await executor.cancel(id, "cancelled through the API");
