@@ -154,7 +154,7 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
           kc: kube.kc,
           namespace: config.kubernetes.namespace,
           identity: options.leaderElection?.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
-          timing: options.leaderElection?.timing,
+          timing: options.leaderElection?.timing ?? config.kubernetes.leaderElection,
           log: { info: (fields, message) => log.info(fields, message), warn: (fields, message) => log.warn(fields, message) },
           onStartedLeading: () => (executor as KubernetesExecutor).setReconciling(true),
           onStoppedLeading: () => (executor as KubernetesExecutor).setReconciling(false),

@@ -166,6 +166,30 @@ export const ConfigSchema = Type.Object(
         kubeconfig: Type.Optional(
           Type.String({ minLength: 1, description: "Path to a kubeconfig; unset means in-cluster credentials." }),
         ),
+        leaderElection: section(
+          {
+            leaseDurationSeconds: Type.Integer({
+              minimum: 2,
+              maximum: 300,
+              default: 15,
+              description:
+                "How long a standby replica waits after the leader's Lease stopped changing before it takes over (a leader that crashed). A restarted container of the leader's own pod takes it back at once.",
+            }),
+            renewDeadlineSeconds: Type.Integer({
+              minimum: 1,
+              maximum: 299,
+              default: 10,
+              description: "How long the leader keeps reconciling while it cannot renew the Lease; less than leaseDurationSeconds.",
+            }),
+            retryPeriodSeconds: Type.Integer({
+              minimum: 1,
+              maximum: 60,
+              default: 2,
+              description: "How often the leader renews and standbys try; less than renewDeadlineSeconds.",
+            }),
+          },
+          "The Lease that decides which replica reconciles and reports (client-go's defaults: 15/10/2 s). Shorter means a faster takeover after a crash and more Lease writes.",
+        ),
       },
       "Where build Jobs are created.",
     ),

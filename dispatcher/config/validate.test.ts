@@ -21,7 +21,7 @@ describe("resolveConfig", () => {
       listen: { host: "0.0.0.0", port: 8080, shutdownGraceSeconds: 10 },
       publicUrl: "http://dockhand.dockhand.svc:8080",
       executor: "auto",
-      kubernetes: { namespace: "dockhand" },
+      kubernetes: { namespace: "dockhand", leaderElection: { leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 } },
       contexts: { dir: "/var/lib/dockhand/contexts", maxBytes: 1073741824, maxUnpackedBytes: 10737418240, ttlSeconds: 21600, signingKey },
       dockerPool: {
         pools: {},
@@ -67,7 +67,7 @@ describe("resolveConfig", () => {
       },
       expected: {
         listen: { host: "127.0.0.1", port: 18080 }, publicUrl: "http://127.0.0.1:18080", executor: "local",
-        kubernetes: { namespace: "builds" }, contexts: expect.objectContaining({ signingKey: "s".repeat(40) }),
+        kubernetes: expect.objectContaining({ namespace: "builds" }), contexts: expect.objectContaining({ signingKey: "s".repeat(40) }),
         github: {
           apiUrl: "https://api.github.com",
           app: { appId: 123, privateKey: "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----" },
@@ -78,7 +78,7 @@ describe("resolveConfig", () => {
       name: "empty env variables count as unset",
       raw: base,
       env: { DOCKHAND_GITHUB_TOKEN: "", DOCKHAND_NAMESPACE: "" },
-      expected: { kubernetes: { namespace: "dockhand" }, github: { apiUrl: "https://api.github.com" } },
+      expected: { kubernetes: expect.objectContaining({ namespace: "dockhand" }), github: { apiUrl: "https://api.github.com" } },
     },
     {
       name: "a full pool and BuildKit setup",
@@ -151,7 +151,7 @@ describe("resolveConfig", () => {
     {
       name: "a misspelled key",
       raw: { ...base, kubernetes: { namespce: "x" } },
-      problems: [{ key: "kubernetes.namespce", message: "is not a known key (known here: namespace, kubeconfig)" }],
+      problems: [{ key: "kubernetes.namespce", message: "is not a known key (known here: namespace, kubeconfig, leaderElection)" }],
     },
     {
       name: "an unknown top-level key",
@@ -209,6 +209,14 @@ describe("resolveConfig", () => {
       name: "a prune size below a Windows base image",
       raw: { ...base, dockerPool: { keepStorage: "2Gi" } },
       problems: [{ key: "dockerPool.keepStorage", message: '"2Gi" is below 10Gi: a Windows Server Core base image alone is about 5 GB on disk, so every build would prune the base the next one needs; keep at least 10Gi' }],
+    },
+    {
+      name: "a Lease renew deadline not shorter than the Lease, and a retry not shorter than the deadline",
+      raw: { ...base, kubernetes: { leaderElection: { leaseDurationSeconds: 5, renewDeadlineSeconds: 5, retryPeriodSeconds: 5 } } },
+      problems: [
+        { key: "kubernetes.leaderElection.renewDeadlineSeconds", message: "is 5, not less than leaseDurationSeconds (5): a leader that cannot renew would still reconcile after another took over" },
+        { key: "kubernetes.leaderElection.retryPeriodSeconds", message: "is 5, not less than renewDeadlineSeconds (5): the leader would give up before its first retry" },
+      ],
     },
     {
       name: "no per-node limit",

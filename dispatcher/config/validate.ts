@@ -219,6 +219,13 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
     add("github.app.privateKey", "is not a PEM private key (-----BEGIN RSA PRIVATE KEY----- …)");
   }
   addDockerPoolProblems(config, add);
+  const lease = config.kubernetes.leaderElection;
+  if (lease.renewDeadlineSeconds >= lease.leaseDurationSeconds) {
+    add("kubernetes.leaderElection.renewDeadlineSeconds", `is ${lease.renewDeadlineSeconds}, not less than leaseDurationSeconds (${lease.leaseDurationSeconds}): a leader that cannot renew would still reconcile after another took over`);
+  }
+  if (lease.retryPeriodSeconds >= lease.renewDeadlineSeconds) {
+    add("kubernetes.leaderElection.retryPeriodSeconds", `is ${lease.retryPeriodSeconds}, not less than renewDeadlineSeconds (${lease.renewDeadlineSeconds}): the leader would give up before its first retry`);
+  }
   const buildctlImage = parseImageReference(config.buildkit.image);
   if (!buildctlImage.ok) add("buildkit.image", `${quote(config.buildkit.image)} ${buildctlImage.problem}`);
   const cache = config.buildkit.cacheRepository;

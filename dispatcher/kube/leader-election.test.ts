@@ -16,6 +16,8 @@ describe("decide", () => {
     { name: "another holder, unchanged for 15 s: take over, one more transition", lease: lease("b"), observation: seenAt(0), now: 15_000, want: { action: "replace", transition: true, holder: "a", transitions: 3 } },
     { name: "released (empty holder): take over at once, not a transition count", lease: lease(""), observation: seenAt(0), now: 1, want: { action: "replace", transition: true, holder: "a", transitions: 2 } },
     { name: "we hold it: renew, acquireTime kept", lease: lease("a"), observation: seenAt(0), now: 1_000, want: { action: "replace", transition: false, holder: "a", transitions: 2 } },
+    // The leader's container restarted in its pod (same POD_NAME): no wait for its own Lease to expire.
+    { name: "we held it before a restart (nothing observed yet): take it back at once", lease: lease("a"), observation: undefined, now: 1, want: { action: "replace", transition: false, holder: "a", transitions: 2 } },
   ])("$name", ({ lease: current, observation, now, want }) => {
     const decision = decide(current, observation, "a", defaultLeaseTiming, now);
     if (want.action !== "replace") {
