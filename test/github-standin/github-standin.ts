@@ -11,7 +11,7 @@ import { GitHubLimiter, tooManyStatuses, type GitHubLimits, type LimitKind } fro
 
 export { gitHubLimits, type GitHubLimits, type LimitKind } from "./limits.js";
 
-export type FailureKind = "server-error" | "secondary-rate-limit" | "rate-limit";
+export type FailureKind = "server-error" | "bad-gateway" | "secondary-rate-limit" | "secondary-rate-limit-429" | "rate-limit";
 
 export interface GitHubStandInOptions {
   /**
@@ -382,6 +382,9 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
     switch (injection.kind) {
       case "server-error":
         return { status: 500, body: { message: "Server Error" } };
+      case "bad-gateway":
+        // What a failed hop in front of the API answers (the fault suite's bursts).
+        return { status: 502, body: { message: "Server Error" } };
       case "secondary-rate-limit":
         // As GitHub sends it: 403, retry-after, and a primary budget that is not exhausted.
         return {
@@ -390,6 +393,16 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
           body: {
             message:
               "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.",
+            documentation_url: `${docs}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
+          },
+        };
+      case "secondary-rate-limit-429":
+        // GitHub documents "a 403 or 429 response" for a secondary limit; this is the 429.
+        return {
+          status: 429,
+          headers: { "retry-after": String(injection.retryAfterSeconds) },
+          body: {
+            message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
             documentation_url: `${docs}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits`,
           },
         };
