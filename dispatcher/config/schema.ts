@@ -1,6 +1,6 @@
 // The dispatcher's one configuration: a TypeBox schema (the TS type, the
 // defaults and the documentation in one place). Every key has a description;
-// describeConfig() turns them into the README table. Keys holding secrets are
+// describeConfig() turns them into the table in docs/configuration.md. Keys holding secrets are
 // marked `secret: true` so nothing ever prints their values.
 
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
@@ -548,7 +548,7 @@ export interface ConfigKeyDescription {
   readonly description: string;
 }
 
-/** One row per leaf key, in schema order: the source of the README's config table. */
+/** One row per leaf key, in schema order: the source of the config table in docs/configuration.md. */
 export function describeConfig(): ConfigKeyDescription[] {
   const rows: ConfigKeyDescription[] = [];
   const walk = (schema: TSchema, prefix: string, required: boolean) => {
