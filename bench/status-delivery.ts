@@ -7,7 +7,8 @@
 // (startBedDispatcher: in this process, KubernetesExecutor, own namespace).
 //
 //   npx tsx bench/status-delivery.ts [builds=100] [spreadSeconds=50] [cancelled=201]
-//   (npm run bench:status-delivery; 0 skips a part)
+//   (npm run bench:status-delivery; 0 skips a part; DOCKHAND_BENCH_DEBUG=1
+//   prints each build's timeline to stderr)
 //
 // 1. Delivery: `builds` real single-platform builds (linux/amd64, BuildKit,
 //    COPY of a tiny file onto the bed's local base, each its own content and
@@ -32,9 +33,12 @@
 //    /v1/builds/{id}, as soon as all were accepted and their pods exist.
 //    Measured: until every Job of theirs is released (report finalizer gone,
 //    or the Job gone) and none of their pods is left Pending or Running; the
-//    status writes it took, and what each build ended up showing. Floor: the
-//    same number of writes, per installation as dockhand sent them, at one a
-//    second per installation.
+//    status writes it took (pendings among them: each needs a result too),
+//    and what each build ended up showing. Two floors, by the ideal client
+//    at one write a second per installation: the same writes as dockhand
+//    sent after the cancel, per installation as it sent them; and only the
+//    writes needed, a result for each build that showed pending when the
+//    cancel went out.
 //
 // The bed is shared and the machine has 2 cores: figures are noisy, and the
 // floor is measured in the same run so that the comparison holds.
@@ -387,10 +391,20 @@ async function cancellation(): Promise<void> {
     await waitFor(async () => (await podsOfThem()).length >= cancelled, 120_000, "a pod for every build");
     const acceptedIn = Date.now() - submitStart;
     const shas = new Set(sent.map((b) => b.sha));
-    const pendingsBefore = new Set(github.statuses().filter((st) => shas.has(st.sha)).map((st) => st.sha)).size;
+    const pendingShas = new Set(github.statuses().filter((st) => shas.has(st.sha)).map((st) => st.sha));
+    const pendingsBefore = pendingShas.size;
 
     const t0 = Date.now();
-    const answers = await Promise.all(sent.map((b) => cancelBuild(dispatcher.url, b.id).then(async (r) => (await r.arrayBuffer(), r.status))));
+    const cancelAnswered = new Map<string, number>();
+    const answers = await Promise.all(
+      sent.map((b) =>
+        cancelBuild(dispatcher.url, b.id).then(async (r) => {
+          await r.arrayBuffer();
+          cancelAnswered.set(b.sha, Date.now());
+          return r.status;
+        }),
+      ),
+    );
     const deletesAnswered = Date.now() - t0;
     const refusedCancels = answers.filter((code) => code !== 202).length;
 
@@ -421,21 +435,35 @@ async function cancellation(): Promise<void> {
     const resultWithoutPending = shown.filter((states) => states.length > 0 && states[0] !== "pending").length;
     const pendingThenResult = shown.filter((states) => states[0] === "pending" && finalStates.has(states.at(-1)!)).length;
 
-    // Floor: the same number of writes, per installation as dockhand sent them, at one a second.
-    const created = requests.filter((r) => isStatusWrite(r) && r.status === 201);
-    const dues: Due[] = created.map((r, i) => {
-      const repository = r.path.split("/").slice(2, 4).join("/");
-      return { at: 0, repository, sha: shaOf(r), state: stateOf(r), context: `bench/${i}`, build: `${i}` };
-    });
-    let floorSeconds = NaN;
-    let floorRefused = 0;
-    if (dues.length > 0) {
-      const floor = await idealClient(app(9922, 501, "bench-cancel"), dues);
+    // Pendings after the cancel: each one later needs a result too. Those
+    // that reached GitHub after their own build's DELETE was answered were
+    // sent for a build already cancelled.
+    const pendingsAfter = requests.filter((r) => isStatusWrite(r) && r.status === 201 && stateOf(r) === "pending");
+    const pendingsAfterOwnCancel = pendingsAfter.filter((r) => r.receivedAt > (cancelAnswered.get(shaOf(r)) ?? Infinity)).length;
+
+    // Floors, at one write a second per installation by the ideal client:
+    // the same writes as dockhand sent after the cancel, per installation as
+    // it sent them; and only the writes needed, a result for each build that
+    // showed pending when the cancel went out.
+    const floorOf = async (dues: Due[], appId: number, firstInstallation: number) => {
+      if (dues.length === 0) return { seconds: 0, refused: 0 };
+      const floor = await idealClient(app(appId, firstInstallation, "bench-cancel"), dues);
       const writes = floor.github.requests().filter((r) => isStatusWrite(r) && r.status === 201).map((r) => r.receivedAt);
-      floorSeconds = Math.max(...writes) - floor.replayed(0);
-      floorRefused = floor.refused;
       await floor.github.close();
-    }
+      return { seconds: Math.max(...writes) - floor.replayed(0), refused: floor.refused };
+    };
+    const created = requests.filter((r) => isStatusWrite(r) && r.status === 201);
+    const same = await floorOf(
+      created.map((r, i) => ({ at: 0, repository: r.path.split("/").slice(2, 4).join("/"), sha: shaOf(r), state: stateOf(r), context: `bench/${i}`, build: `${i}` })),
+      9922,
+      501,
+    );
+    const showingPending = sent.filter((b) => pendingShas.has(b.sha));
+    const needed = await floorOf(
+      showingPending.map((b, i) => ({ at: 0, repository: b.repository, sha: b.sha, state: "error", context: `bench/${i}`, build: `${i}` })),
+      9923,
+      601,
+    );
 
     say(`### Cancellation: ${cancelled} builds cancelled at once`);
     say();
@@ -443,13 +471,14 @@ async function cancellation(): Promise<void> {
       `${pendingsBefore} of them showed pending on GitHub when the ${cancelled} DELETE /v1/builds/{id} went out together ` +
       `(all answered in ${s(deletesAnswered)} s, ${refusedCancels} not 202).`);
     say();
-    say("| cancellation | dockhand | floor |");
-    say("| --- | --- | --- |");
-    say(`| until every Job released (no report finalizer, no Pending/Running pod) | ${releasedAt === undefined ? `not after 600 s (${left.jobs} Jobs held, ${left.pods} pods left)` : `${s(releasedAt - t0)} s`} | ${s(floorSeconds)} s to send the same writes |`);
-    say(`| status writes after the cancel | ${summary.writes} (${summary.created} created) | ${dues.length} |`);
-    say(`| secondary-limit answers | ${summary.secondary} | ${floorRefused} |`);
-    say(`| primary-limit answers | ${summary.primary} | 0 |`);
-    say(`| status writes after the release | ${lateWrites} | – |`);
+    say("| cancellation | dockhand | floor: the same writes | floor: only the needed writes |");
+    say("| --- | --- | --- | --- |");
+    say(`| until every Job released (no report finalizer, no Pending/Running pod) / the writes sent | ${releasedAt === undefined ? `not after 600 s (${left.jobs} Jobs held, ${left.pods} pods left)` : `${s(releasedAt - t0)} s`} | ${s(same.seconds)} s | ${s(needed.seconds)} s |`);
+    say(`| status writes after the cancel | ${summary.writes} (${summary.created} created) | ${created.length} | ${showingPending.length} |`);
+    say(`| of which pendings | ${pendingsAfter.length} (${pendingsAfterOwnCancel} after their own build's DELETE was answered) | ${pendingsAfter.length} | 0 |`);
+    say(`| secondary-limit answers | ${summary.secondary} | ${same.refused} | ${needed.refused} |`);
+    say(`| primary-limit answers | ${summary.primary} | 0 | 0 |`);
+    say(`| status writes after the release | ${lateWrites} | – | – |`);
     say();
     say(`What the ${cancelled} builds show on GitHub afterwards: pending then a result ${pendingThenResult}, nothing ${nothing}, ` +
       `still pending ${pendingForever}, a result without a pending ${resultWithoutPending}. Goal: released within 60 s.`);
