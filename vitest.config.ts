@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: "bed",
-          include: ["test/bed/**/*.test.ts", "test/integration/**/*.test.ts", "test/action/**/*.test.ts", "test/page/**/*.test.ts", "test/deploy/**/*.test.ts", "test/security/**/*.test.ts"],
+          include: ["test/bed/**/*.test.ts", "test/integration/**/*.test.ts", "test/action/**/*.test.ts", "test/page/**/*.test.ts", "test/deploy/**/*.test.ts", "test/security/**/*.test.ts", "test/faults/**/*.test.ts"],
           globalSetup: ["test/bed/global-setup.ts"],
           testTimeout: 300_000,
           hookTimeout: 1_200_000,
