@@ -60,8 +60,17 @@ export interface CommitStatusInput {
 
 export type Shown = "this" | "build" | "none";
 
+export interface WriteOptions {
+  /**
+   * Asked when the write's turn in its credential's queue comes: true drops
+   * it unsent (a pending whose build was cancelled while it waited).
+   */
+  dropIf?: () => boolean;
+}
+
 export interface StatusClient {
-  setCommitStatus(status: CommitStatusInput): Promise<{ id: number }>;
+  /** The created status's id; undefined when options.dropIf dropped it. */
+  setCommitStatus(status: CommitStatusInput, options?: WriteOptions): Promise<{ id: number } | undefined>;
   /**
    * What GitHub shows as the build's newest status of this one's context on
    * the commit (the build is its target URL): exactly this status ("this":
@@ -179,7 +188,7 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
   }
 
   return {
-    async setCommitStatus(status) {
+    async setCommitStatus(status, writeOptions = {}) {
       const { owner, repo } = checkInput(status);
       const { octokit, writes, forget } = await clientFor(owner, repo);
       const resumeAt = blockedUntil.get(writes) ?? 0;
@@ -191,7 +200,7 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
         // A result is what a pull request waits for: it goes ahead of
         // queued pendings of the same credential (Bottleneck: lower first).
         const priority = status.state === "pending" ? 7 : 3;
-        const response = await writes.schedule({ priority }, () => octokit.rest.repos.createCommitStatus({
+        const response = await writes.schedule({ priority }, async () => writeOptions.dropIf?.() ? undefined : octokit.rest.repos.createCommitStatus({
           owner,
           repo,
           sha: status.sha,
@@ -200,7 +209,7 @@ export function createStatusClient(options: StatusClientOptions): StatusClient {
           description: sentDescription(status.description),
           ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
         }));
-        return { id: response.data.id };
+        return response === undefined ? undefined : { id: response.data.id };
       } catch (error) {
         const code = (error as { status?: number }).status;
         if (code === 401 || code === 404) forget();

@@ -61,7 +61,8 @@ export function githubStatusReporter(deps: StatusReporterDeps): StatusReporter {
       deps.logUnsent(report);
       return;
     }
-    await client.setCommitStatus(input(report));
+    const created = await client.setCommitStatus(input(report), { dropIf: report.dropIf });
+    if (created === undefined) return "dropped";
     deps.onReported?.(report);
   };
   reporter.shown = async (report) => {

@@ -11,7 +11,7 @@
 //    its report finalizer, so the build's Jobs (and what they record) stay.
 
 import type { V1Job } from "@kubernetes/client-node";
-import type { BuildJobs } from "../kube/build-jobs.js";
+import { type BuildJobs, cancelledAnnotation } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { isNotFound } from "../kube/api-errors.js";
 import { registrySecretOf } from "../kube/registry-credentials.js";
@@ -166,24 +166,34 @@ export class ImageIndexStep {
         return true;
       }
       case "report":
-        await this.reportAndRecord(job, buildId, manifest.statusContext, step.wanted, buildJobs);
+        await this.reportAndRecord(job, buildId, manifest.statusContext, step.wanted, buildJobs, manifest.cancelled === true);
         return true;
     }
   }
 
-  private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[]): Promise<void> {
-    const report = statusReportFor(job, context, wanted);
-    await sendAndRecord(
-      wanted,
-      () => this.report(report),
-      async () => {
-        this.reportedNotYetSeen.set(buildId, wanted.state);
-        await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: wanted.state });
-      },
+  private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[], cancelled = false): Promise<void> {
+    // A pending waiting its turn is dropped if the build is cancelled meanwhile.
+    const report = { ...statusReportFor(job, context, wanted), ...(wanted.final ? {} : { dropIf: () => this.cancelledNow(buildId) }) };
+    const recordAs = async (state: string) => {
+      this.reportedNotYetSeen.set(buildId, state);
+      await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: state });
+    };
+    const outcome = await sendAndRecord(wanted, {
+      send: () => this.report(report),
+      record: () => recordAs(wanted.state),
       // One index status per build: asking GitHub each time is cheap, and covers a crash after it answered.
-      async () => (await this.report.shown?.(report)) ?? "this",
-    );
-    this.log.info({ buildId, context, state: wanted.state, description: wanted.description }, "commit status reported");
+      shown: async () => (await this.report.shown?.(report)) ?? "this",
+      withhold: !wanted.final || cancelled ? () => recordAs(withheldStatus) : undefined,
+    });
+    if (outcome === "withheld") this.log.info({ buildId, context }, "cancelled before its index status went out: none sent");
+    else this.log.info({ buildId, context, state: wanted.state, description: wanted.description }, "commit status reported");
+  }
+
+  /** Whether any Job of the build is cancelled or being deleted, as the informer shows it now. */
+  private cancelledNow(buildId: string): boolean {
+    return this.informers.jobs
+      .list(this.jobs.namespace)
+      .some((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId && (j.metadata.annotations?.[cancelledAnnotation] !== undefined || j.metadata.deletionTimestamp !== undefined));
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
-import { type BuildJobs, cancelledAtAnnotation, isFinished } from "../kube/build-jobs.js";
+import { type BuildJobs, cancelledAnnotation, cancelledAtAnnotation, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
 import { derivePlatformState, digestAnnotation, newestPodOf, type PlatformState } from "./build-state.js";
@@ -24,11 +24,14 @@ export interface StatusReport {
   description: string;
   /** Name of the Secret with this build's own GitHub token, if the request brought one. */
   tokenSecret?: string;
+  /** Asked just before the status goes out (it may wait its turn): true drops it. */
+  dropIf?: () => boolean;
 }
 
 /** Delivers commit statuses (GitHub, or the log when no GitHub credentials are configured). */
 export interface StatusReporter {
-  (report: StatusReport): Promise<void>;
+  /** Resolves "dropped" when report.dropIf dropped it unsent. */
+  (report: StatusReport): Promise<void | "dropped">;
   /**
    * What is shown where it goes: this very status (sent, then the dispatcher
    * died before recording it), another of the same build (its pending), or
@@ -322,17 +325,23 @@ export class Reconciler {
     }
     const wanted = reported === withheldStatus ? undefined : commitStatusToReport(platform, reported);
     if (wanted !== undefined && reported !== wanted.state) {
-      const report = statusReportFor(job, platform.statusContext, wanted);
+      // A pending waits its turn in its credential's queue: if the build is
+      // cancelled meanwhile, it is dropped there and the platform withheld.
+      const report = { ...statusReportFor(job, platform.statusContext, wanted), ...(wanted.final ? {} : { dropIf: () => this.cancelledNow(name) }) };
       const firstTry = this.pendingSentHere.has(name) && !this.resultTried.has(name);
       if (wanted.final) this.resultTried.add(name);
-      await sendAndRecord(
-        wanted,
-        () => this.report(report),
-        () => this.record(name, wanted.state),
-        firstTry ? undefined : async () => (await this.report.shown?.(report)) ?? "this",
+      const outcome = await sendAndRecord(wanted, {
+        send: () => this.report(report),
+        record: () => this.record(name, wanted.state),
+        shown: firstTry ? undefined : async () => (await this.report.shown?.(report)) ?? "this",
         // A pending recorded and then lost in a crash before it went out: the pull request still shows pending first.
-        () => this.report(statusReportFor(job, platform.statusContext, commitStatusFor({ ...platform, state: "queued" }))),
-      );
+        sendPending: () => this.report(statusReportFor(job, platform.statusContext, commitStatusFor({ ...platform, state: "queued" }))),
+        withhold: wanted.final ? (platform.state === "cancelled" ? () => this.record(name, withheldStatus) : undefined) : () => this.record(name, withheldStatus),
+      });
+      if (outcome === "withheld") {
+        log.info({ platform: platform.platform }, "cancelled before its first status went out: none sent");
+        return;
+      }
       if (!wanted.final) this.pendingSentHere.add(name);
       this.options.onReported?.(platform, wanted.final);
       log.info(
@@ -371,6 +380,12 @@ export class Reconciler {
     const due = cancelledAt + (job.spec?.ttlSecondsAfterFinished ?? 0) * 1000 - this.now().getTime();
     if (due <= 0) await this.jobs.delete(name);
     else this.requeueAfter(name, due + 50);
+  }
+
+  /** Whether the Job was cancelled or deleted, as the informer shows it now. */
+  private cancelledNow(name: string): boolean {
+    const job = this.informers.jobs.get(name, this.jobs.namespace);
+    return job === undefined || job.metadata?.annotations?.[cancelledAnnotation] !== undefined || job.metadata?.deletionTimestamp !== undefined;
   }
 
   /** Records on the Job what was reported for it (dockhand.dev/reported). */

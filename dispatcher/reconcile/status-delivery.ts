@@ -22,6 +22,24 @@ export function statusReportFor(job: V1Job, context: string, wanted: CommitStatu
   };
 }
 
+/** How one status goes out and is recorded (see sendAndRecord). */
+export interface Delivery {
+  /** Sends the status; "dropped" when its dropIf dropped it unsent. */
+  send: () => Promise<void | "dropped">;
+  /** Records the status as reported. */
+  record: () => Promise<void>;
+  /** What GitHub shows of the build's context; absent: this process is the first to try, nothing to ask. */
+  shown?: () => Promise<Shown>;
+  /** Sends the context's pending (for a result whose pending was recorded, then lost in a crash). */
+  sendPending?: () => Promise<void | "dropped">;
+  /**
+   * Given when the build was cancelled: records that the context gets no
+   * status. Used instead of sending when nothing of it is on GitHub (a
+   * pending dropped in the queue, or never sent before a crash).
+   */
+  withhold?: () => Promise<void>;
+}
+
 /**
  * A crash between sending and recording would repeat the status after a
  * restart; between recording and sending, it would lose it. A result must
@@ -30,25 +48,31 @@ export function statusReportFor(job: V1Job, context: string, wanted: CommitStatu
  * GitHub is asked first what it shows: the result itself (sent just before a
  * crash) is only recorded; nothing at all of this build (its pending was
  * recorded, then lost in a crash before it went out) gets the pending sent
- * first. Pending only informs, and is recorded first, so a restart never
- * shows it twice.
+ * first, or, for a cancelled build, no status at all. Pending only informs,
+ * and is recorded first, so a restart never shows it twice; one still
+ * waiting for its turn when its build is cancelled is dropped and the
+ * context withheld.
  */
-export async function sendAndRecord(
-  wanted: CommitStatusWanted,
-  send: () => Promise<void>,
-  record: () => Promise<void>,
-  shown?: () => Promise<Shown>,
-  sendPending?: () => Promise<void>,
-): Promise<void> {
+export async function sendAndRecord(wanted: CommitStatusWanted, delivery: Delivery): Promise<"sent" | "recorded" | "withheld"> {
   if (wanted.final) {
-    const seen = shown ? await shown() : "build";
-    if (seen !== "this") {
-      if (seen === "none" && sendPending) await sendPending();
-      await send();
+    const seen = delivery.shown ? await delivery.shown() : "build";
+    if (seen === "this") {
+      await delivery.record();
+      return "recorded";
     }
-    await record();
-  } else {
-    await record();
-    await send();
+    if (seen === "none" && delivery.withhold) {
+      await delivery.withhold();
+      return "withheld";
+    }
+    if (seen === "none" && delivery.sendPending) await delivery.sendPending();
+    await delivery.send();
+    await delivery.record();
+    return "sent";
   }
+  await delivery.record();
+  if ((await delivery.send()) === "dropped" && delivery.withhold) {
+    await delivery.withhold();
+    return "withheld";
+  }
+  return "sent";
 }

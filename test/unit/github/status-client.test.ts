@@ -58,7 +58,7 @@ describe("setCommitStatus with a token", () => {
     });
     expect(requests[0]?.headers["user-agent"]).toMatch(/^dockhand-dispatcher/);
     expect(standIn.statuses()).toMatchObject([
-      { id: created.id, repository: "octo/widgets", sha, state: "pending", context: status.context, target_url: status.targetUrl },
+      { id: created!.id, repository: "octo/widgets", sha, state: "pending", context: status.context, target_url: status.targetUrl },
     ]);
     expect(errors).toEqual([]);
   });
@@ -144,6 +144,17 @@ describe("setCommitStatus with a token", () => {
     // p1 was already on its way when the others queued; the results overtake p2 and p3.
     expect(writes.map((r) => (r.body as { description: string }).description)).toEqual(["p1", "f1", "f2", "p2", "p3"]);
     for (let i = 1; i < writes.length; i++) expect(writes[i]!.receivedAt - writes[i - 1]!.receivedAt).toBeGreaterThanOrEqual(140);
+  });
+
+  it("drops a write whose dropIf says so when its turn comes, not when it was queued", async () => {
+    const { standIn, client } = await setUp(undefined, { writeIntervalMs: 150 });
+    let cancelled = false;
+    const first = client.setCommitStatus({ ...status, description: "first" });
+    const queued = client.setCommitStatus({ ...status, context: "dockhand/b", description: "queued" }, { dropIf: () => cancelled });
+    cancelled = true; // while it waits behind the first
+    expect(await first).toMatchObject({ id: expect.any(Number) });
+    expect(await queued).toBeUndefined();
+    expect(standIn.statuses().map((s) => s.description)).toEqual(["first"]);
   });
 
   it("cuts the description to 140 characters and never sends a token in it", async () => {
