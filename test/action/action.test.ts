@@ -307,6 +307,8 @@ describe("a cancelled workflow", () => {
     const step = startStep("main", inputs({ platforms: "linux/amd64" }), context);
     const id = await until("the build id in the saved state", () => step.state()["buildId"], 60_000);
     await until("the build to run", async () => ((await buildState(id)).body.state === "running" ? true : undefined), 120_000);
+    // Its pending is out: a build cancelled before that gets no status at all.
+    await waitForStatuses(bed.github, (s) => s.some((x) => x.target_url?.endsWith(`/v1/builds/${id}`) && x.state === "pending"), 60_000);
     return { step, id };
   }
 

@@ -148,8 +148,10 @@ describe("the dispatcher on the ServiceAccount's token", () => {
     expect(res.status).toBe(202);
     const id = res.body.id as string;
     await expect.poll(async () => (await (await fetch(`${dispatcher.url}/v1/builds/${id}`)).json()).state, { timeout: 60_000 }).toBe("running");
-    expect((await cancelBuild(dispatcher.url, id)).status).toBe(202);
     const mine = (s: { target_url: string | null; state: string; description: string | null }[]) => s.filter((x) => x.target_url?.endsWith(`/v1/builds/${id}`));
+    // Its pending is out (a build cancelled before that gets no status at all).
+    await waitForStatuses(bed.github, (s) => mine(s).some((x) => x.state === "pending"), 60_000);
+    expect((await cancelBuild(dispatcher.url, id)).status).toBe(202);
     const statuses = mine(await waitForStatuses(bed.github, (s) => mine(s).some((x) => finalStates.has(x.state)), 60_000));
     expect(statuses.at(-1)).toMatchObject({ state: "error", description: "Cancelled" });
     // Suspended (its pod stopped) and let go: the ServiceAccount may patch what cancelling needs.
