@@ -8,8 +8,9 @@
 //
 // 1. SIGKILL of the leader dispatcher process (run as its own process, as
 //    `npm start` runs it) at random moments: while builds are being sent, a
-//    random time after, and right after GitHub answered a final status;
-//    a new process (the same pod name: a restarted container) after each.
+//    random time after, right after GitHub answered a final status, and as
+//    an index's pending goes out (GitHub never gets it); a new process (the
+//    same pod name: a restarted container) after each.
 // 2. GitHub answering 500, 502, 429 and 403 (secondary limit) in bursts,
 //    some longer than the client's own retries, and connections cut before
 //    a status is stored.
@@ -22,11 +23,12 @@
 // 5. Two replicas: builds sent through the standby, which is SIGKILLed as
 //    soon as it accepted them; the leader reports them.
 //
-// Counts: by default (and in CI) 15 builds and 3 kills in scenario 1, 32
+// Counts: by default (and in CI) 15 builds and 4 kills in scenario 1, 32
 // builds in all, the file in about 4 minutes on this 2-core machine;
-// DOCKHAND_FAULTS=full runs 50 builds and 6 kills in scenario 1 (75 builds
+// DOCKHAND_FAULTS=full runs 50 builds and 8 kills in scenario 1 (75 builds
 // in all, longer GitHub bursts, 4 standby kills). DOCKHAND_FAULTS_SEED=<n>
-// repeats a run's random kill moments (each run prints its seed).
+// repeats a run's random kill moments (each run prints its seed);
+// DOCKHAND_FAULTS_DEBUG=1 prints scenario 2's GitHub request timeline.
 //
 // Run it alone on a bed that is up:
 //   DOCKHAND_BED_KEEP=1 npx vitest run --project bed test/faults/
@@ -44,7 +46,7 @@ import { bedApiServer, bedRegistry, bringBack, DispatcherProcess, logDir, stopBe
 import { type AcceptedBuild, expectPromisesKept, summaryLine } from "./promises.js";
 
 const full = process.env.DOCKHAND_FAULTS === "full";
-const counts = full ? { killBuilds: 50, kills: 6 } : { killBuilds: 15, kills: 3 };
+const counts = full ? { killBuilds: 50, kills: 8 } : { killBuilds: 15, kills: 4 };
 const seed = Number(process.env.DOCKHAND_FAULTS_SEED ?? Date.now() % 1_000_000);
 const finals = new Set(["success", "failure", "error"]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,14 +104,16 @@ describe("1. the leader dispatcher SIGKILLed, and started again after each kill"
     const toSend = mix(counts.killBuilds);
     const rounds = batches(toSend.map((build, i) => ({ build, i })), counts.kills);
     const accepted: AcceptedBuild[] = [];
-    const moments = ["during-send", "after-final", "random"] as const;
+    const moments = ["during-send", "after-final", "index-pending", "random"] as const;
     const killed: string[] = [];
     await dispatcher.start();
 
     for (const [round, batch] of rounds.entries()) {
       const sha = newSha();
-      const sends: BuildToSend[] = batch.map(({ build, i }) => buildToSend("kill", i, build, sha));
       const moment = moments[round % moments.length]!;
+      // The index-pending kill needs an index build in its round.
+      if (moment === "index-pending" && !batch.some((b) => b.build.kind === "multi-run")) batch[0]!.build = { kind: "multi-run" };
+      const sends: BuildToSend[] = batch.map(({ build, i }) => buildToSend("kill", i, build, sha));
       let unanswered: BuildToSend[] = [];
       if (moment === "during-send") {
         // The kill lands while the builds are being sent: some requests get
@@ -127,7 +131,27 @@ describe("1. the leader dispatcher SIGKILLed, and started again after each kill"
         killed.push(`during-send after ${(killAt / 1000).toFixed(1)} s (${unanswered.length} of ${sends.length} unanswered)`);
       } else {
         for (const send of sends) accepted.push(await sendBuild(bed, dispatcher.url, "kill", send));
-        if (moment === "random") {
+        if (moment === "index-pending") {
+          // As an index's pending goes out: GitHub never gets it (the
+          // connection dies with the process), the dispatcher recorded it
+          // on the Jobs first. The next one must still show pending before
+          // the index's result, as it does for a platform's.
+          const indexBuilds = new Set(accepted.slice(-sends.length).filter((b) => b.contexts.some((c) => c.endsWith("/manifest"))).map((b) => b.targetUrl));
+          const dropped = new Promise<string>((resolve) => {
+            bed.github.onStatusRequest((body) => {
+              if (body.state !== "pending" || !String(body.context).endsWith("/manifest") || !indexBuilds.has(String(body.target_url))) return undefined;
+              bed.github.onStatusRequest(undefined);
+              void dispatcher.kill();
+              resolve(`${String(body.context)} pending "${String(body.description)}"`);
+              return "drop";
+            });
+          });
+          const what = await Promise.race([dropped, sleep(60_000).then(() => undefined)]);
+          bed.github.onStatusRequest(undefined);
+          expect(what, "an index's pending within 60 s of sending the round's builds").toBeDefined();
+          await dispatcher.kill();
+          killed.push(`as ${what} went out (dropped)`);
+        } else if (moment === "random") {
           const delay = between(300, 7000);
           await sleep(delay);
           await dispatcher.kill();
