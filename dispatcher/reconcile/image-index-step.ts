@@ -166,23 +166,35 @@ export class ImageIndexStep {
         return true;
       }
       case "report":
-        await this.reportAndRecord(job, buildId, manifest.statusContext, step.wanted, buildJobs, manifest.cancelled === true);
+        await this.reportAndRecord(job, buildId, manifest.statusContext, step.wanted, buildJobs, {
+          cancelled: manifest.cancelled === true,
+          // Its pending recorded, then lost in a crash before it went out: the pull request still shows pending first.
+          pending: manifestAnnouncement(manifest, indexPlanOf(job)?.platforms ?? []),
+        });
         return true;
     }
   }
 
-  private async reportAndRecord(job: V1Job, buildId: string, context: string, wanted: CommitStatusWanted, buildJobs: readonly V1Job[], cancelled = false): Promise<void> {
+  private async reportAndRecord(
+    job: V1Job,
+    buildId: string,
+    context: string,
+    wanted: CommitStatusWanted,
+    buildJobs: readonly V1Job[],
+    { cancelled = false, pending }: { cancelled?: boolean; pending?: CommitStatusWanted } = {},
+  ): Promise<void> {
     // A pending waiting its turn is dropped if the build is cancelled meanwhile.
     const report = { ...statusReportFor(job, context, wanted), ...(wanted.final ? {} : { dropIf: () => this.cancelledNow(buildId) }) };
     const recordAs = async (state: string) => {
-      this.reportedNotYetSeen.set(buildId, state);
       await this.patchAll(buildJobs, { [annotationKeys.manifestReported]: state });
+      this.reportedNotYetSeen.set(buildId, state);
     };
     const outcome = await sendAndRecord(wanted, {
       send: () => this.report(report),
       record: () => recordAs(wanted.state),
       // One index status per build: asking GitHub each time is cheap, and covers a crash after it answered.
       shown: async () => (await this.report.shown?.(report)) ?? "this",
+      sendPending: pending === undefined ? undefined : () => this.report(statusReportFor(job, context, pending)),
       withhold: !wanted.final || cancelled ? () => recordAs(withheldStatus) : undefined,
     });
     if (outcome === "withheld") this.log.info({ buildId, context }, "cancelled before its index status went out: none sent");

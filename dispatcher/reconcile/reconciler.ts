@@ -390,12 +390,14 @@ export class Reconciler {
 
   /** Records on the Job what was reported for it (dockhand.dev/reported). */
   private async record(name: string, state: string): Promise<void> {
-    this.reportedNotYetSeen.set(name, state);
+    // Covered only once written: a failed write (the API server away) is
+    // retried, and must not look done to the retry.
     try {
       await this.jobs.patchAnnotations(name, { [annotationKeys.reported]: state });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    this.reportedNotYetSeen.set(name, state);
   }
 
   private scheduleUnschedulableCheck(name: string, createdAt: Date | string | undefined): void {
