@@ -1,11 +1,11 @@
 // How the Action proves who it is to the dispatcher: headers per request.
 // OIDC: a GitHub Actions ID token for the configured audience
 // (https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect).
-// Shared secret: the signature headers of dispatcher/auth/request-signature.ts,
+// Shared secret: the signature headers of dispatcher/protocol/request-signature.ts,
 // the same module the dispatcher verifies with.
 
 import * as core from "@actions/core";
-import { signRequest } from "../dispatcher/auth/request-signature.js";
+import { signRequest } from "../dispatcher/protocol/request-signature.js";
 import type { Auth } from "./inputs.js";
 
 export interface RequestAuth {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createProxy } from "proxy";
 import { afterEach, describe, expect, it } from "vitest";
-import { verifyRequestSignature } from "../dispatcher/auth/request-signature.js";
+import { verifyRequestSignature } from "../dispatcher/protocol/request-signature.js";
 import { AuthError, oidcAuth, secretAuth } from "./auth.js";
 import {
   DispatcherClient,

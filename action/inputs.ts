@@ -6,9 +6,9 @@
 
 import * as core from "@actions/core";
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
-import { RequestError } from "../dispatcher/errors.js";
-import { formatImageReference, parseImageReference } from "../dispatcher/plan/image-reference.js";
-import { parsePlatform, supportedPlatforms, type PlatformString } from "../dispatcher/plan/platforms.js";
+import { RequestError } from "../dispatcher/protocol/errors.js";
+import { formatImageReference, parseImageReference } from "../dispatcher/protocol/image-reference.js";
+import { parsePlatform, supportedPlatforms, type PlatformString } from "../dispatcher/protocol/platforms.js";
 
 /** Names as in action.yml; where docker/build-push-action has the same input, the same name. */
 export const inputNames = [

@@ -1,8 +1,8 @@
 // The step's outputs, from the build's final state. Pure.
 
-import { parseImageReference, type ImageReference } from "../dispatcher/plan/image-reference.js";
-import { parsePlatform } from "../dispatcher/plan/platforms.js";
-import { pushRefsFor } from "../dispatcher/plan/push-refs.js";
+import { parseImageReference, type ImageReference } from "../dispatcher/protocol/image-reference.js";
+import { parsePlatform } from "../dispatcher/protocol/platforms.js";
+import { pushRefsFor } from "../dispatcher/protocol/push-refs.js";
 import type { BuildState } from "./client.js";
 
 export interface StepOutputs {
@@ -17,7 +17,7 @@ export interface StepOutputs {
   metadata: string;
 }
 
-/** What each platform pushed, named by tag and pinned by digest (what dispatcher/plan/push-refs.ts pushes). */
+/** What each platform pushed, named by tag and pinned by digest (what dispatcher/protocol/push-refs.ts pushes). */
 export function imagesByPlatform(build: BuildState, tags: readonly string[], push: boolean): Record<string, string[]> {
   const references = tags.flatMap((tag) => {
     const parsed = parseImageReference(tag);

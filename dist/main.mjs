@@ -23132,7 +23132,7 @@ import { rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
 
-// dispatcher/auth/request-signature.ts
+// dispatcher/protocol/request-signature.ts
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 var signatureHeader = "x-hub-signature-256";
 var timestampHeader = "x-dockhand-timestamp";
@@ -23800,7 +23800,7 @@ function changedWhilePacking(path, cause) {
 // action/inputs.ts
 import { isAbsolute as isAbsolute2, posix as posix2, relative, resolve, sep } from "node:path";
 
-// dispatcher/errors.ts
+// dispatcher/protocol/errors.ts
 var RequestError = class extends Error {
   constructor(problem, status = 400, problems) {
     super(`${problem.error}; ${problem.hint}`);
@@ -23831,7 +23831,7 @@ function quoteValue(value, max = 80) {
   return JSON.stringify(cut);
 }
 
-// dispatcher/plan/image-reference.ts
+// dispatcher/protocol/image-reference.ts
 var nameTotalLengthMax = 255;
 var pathComponent = /^[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*$/;
 var domainName = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*$/;
@@ -23918,7 +23918,7 @@ function formatImageReference(reference) {
   return text;
 }
 
-// dispatcher/plan/platforms.ts
+// dispatcher/protocol/platforms.ts
 var windowsVersions = ["ltsc2019", "ltsc2022", "ltsc2025"];
 var windowsBuilds = {
   ltsc2019: "10.0.17763",
@@ -24398,7 +24398,7 @@ var LogDisplay = class {
   }
 };
 
-// dispatcher/plan/push-refs.ts
+// dispatcher/protocol/push-refs.ts
 function perPlatformTag(tag, slug) {
   return `${tag}-${slug}`;
 }

@@ -20433,7 +20433,7 @@ function getIDToken(aud) {
   });
 }
 
-// dispatcher/auth/request-signature.ts
+// dispatcher/protocol/request-signature.ts
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 var signatureHeader = "x-hub-signature-256";
 var timestampHeader = "x-dockhand-timestamp";
@@ -20804,7 +20804,7 @@ function sleep(ms, signal) {
 // action/inputs.ts
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
 
-// dispatcher/errors.ts
+// dispatcher/protocol/errors.ts
 var RequestError = class extends Error {
   constructor(problem, status = 400, problems) {
     super(`${problem.error}; ${problem.hint}`);
@@ -20835,7 +20835,7 @@ function quoteValue(value, max = 80) {
   return JSON.stringify(cut);
 }
 
-// dispatcher/plan/image-reference.ts
+// dispatcher/protocol/image-reference.ts
 var nameTotalLengthMax = 255;
 var pathComponent = /^[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*$/;
 var domainName = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*$/;
@@ -20922,7 +20922,7 @@ function formatImageReference(reference) {
   return text;
 }
 
-// dispatcher/plan/platforms.ts
+// dispatcher/protocol/platforms.ts
 var windowsVersions = ["ltsc2019", "ltsc2022", "ltsc2025"];
 var windowsBuilds = {
   ltsc2019: "10.0.17763",

@@ -13,8 +13,8 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Authenticator } from "../auth/authenticate.js";
 import { type Identity, describeIdentity, identityCovers } from "../auth/identity.js";
-import { signatureHeader } from "../auth/request-signature.js";
-import { RequestError } from "../errors.js";
+import { signatureHeader } from "../protocol/request-signature.js";
+import { RequestError } from "../protocol/errors.js";
 import type { LiveConfig } from "../config/live-config.js";
 import type { Executor } from "../executor.js";
 import { isBuildId } from "../plan/names.js";

@@ -6,8 +6,8 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RequestError } from "../errors.js";
-import { supportedPlatforms } from "../plan/platforms.js";
+import { RequestError } from "../protocol/errors.js";
+import { supportedPlatforms } from "../protocol/platforms.js";
 import { BuildRequestSchema, type BuildRequest, validateBuildRequest } from "./build-request.js";
 import { toHttpError } from "./error-mapping.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestError, type RequestProblem } from "../errors.js";
+import { RequestError, type RequestProblem } from "../protocol/errors.js";
 import { type BuildRequest, normalizeDockerfilePath, validateBuildRequest } from "./build-request.js";
 
 const sha = "0123456789abcdef0123456789abcdef01234567";

@@ -10,16 +10,16 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
-import { RequestError, type RequestProblem, quoteValue } from "../errors.js";
-import { parseImageReference, formatImageReference, type ImageReference } from "../plan/image-reference.js";
+import { RequestError, type RequestProblem, quoteValue } from "../protocol/errors.js";
+import { parseImageReference, formatImageReference, type ImageReference } from "../protocol/image-reference.js";
 import {
   type PlatformString,
   type WindowsVersion,
   parsePlatform,
   supportedPlatforms,
   windowsVersions,
-} from "../plan/platforms.js";
-import { maxTagLength, perPlatformTag } from "../plan/push-refs.js";
+} from "../protocol/platforms.js";
+import { maxTagLength, perPlatformTag } from "../protocol/push-refs.js";
 import { fieldPath, memberPath, pointerSegments } from "../json-pointer.js";
 
 export const builderPreferences = ["auto", "docker", "buildkit"] as const;

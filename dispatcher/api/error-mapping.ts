@@ -3,7 +3,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { ContextError, type ContextErrorCode } from "../contexts/errors.js";
 import { AuthenticationError } from "../auth/auth-error.js";
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import { PolicyDenial } from "../policy/denial.js";
 import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { apiMessage, apiStatus } from "../kube/api-errors.js";

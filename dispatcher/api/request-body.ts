@@ -1,5 +1,5 @@
 // What body each route takes, and the sha256 of every byte received, in one
-// place. A request signature covers that hash (request-signature.ts), so it
+// place. A request signature covers that hash (protocol/request-signature.ts), so it
 // must be of the bytes as they arrived, whatever their content type, and a
 // body the route does not take must be refused before anything reads it:
 // otherwise a body no parser hashes is "signed" over the empty string.
@@ -11,8 +11,8 @@
 import { createHash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { sha256Hex } from "../auth/request-signature.js";
-import { RequestError } from "../errors.js";
+import { sha256Hex } from "../protocol/request-signature.js";
+import { RequestError } from "../protocol/errors.js";
 
 declare module "fastify" {
   interface FastifyRequest {

@@ -5,7 +5,7 @@
 import { AuthenticationError } from "./auth-error.js";
 import type { Identity } from "./identity.js";
 import { OidcVerifier, type OidcOptions } from "./oidc.js";
-import { signatureHeader } from "./request-signature.js";
+import { signatureHeader } from "../protocol/request-signature.js";
 import { type SharedSecret, type SignedRequest, SharedSecretVerifier } from "./shared-secret.js";
 
 export interface AuthenticatorOptions {

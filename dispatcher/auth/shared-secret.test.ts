@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AuthenticationError } from "./auth-error.js";
 import { NonceCache } from "./nonce-cache.js";
-import { sha256Hex, signRequest } from "./request-signature.js";
+import { sha256Hex, signRequest } from "../protocol/request-signature.js";
 import { SharedSecretVerifier } from "./shared-secret.js";
 
 const secrets = [

@@ -1,4 +1,4 @@
-// Requests signed with a shared secret (request-signature.ts: HMAC-SHA256 over
+// Requests signed with a shared secret (protocol/request-signature.ts: HMAC-SHA256 over
 // timestamp, nonce, method, path and the body's sha256, in GitHub's
 // X-Hub-Signature-256 format), checked in constant time against each
 // configured secret, then refused if the nonce was already used.
@@ -6,7 +6,7 @@
 import { AuthenticationError } from "./auth-error.js";
 import type { SharedSecretIdentity } from "./identity.js";
 import { NonceCache } from "./nonce-cache.js";
-import { maxClockSkewSeconds, nonceHeader, signatureHeader, verifyRequestSignature } from "./request-signature.js";
+import { maxClockSkewSeconds, nonceHeader, signatureHeader, verifyRequestSignature } from "../protocol/request-signature.js";
 
 export interface SharedSecret {
   readonly name: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import { planBuild } from "./build-plan.js";
 import { contextUrl, testConfig, testRequest } from "./test-fixtures.js";
 

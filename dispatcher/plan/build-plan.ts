@@ -5,13 +5,13 @@
 import { createHash } from "node:crypto";
 import type { BuildRequest } from "../api/build-request.js";
 import type { Config } from "../config/schema.js";
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
 import { type ParsedDockerfile, parseDockerfile, resolveStages, type StageResolution } from "./dockerfile-analysis.js";
-import { parseImageReference } from "./image-reference.js";
+import { parseImageReference } from "../protocol/image-reference.js";
 import { type BuildOrigin, githubTokenSecretName, jobName, requestHash } from "./names.js";
-import { type Platform, parsePlatform } from "./platforms.js";
-import { pushRefsFor } from "./push-refs.js";
+import { type Platform, parsePlatform } from "../protocol/platforms.js";
+import { pushRefsFor } from "../protocol/push-refs.js";
 import { checkWindowsBaseTags, windowsBaseTagBuildArgs } from "./windows-base-tags.js";
 
 /**

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { BuilderPreference } from "../api/build-request.js";
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import { chooseBuilder } from "./builder-choice.js";
 import { parseDockerfile, resolveStages } from "./dockerfile-analysis.js";
-import { parsePlatform } from "./platforms.js";
+import { parsePlatform } from "../protocol/platforms.js";
 
 const windowsRun = "FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS final\nCOPY . C:/src\nRUN msbuild C:/src\n";
 const windowsCopyOnly = "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022\nCOPY app.exe C:/app/\n";

@@ -9,9 +9,9 @@
 //   (https://docs.docker.com/build/building/multi-stage/#differences-between-legacy-builder-and-buildkit).
 
 import type { BuilderPreference } from "../api/build-request.js";
-import { RequestError, type RequestProblem } from "../errors.js";
+import { RequestError, type RequestProblem } from "../protocol/errors.js";
 import { type BuildKitOnlyFeature, type ResolvedStage, type StageResolution, stageLabel } from "./dockerfile-analysis.js";
-import type { Platform } from "./platforms.js";
+import type { Platform } from "../protocol/platforms.js";
 
 export type Builder = "docker" | "buildkit";
 

@@ -6,7 +6,7 @@
 import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
 import type { BuildPlan, PlatformPlan } from "./build-plan.js";
-import { parseImageReference, registryHost } from "./image-reference.js";
+import { parseImageReference, registryHost } from "../protocol/image-reference.js";
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
 import { containerNames } from "./names.js";
 import { namedContextKey } from "./windows-base-entries.js";

@@ -8,8 +8,8 @@ import type { BuildPlan, PlatformPlan } from "./build-plan.js";
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
 import { containerNames } from "./names.js";
 import { preflightCommand } from "./docker-engine-compat.js";
-import { windowsBuildLabel, windowsVersions } from "./platforms.js";
-import type { RequestProblem } from "../errors.js";
+import { windowsBuildLabel, windowsVersions } from "../protocol/platforms.js";
+import type { RequestProblem } from "../protocol/errors.js";
 import { quantityBytes } from "../config/quantity.js";
 
 // A Windows hostPath can be a named pipe

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import { parseDockerfile, resolveStages, substitute } from "./dockerfile-analysis.js";
-import { parsePlatform } from "./platforms.js";
+import { parsePlatform } from "../protocol/platforms.js";
 
 const win2022 = parsePlatform("windows/amd64:ltsc2022");
 const win2019 = parsePlatform("windows/amd64:ltsc2019");

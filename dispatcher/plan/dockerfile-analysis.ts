@@ -5,8 +5,8 @@
 // BuildKit's dockerfile frontend (dockerfile2llb).
 
 import { Copy, DockerfileParser, type Flag, From, type Instruction, Run } from "dockerfile-ast";
-import { RequestError, quoteValue } from "../errors.js";
-import type { Platform } from "./platforms.js";
+import { RequestError, quoteValue } from "../protocol/errors.js";
+import type { Platform } from "../protocol/platforms.js";
 
 /** BuildKit runs on Linux, so `--platform=$BUILDPLATFORM` stages run on linux/amd64. */
 export const buildPlatform = "linux/amd64";

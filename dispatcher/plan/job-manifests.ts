@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.js";
 import type { BuildPlan } from "./build-plan.js";
 import { buildkitJob } from "./buildkit-job.js";
 import { dockerJob, missingDockerPool } from "./docker-job.js";
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 
 /** One Job per platform, in the order the request listed the platforms. */
 export function jobManifests(plan: BuildPlan, config: Config): V1Job[] {

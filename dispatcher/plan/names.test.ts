@@ -10,7 +10,7 @@ import {
   repositoryHash,
   requestHash,
 } from "./names.js";
-import type { PlatformSlug } from "./platforms.js";
+import type { PlatformSlug } from "../protocol/platforms.js";
 
 describe("build IDs", () => {
   it.each([

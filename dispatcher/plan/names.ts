@@ -3,7 +3,7 @@
 // keys are the dispatcher's data model; change them only with a migration.
 
 import { createHash, createHmac } from "node:crypto";
-import type { PlatformSlug } from "./platforms.js";
+import type { PlatformSlug } from "../protocol/platforms.js";
 
 /** Selectable Job/pod labels. Values must be valid label values (≤63, alphanumeric ends). */
 export const labelKeys = {

@@ -11,9 +11,9 @@
 // then uses exactly that image and its config keeps the true os.version.
 // Pure: the executor reads the indexes (windows-base-resolution in kube/).
 
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import type { BuildPlan, PlatformPlan } from "./build-plan.js";
-import { parseImageReference } from "./image-reference.js";
+import { parseImageReference } from "../protocol/image-reference.js";
 
 /** One entry of a base image's index, as read from its registry. */
 export interface IndexEntry {

@@ -5,10 +5,10 @@
 // at pull on every builder, so the planner refuses it up front and says which
 // tag to use; build args give one Dockerfile the right tag per version.
 
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 import type { StageResolution } from "./dockerfile-analysis.js";
-import { parseImageReference } from "./image-reference.js";
-import type { WindowsVersion } from "./platforms.js";
+import { parseImageReference } from "../protocol/image-reference.js";
+import type { WindowsVersion } from "../protocol/platforms.js";
 
 const mcr = "mcr.microsoft.com";
 

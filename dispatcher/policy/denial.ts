@@ -3,7 +3,7 @@
 // policy.repositories[2].dockerPool) so whoever reads the denial knows which
 // line of the dispatcher's config to look at.
 
-import { RequestError } from "../errors.js";
+import { RequestError } from "../protocol/errors.js";
 
 export class PolicyDenial extends RequestError {
   constructor(

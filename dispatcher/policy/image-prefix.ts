@@ -5,7 +5,7 @@
 // short names (alpine, octo/app) are compared in their full form
 // (docker.io/library/alpine, docker.io/octo/app).
 
-import { type ImageReference, parseImageReference } from "../plan/image-reference.js";
+import { type ImageReference, parseImageReference } from "../protocol/image-reference.js";
 
 const dockerHubAliases = new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseImageReference } from "../plan/image-reference.js";
+import { parseImageReference } from "../protocol/image-reference.js";
 import { apiRepository, entryPlatform, indexEntries } from "./index-entries.js";
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;

@@ -3,7 +3,7 @@
 // concurrent build may have moved. Shared by the Kubernetes reconciler and the
 // local executor. Pure.
 
-import { parsePlatform } from "../plan/platforms.js";
+import { parsePlatform } from "../protocol/platforms.js";
 import type { IndexEntry } from "../registry/image-index.js";
 import type { ImagePlatformRecord } from "./build-state.js";
 
@@ -43,4 +43,4 @@ export function entryPlatform(requestedPlatform: string, record: ImagePlatformRe
   };
 }
 
-export { apiRepository } from "../plan/image-reference.js";
+export { apiRepository } from "../protocol/image-reference.js";

@@ -4,7 +4,7 @@
 // What is done with the answers — annotations on Jobs, or the local build
 // record — stays with the caller.
 
-import { parseImageReference, registryHost } from "../plan/image-reference.js";
+import { parseImageReference, registryHost } from "../protocol/image-reference.js";
 import { imageIndex } from "../registry/image-index.js";
 import type { ImageReader } from "../registry/image-reader.js";
 import { pushIndex } from "../registry/index-push.js";

@@ -1,7 +1,7 @@
 // PUTs an image index under a tag. The registry checks that every entry
 // exists in that repository (distribution answers MANIFEST_BLOB_UNKNOWN or
 // MANIFEST_UNKNOWN otherwise), which is why each requested repository got its
-// own per-platform pushes (plan/push-refs.ts).
+// own per-platform pushes (protocol/push-refs.ts).
 
 import { type RegistryHttp, registryError } from "./registry-http.js";
 import type { ImageIndex } from "./image-index.js";

@@ -6,7 +6,7 @@
 
 import { baseImageArg } from "../plan/build-plan.js";
 import { windowsBaseTagArgs, windowsBaseTagBuildArgs } from "../plan/windows-base-tags.js";
-import { parsePlatform } from "../plan/platforms.js";
+import { parsePlatform } from "../protocol/platforms.js";
 import type { ImageConfigPlatform } from "./image-reader.js";
 
 export type PlatformCheck = { readonly ok: true } | { readonly ok: false; readonly message: string };

@@ -5,7 +5,7 @@
 // read-back check still catches a wrong entry then.
 
 import type { BuildPlan } from "../plan/build-plan.js";
-import { apiRepository, parseImageReference, registryHost } from "../plan/image-reference.js";
+import { apiRepository, parseImageReference, registryHost } from "../protocol/image-reference.js";
 import { entryReference, type IndexEntry, pickWindowsEntry, withPinnedBases } from "../plan/windows-base-entries.js";
 import type { FieldLogger } from "../logging.js";
 import type { ImageReader } from "./image-reader.js";

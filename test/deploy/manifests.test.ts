@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { configFromConfigMap, kubectl, type Manifest, render } from "./deployed.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import { pinnedEngine } from "../../dispatcher/plan/docker-engine-compat.js";
-import { type WindowsVersion, windowsBuilds } from "../../dispatcher/plan/platforms.js";
+import { type WindowsVersion, windowsBuilds } from "../../dispatcher/protocol/platforms.js";
 
 const targets = ["deploy/base", "deploy/overlays/aks", "deploy/overlays/plain"];
 

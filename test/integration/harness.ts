@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { sha256Hex, signRequest } from "../../dispatcher/auth/request-signature.js";
+import { sha256Hex, signRequest } from "../../dispatcher/protocol/request-signature.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import type { Config } from "../../dispatcher/config/schema.js";
 import { startDispatcher, type Dispatcher } from "../../dispatcher/dispatcher.js";

@@ -8,7 +8,7 @@ import { readdir } from "node:fs/promises";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { signRequest } from "../../dispatcher/auth/request-signature.js";
+import { signRequest } from "../../dispatcher/protocol/request-signature.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import { type Dispatcher, startDispatcher } from "../../dispatcher/dispatcher.js";
 import { tarGz } from "../bed/context-server.js";

@@ -15,7 +15,7 @@ import { createGzip, gzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FixtureEntry, tarGz } from "../unit/contexts/tar-fixture.js";
-import { signRequest } from "../../dispatcher/auth/request-signature.js";
+import { signRequest } from "../../dispatcher/protocol/request-signature.js";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { type Bed, bedSharedSecret, buildRequest, cancelBuild, ctx, postBuild, setUpBed, signedFetch, startBedDispatcher, uploadContext } from "../integration/harness.js";
 

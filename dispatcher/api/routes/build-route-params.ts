@@ -2,7 +2,7 @@
 // take from the URL: the id, checked before anything is looked up, the same
 // 404 wherever it is missing, and the log resume cursor.
 
-import { RequestError } from "../../errors.js";
+import { RequestError } from "../../protocol/errors.js";
 import type { LogResume } from "../../executor.js";
 import { isBuildId } from "../../plan/names.js";
 

@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import type { Config } from "../../config/schema.js";
 import type { ContextStore } from "../../contexts/context-store.js";
 import { signContextUrl } from "../../contexts/signed-url.js";
-import { RequestError } from "../../errors.js";
+import { RequestError } from "../../protocol/errors.js";
 import type { Executor } from "../../executor.js";
 import type { Metrics } from "../../metrics.js";
 import { planBuild } from "../../plan/build-plan.js";

@@ -1,7 +1,7 @@
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { Readable } from "node:stream";
-import { signatureHeader } from "../../auth/request-signature.js";
+import { signatureHeader } from "../../protocol/request-signature.js";
 import type { ContextStore, SpooledUpload } from "../../contexts/context-store.js";
 import { parseContextDigest } from "../../contexts/digest.js";
 import { ContextError } from "../../contexts/errors.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestError } from "../errors.js";
+import { RequestError } from "./errors.js";
 import { parsePlatform } from "./platforms.js";
 
 describe("parsePlatform", () => {

@@ -1,4 +1,4 @@
-import { RequestError, quoteValue } from "../errors.js";
+import { RequestError, quoteValue } from "./errors.js";
 
 export const windowsVersions = ["ltsc2019", "ltsc2022", "ltsc2025"] as const;
 export type WindowsVersion = (typeof windowsVersions)[number];
