@@ -15,54 +15,11 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { request as httpsRequest } from "node:https";
 import { HttpClient } from "@actions/http-client";
 import { getProxyUrl } from "@actions/http-client/lib/proxy";
+import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
 import type { RequestAuth } from "./auth.js";
 import { describeDispatcherError } from "./request.js";
 
-export interface PlatformState {
-  platform: string;
-  slug: string;
-  job: string;
-  builder: "docker" | "buildkit";
-  builderReason: string;
-  statusContext: string;
-  state: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
-  node?: string;
-  pod?: string;
-  digest?: string;
-  pushRef?: string;
-  message?: string;
-  failedStep?: { name: string; exitCode?: number };
-  createdAt?: string;
-  startedAt?: string;
-  finishedAt?: string;
-}
-
-export interface BuildState {
-  id: string;
-  repository: string;
-  sha: string;
-  ref: string;
-  targetUrl: string;
-  state: PlatformState["state"];
-  platforms: PlatformState[];
-  url: string;
-  logsUrl: string;
-  /** Multi-platform builds that push: the image index joining the platforms under each tag. */
-  manifest?: ManifestState;
-}
-
-export interface ManifestState {
-  state: "pending" | "succeeded" | "failed" | "error";
-  tags: string[];
-  statusContext: string;
-  /** The index digest: the build's digest. */
-  digest?: string;
-  message?: string;
-}
-
 export const userAgent = "dockhand-action/0.1";
-
-export const finishedStates: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled", "error"]);
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */
@@ -207,7 +164,7 @@ export class DispatcherClient {
   }
 
   /** POST /v1/builds: 202 a new build, 200 the same idempotency key seen before. */
-  async createBuild(request: unknown, signal?: AbortSignal): Promise<{ created: boolean; build: BuildState }> {
+  async createBuild(request: unknown, signal?: AbortSignal): Promise<{ created: boolean; build: BuildStateBody }> {
     const json = Buffer.from(JSON.stringify(request));
     const response = await this.send("request the build", {
       method: "POST",
@@ -220,25 +177,25 @@ export class DispatcherClient {
     });
     const body = await readBody(response);
     if (response.statusCode !== 202 && response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "request the build");
-    return { created: response.statusCode === 202, build: body as BuildState };
+    return { created: response.statusCode === 202, build: body as BuildStateBody };
   }
 
   /** GET /v1/builds/{id}; undefined once the build is gone (404). */
-  async getBuild(id: string, signal?: AbortSignal): Promise<BuildState | undefined> {
+  async getBuild(id: string, signal?: AbortSignal): Promise<BuildStateBody | undefined> {
     const response = await this.send("read the build", { method: "GET", path: `v1/builds/${encodeURIComponent(id)}`, bodySha256Hex: emptySha256, signal });
     const body = await readBody(response);
     if (response.statusCode === 404) return undefined;
     if (response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "read the build");
-    return body as BuildState;
+    return body as BuildStateBody;
   }
 
   /** DELETE /v1/builds/{id}; undefined when the build is already gone. */
-  async cancelBuild(id: string, signal?: AbortSignal): Promise<BuildState | undefined> {
+  async cancelBuild(id: string, signal?: AbortSignal): Promise<BuildStateBody | undefined> {
     const response = await this.send("cancel the build", { method: "DELETE", path: `v1/builds/${encodeURIComponent(id)}`, bodySha256Hex: emptySha256, signal });
     const body = await readBody(response);
     if (response.statusCode === 404) return undefined;
     if (response.statusCode !== 202 && response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "cancel the build");
-    return body as BuildState;
+    return body as BuildStateBody;
   }
 
   /** GET /v1/builds/{id}/logs?follow=1: the open NDJSON stream (connecting is retried; reading is the caller's). */

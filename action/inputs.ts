@@ -6,6 +6,17 @@
 
 import * as core from "@actions/core";
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
+import {
+  type BuilderPreference,
+  buildArgNamePattern,
+  builderPreferences,
+  githubTokenPattern,
+  isReservedBuildArg,
+  labelKeyPattern,
+  maxStatusContextLength,
+  stageNamePattern,
+  statusContextPattern,
+} from "../dispatcher/protocol/request-rules.js";
 import { RequestError } from "../dispatcher/protocol/errors.js";
 import { formatImageReference, parseImageReference } from "../dispatcher/protocol/image-reference.js";
 import { parsePlatform, supportedPlatforms, type PlatformString } from "../dispatcher/protocol/platforms.js";
@@ -49,7 +60,7 @@ export interface Inputs {
   readonly target: string | undefined;
   readonly push: boolean;
   readonly platforms: readonly PlatformString[];
-  readonly builder: "auto" | "docker" | "buildkit";
+  readonly builder: BuilderPreference;
   readonly statusContext: string | undefined;
   readonly wait: boolean;
   /** Undefined: wait as long as the job lets the step run. */
@@ -73,16 +84,13 @@ export class InputError extends Error {
   }
 }
 
-export const builders = ["auto", "docker", "buildkit"] as const;
-
-// The same limits the dispatcher enforces (dispatcher/api/build-request.ts),
+// The same limits the dispatcher enforces (dispatcher/protocol/request-rules.ts),
 // checked here so a mistake is reported before a large context is uploaded.
-const stageNamePattern = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-const buildArgNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-const statusContextPattern = /^[A-Za-z0-9][A-Za-z0-9._/ -]*$/;
-const githubTokenPattern = /^[A-Za-z0-9_.-]+$/;
-const reservedBuildArgs = new Set(["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "WINDOWS_VERSION"]);
+const stageName = new RegExp(stageNamePattern);
+const buildArgName = new RegExp(buildArgNamePattern);
+const labelKey = new RegExp(labelKeyPattern);
+const statusContextFormat = new RegExp(statusContextPattern);
+const githubTokenFormat = new RegExp(githubTokenPattern);
 
 /**
  * Parses the raw input strings (as core.getInput returns them: trimmed, ""
@@ -108,7 +116,7 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
   }
 
   const githubToken = get("github-token") || undefined;
-  if (githubToken !== undefined && !githubTokenPattern.test(githubToken)) {
+  if (githubToken !== undefined && !githubTokenFormat.test(githubToken)) {
     fail("github-token", "github-token: is not a GitHub token; pass it as issued, e.g. github-token: ${{ github.token }}");
   }
 
@@ -148,18 +156,18 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
   }
 
   const buildArgs = parseKeyValues("build-args", get("build-args"), fail, (name) => {
-    if (!buildArgNamePattern.test(name)) return `${quote(name)} is not a build-arg name; use letters, digits and _ (not starting with a digit)`;
-    if (reservedBuildArgs.has(name) || name.startsWith("DOCKHAND_")) {
+    if (!buildArgName.test(name)) return `${quote(name)} is not a build-arg name; use letters, digits and _ (not starting with a digit)`;
+    if (isReservedBuildArg(name)) {
       return `${quote(name)} is set by dockhand per platform; remove it`;
     }
     return undefined;
   });
   const labels = parseKeyValues("labels", get("labels"), fail, (key) =>
-    labelKeyPattern.test(key) ? undefined : `${quote(key)} is not a label key; use letters, digits, ., _, / and -, e.g. org.opencontainers.image.source`,
+    labelKey.test(key) ? undefined : `${quote(key)} is not a label key; use letters, digits, ., _, / and -, e.g. org.opencontainers.image.source`,
   );
 
   const target = get("target") || undefined;
-  if (target !== undefined && !stageNamePattern.test(target)) {
+  if (target !== undefined && !stageName.test(target)) {
     fail("target", `target: ${quote(target)} is not a stage name; name a stage from the Dockerfile (FROM … AS <name>): a letter, then letters, digits, _, . or -`);
   }
 
@@ -180,13 +188,13 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
   });
 
   const builderInput = get("builder") || "auto";
-  if (!(builders as readonly string[]).includes(builderInput)) {
+  if (!(builderPreferences as readonly string[]).includes(builderInput)) {
     fail("builder", `builder: ${quote(builderInput)} is not a builder; use "auto" (Windows RUN → dockerd pool, otherwise BuildKit), "docker" or "buildkit"`);
   }
 
   const statusContext = get("status-context") || undefined;
-  if (statusContext !== undefined && (!statusContextPattern.test(statusContext) || statusContext.length > 100)) {
-    fail("status-context", `status-context: ${quote(statusContext)} is not a usable status context; use a short prefix like "dockhand" (letters, digits, space, ., _, / and -; at most 100 characters)`);
+  if (statusContext !== undefined && (!statusContextFormat.test(statusContext) || statusContext.length > maxStatusContextLength)) {
+    fail("status-context", `status-context: ${quote(statusContext)} is not a usable status context; use a short prefix like "dockhand" (letters, digits, space, ., _, / and -; at most ${maxStatusContextLength} characters)`);
   }
 
   const wait = parseBoolean("wait", get("wait"), true, fail);
@@ -208,7 +216,7 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
     target,
     push,
     platforms,
-    builder: builderInput as Inputs["builder"],
+    builder: builderInput as BuilderPreference,
     statusContext,
     wait,
     timeoutSeconds,

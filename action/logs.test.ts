@@ -1,15 +1,17 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import type { LogLine } from "../dispatcher/protocol/build-logs.js";
+import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
 import { secretAuth } from "./auth.js";
-import { type BuildState, DispatcherClient } from "./client.js";
-import { type LogEvent, type LogLine, LogCursor, LogDisplay, followLogs } from "./logs.js";
+import { DispatcherClient } from "./client.js";
+import { type LogEvent, LogCursor, LogDisplay, followLogs } from "./logs.js";
 
 const platforms = [
   { platform: "windows/amd64:ltsc2022", slug: "win-ltsc2022" },
   { platform: "linux/amd64", slug: "linux-amd64" },
 ];
-const build = { id: "abcdefabcdef", url: "http://d/v1/builds/abcdefabcdef", platforms } as unknown as BuildState;
+const build = { id: "abcdefabcdef", url: "http://d/v1/builds/abcdefabcdef", platforms } as unknown as BuildStateBody;
 const line = (platform: string, step: string, n: number, text = `${step} ${n}`): LogLine => ({ platform, step, n, line: text });
 
 describe("LogCursor", () => {

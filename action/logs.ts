@@ -16,21 +16,17 @@
 // A single-platform build — the common case — is simply live in one group.
 
 import type { IncomingMessage } from "node:http";
-import { type BuildState, DispatcherRequestError, type DispatcherClient, finishedStates, sleep } from "./client.js";
-
-export interface LogLine {
-  platform: string;
-  step: string;
-  n: number;
-  line: string;
-}
+import { type LogLine, type LogStreamEvent, resumeCursor } from "../dispatcher/protocol/build-logs.js";
+import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
+import { isFinalPhase } from "../dispatcher/protocol/phases.js";
+import { DispatcherRequestError, type DispatcherClient, sleep } from "./client.js";
 
 /** Lines seen so far, per `<slug>/<step>`: what `resume` sends and what a repeat is checked against. */
 export class LogCursor {
   private readonly seen = new Map<string, number>();
   private readonly slugs: ReadonlyMap<string, string>;
 
-  constructor(build: Pick<BuildState, "platforms">) {
+  constructor(build: Pick<BuildStateBody, "platforms">) {
     this.slugs = new Map(build.platforms.map((p) => [p.platform, p.slug]));
   }
 
@@ -44,7 +40,7 @@ export class LogCursor {
 
   /** `win-ltsc2022/build:120,linux-amd64/build:80` */
   resume(): string {
-    return [...this.seen].map(([key, n]) => `${key}:${n}`).join(",");
+    return resumeCursor(this.seen);
   }
 
   private key(line: LogLine): string {
@@ -71,7 +67,7 @@ export type LogEvent = { kind: "line"; line: LogLine } | { kind: "end"; state: s
  * final state. Reconnects (with resume) when the stream drops or ends while
  * the build is still running.
  */
-export async function* followLogs(client: DispatcherClient, build: BuildState, options: FollowOptions = {}): AsyncGenerator<LogEvent> {
+export async function* followLogs(client: DispatcherClient, build: BuildStateBody, options: FollowOptions = {}): AsyncGenerator<LogEvent> {
   const cursor = new LogCursor(build);
   const log = options.log ?? (() => undefined);
   const baseDelay = options.reconnectDelayMs ?? 1000;
@@ -93,14 +89,14 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
     let endedEarly: string | undefined;
     try {
       for await (const text of ndjsonLines(response)) {
-        let message: Partial<LogLine> & { event?: string; state?: string; error?: string };
+        let message: Partial<LogLine> & { event?: LogStreamEvent["event"]; state?: string; error?: string };
         try {
           message = JSON.parse(text);
         } catch {
           continue;
         }
         if (message.event === "end") {
-          if (message.state !== undefined && finishedStates.has(message.state)) {
+          if (message.state !== undefined && isFinalPhase(message.state)) {
             yield { kind: "end", state: message.state };
             return;
           }
@@ -108,14 +104,14 @@ export async function* followLogs(client: DispatcherClient, build: BuildState, o
           // for its image index (no more lines will come), or a pod's log
           // stream ended early and the rest is still to be read.
           const now = await client.getBuild(build.id, options.signal);
-          if (!now || now.platforms.every((p) => finishedStates.has(p.state))) {
+          if (!now || now.platforms.every((p) => isFinalPhase(p.state))) {
             yield { kind: "end", state: now?.state ?? "gone" };
             return;
           }
           // The dispatcher ended the stream itself: its steps' logs are read
           // but a platform is not done (e.g. its pushed image being read
           // back). Not a broken connection: wait and look again, quietly.
-          endedEarly = now.platforms.filter((p) => !finishedStates.has(p.state)).map((p) => `${p.platform}: ${p.message ?? p.state}`).join("; ");
+          endedEarly = now.platforms.filter((p) => !isFinalPhase(p.state)).map((p) => `${p.platform}: ${p.message ?? p.state}`).join("; ");
           break;
         }
         if (message.event === "error") {

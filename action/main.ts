@@ -13,8 +13,10 @@ import * as core from "@actions/core";
 import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
+import { isFinalPhase } from "../dispatcher/protocol/phases.js";
 import { requestAuth } from "./auth.js";
-import { type BuildState, DispatcherClient, DispatcherRequestError, finishedStates, formatBytes, sleep, userAgent } from "./client.js";
+import { DispatcherClient, DispatcherRequestError, formatBytes, sleep, userAgent } from "./client.js";
 import { ContextError, packContext } from "./context.js";
 import { InputError, getInputs, type Inputs } from "./inputs.js";
 import { LogDisplay, followLogs } from "./logs.js";
@@ -114,13 +116,13 @@ export async function run(options: RunOptions = {}): Promise<void> {
 }
 
 interface Followed {
-  final: BuildState;
+  final: BuildStateBody;
   /** The last lines of a platform's step, as the display kept them. */
   lastLines: (platform: string, step?: string) => string[];
 }
 
 /** Streams the logs until the build ends; answers its final state. */
-async function follow(client: DispatcherClient, build: BuildState, signal: AbortSignal, options: RunOptions): Promise<Followed> {
+async function follow(client: DispatcherClient, build: BuildStateBody, signal: AbortSignal, options: RunOptions): Promise<Followed> {
   let latest = build;
   const builderOf = (platform: string) => latest.platforms.find((p) => p.platform === platform)?.builder;
   const display = new LogDisplay({ startGroup: (t) => core.startGroup(t), endGroup: () => core.endGroup(), info: (t) => core.info(t) }, (platform) => `${platform} · ${builderOf(platform) ?? "build"}`);
@@ -133,7 +135,7 @@ async function follow(client: DispatcherClient, build: BuildState, signal: Abort
       .then((state) => {
         if (!state) return;
         latest = state;
-        for (const platform of state.platforms) if (finishedStates.has(platform.state)) display.finished(platform.platform);
+        for (const platform of state.platforms) if (isFinalPhase(platform.state)) display.finished(platform.platform);
       })
       .catch(() => undefined)
       .finally(() => (polling = false));
@@ -148,10 +150,10 @@ async function follow(client: DispatcherClient, build: BuildState, signal: Abort
     clearInterval(poll);
     display.end();
   }
-  let final = (await client.getBuild(build.id, signal)) ?? { ...latest, state: endState === "gone" ? latest.state : (endState as BuildState["state"]) };
+  let final = (await client.getBuild(build.id, signal)) ?? { ...latest, state: endState === "gone" ? latest.state : (endState as BuildStateBody["state"]) };
   // Every platform done, the build is not: a multi-platform push waits for its image index.
-  if (!finishedStates.has(final.state) && final.manifest) core.info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
-  while (!finishedStates.has(final.state)) {
+  if (!isFinalPhase(final.state) && final.manifest) core.info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
+  while (!isFinalPhase(final.state)) {
     await sleep(options.pollIntervalMs ?? 3000, signal);
     final = (await client.getBuild(build.id, signal)) ?? final;
     if (!final.manifest) break;
@@ -159,7 +161,7 @@ async function follow(client: DispatcherClient, build: BuildState, signal: Abort
   return { final, lastLines: (platform, step) => display.lastLines(platform, step) };
 }
 
-async function finish(final: BuildState, inputs: Inputs, lastLines: (platform: string, step?: string) => string[], options: RunOptions): Promise<void> {
+async function finish(final: BuildStateBody, inputs: Inputs, lastLines: (platform: string, step?: string) => string[], options: RunOptions): Promise<void> {
   const outputs = stepOutputs(final, inputs.tags, inputs.push);
   setOutputs(outputs);
   saveSettled("finished");
@@ -188,7 +190,7 @@ async function finish(final: BuildState, inputs: Inputs, lastLines: (platform: s
   core.setFailed(`build ${final.id}: ${reasons.join("; ")}. The last lines are quoted above; full log: ${final.logsUrl}`);
 }
 
-async function cancelBuild(client: DispatcherClient, build: BuildState, reason: StopReason, inputs: Inputs): Promise<void> {
+async function cancelBuild(client: DispatcherClient, build: BuildStateBody, reason: StopReason, inputs: Inputs): Promise<void> {
   const why = reason.kind === "timeout" ? `timeout: the build did not finish within ${inputs.timeoutSeconds} s` : `the runner sent ${reason.signal}`;
   // A cancelled workflow's step has 7.5 s from SIGINT to SIGTERM: be done well before.
   const budget = AbortSignal.timeout(reason.kind === "signal" ? 5000 : 60_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { BuildState, PlatformState } from "./client.js";
+import type { BuildStateBody, PlatformState } from "../dispatcher/protocol/build-state.js";
 import { stepOutputs } from "./outputs.js";
 import { formatDuration, summaryTable } from "./summary.js";
 
@@ -19,7 +19,7 @@ const platform = (overrides: Partial<PlatformState>): PlatformState => ({
   finishedAt: "2026-01-01T10:01:10Z",
   ...overrides,
 });
-const build = (platforms: PlatformState[]): BuildState => ({
+const build = (platforms: PlatformState[]): BuildStateBody => ({
   id: "abcdefabcdef",
   repository: "o/r",
   sha: "0".repeat(40),

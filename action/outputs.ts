@@ -3,7 +3,7 @@
 import { parseImageReference, type ImageReference } from "../dispatcher/protocol/image-reference.js";
 import { parsePlatform } from "../dispatcher/protocol/platforms.js";
 import { pushRefsFor } from "../dispatcher/protocol/push-refs.js";
-import type { BuildState } from "./client.js";
+import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
 
 export interface StepOutputs {
   "build-id": string;
@@ -18,7 +18,7 @@ export interface StepOutputs {
 }
 
 /** What each platform pushed, named by tag and pinned by digest (what dispatcher/protocol/push-refs.ts pushes). */
-export function imagesByPlatform(build: BuildState, tags: readonly string[], push: boolean): Record<string, string[]> {
+export function imagesByPlatform(build: BuildStateBody, tags: readonly string[], push: boolean): Record<string, string[]> {
   const references = tags.flatMap((tag) => {
     const parsed = parseImageReference(tag);
     return parsed.ok ? [parsed.reference as ImageReference] : [];
@@ -36,7 +36,7 @@ export function imagesByPlatform(build: BuildState, tags: readonly string[], pus
   return images;
 }
 
-export function stepOutputs(build: BuildState, tags: readonly string[], push: boolean): StepOutputs {
+export function stepOutputs(build: BuildStateBody, tags: readonly string[], push: boolean): StepOutputs {
   const digests = Object.fromEntries(build.platforms.filter((p) => p.digest).map((p) => [p.platform, p.digest as string]));
   const images = imagesByPlatform(build, tags, push);
   const digest = build.manifest?.digest ?? (build.platforms.length === 1 ? (build.platforms[0]?.digest ?? "") : "");

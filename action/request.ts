@@ -1,31 +1,21 @@
 // Inputs + runner context + context digest → the POST /v1/builds body
-// (dispatcher/api/build-request.ts), and the way back: a dispatcher error's
-// field → the input the user wrote. Pure.
+// (dispatcher/protocol/build-request.ts), and the way back: a dispatcher
+// error's field → the input the user wrote. Pure.
 
 import { createHash } from "node:crypto";
+import type { BuildRequestBody } from "../dispatcher/protocol/build-request.js";
+import type { ErrorBody } from "../dispatcher/protocol/error-body.js";
 import type { Inputs, InputName } from "./inputs.js";
 import type { RunnerContext } from "./runner.js";
 
-export interface BuildRequestBody {
-  repository: string;
-  sha: string;
-  ref: string;
-  context: string;
-  file: string;
-  target?: string;
-  tags: string[];
-  buildArgs: Record<string, string>;
-  labels: Record<string, string>;
-  push: boolean;
-  platforms: string[];
-  builder: string;
-  statusContext?: string;
-  idempotencyKey: string;
-  githubToken?: string;
-}
+/** What the Action sends: a body of the contract's schema, always with an idempotency key. */
+export type ActionRequestBody = BuildRequestBody & { idempotencyKey: string };
 
-export function buildRequestBody(inputs: Inputs, runner: RunnerContext, contextDigest: string): BuildRequestBody {
-  const body: Omit<BuildRequestBody, "idempotencyKey"> = {
+/** The part of the body the idempotency key hashes: everything but the key and the token. */
+type HashedBody = Omit<BuildRequestBody, "idempotencyKey" | "githubToken">;
+
+export function buildRequestBody(inputs: Inputs, runner: RunnerContext, contextDigest: string): ActionRequestBody {
+  const body: HashedBody = {
     repository: runner.repository,
     sha: runner.sha,
     ref: runner.ref,
@@ -56,7 +46,7 @@ export function buildRequestBody(inputs: Inputs, runner: RunnerContext, contextD
  * it the dispatcher would answer the second leg 409 for reusing the key.
  * The token is left out of the hash: it changes per attempt and builds nothing.
  */
-export function idempotencyKey(runner: RunnerContext, body: Omit<BuildRequestBody, "idempotencyKey" | "githubToken">): string {
+export function idempotencyKey(runner: RunnerContext, body: HashedBody): string {
   const hash = createHash("sha256").update(canonicalJson(body)).digest("hex").slice(0, 16);
   return `${runner.runId}/${runner.runAttempt}/${runner.job}/${runner.step}/${hash}`;
 }
@@ -72,7 +62,8 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const fieldInputs: Readonly<Record<string, InputName | string>> = {
+// Every field the Action sends; baseImages and registrySecret have no input.
+const fieldInputs: Readonly<Partial<Record<keyof BuildRequestBody, InputName | string>>> = {
   repository: "GITHUB_REPOSITORY",
   sha: "GITHUB_SHA",
   ref: "GITHUB_REF",
@@ -96,13 +87,13 @@ const fieldInputs: Readonly<Record<string, InputName | string>> = {
  */
 export function inputForField(field: string): string | undefined {
   const root = /^[A-Za-z]+/.exec(field)?.[0] ?? field;
-  return fieldInputs[root];
+  return (fieldInputs as Readonly<Record<string, string>>)[root];
 }
 
 /** `platforms[0]: "…" is not supported (input platforms); use …` */
 export function describeDispatcherError(status: number, body: unknown): string {
   if (body !== null && typeof body === "object" && typeof (body as { error?: unknown }).error === "string") {
-    const { error, field, hint } = body as { error: string; field?: string; hint?: string };
+    const { error, field, hint } = body as Partial<ErrorBody> & { error: string };
     const input = typeof field === "string" ? inputForField(field) : undefined;
     const where = input === undefined ? "" : input.startsWith("GITHUB_") ? ` (from ${input})` : ` (input ${input})`;
     return `${error}${where}${hint ? `; ${hint}` : ""}`;

@@ -3,7 +3,7 @@
 // core.summary in writeSummary.
 
 import * as core from "@actions/core";
-import type { BuildState, PlatformState } from "./client.js";
+import type { BuildStateBody, PlatformState } from "../dispatcher/protocol/build-state.js";
 
 export interface SummaryTable {
   heading: string;
@@ -24,7 +24,7 @@ const resultText: Readonly<Record<PlatformState["state"], string>> = {
 
 const indexResult: Readonly<Record<string, string>> = { succeeded: "✅ pushed", pending: "⏳ pending", failed: "❌ not pushed", error: "⚠️ not pushed" };
 
-export function summaryTable(build: BuildState, options: { note?: string } = {}): SummaryTable {
+export function summaryTable(build: BuildStateBody, options: { note?: string } = {}): SummaryTable {
   return {
     heading: `dockhand build ${build.id}: ${build.state}`,
     header: ["Platform", "Builder", "Node", "Duration", "Result", "Digest"],

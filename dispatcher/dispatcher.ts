@@ -21,7 +21,8 @@ import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
 import { buildIdOfUrl, tagBuildIds } from "./logging.js";
 import { createMetrics, recordReported, type Metrics } from "./metrics.js";
-import type { PlatformPhase, PlatformState } from "./reconcile/build-state.js";
+import type { PlatformState } from "./protocol/build-state.js";
+import type { PlatformPhase } from "./protocol/phases.js";
 import type { StatusReporter } from "./reconcile/reconciler.js";
 
 export interface Dispatcher {

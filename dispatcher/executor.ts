@@ -2,17 +2,9 @@
 // (one Job per platform) or the local one (a Docker daemon on this host).
 
 import type { BuildPlan } from "./plan/build-plan.js";
-import type { BuildState, PlatformPhase } from "./reconcile/build-state.js";
-
-export interface LogLine {
-  /** The request's platform string, e.g. windows/amd64:ltsc2022. */
-  platform: string;
-  /** The step (container) the line came from: build, push-0, … */
-  step: string;
-  /** 1-based line number within (platform, step): what a resumed stream skips to. */
-  n: number;
-  line: string;
-}
+import type { LogLine } from "./protocol/build-logs.js";
+import type { BuildState } from "./protocol/build-state.js";
+import type { PlatformPhase } from "./protocol/phases.js";
 
 /** How many lines of each "platform/step" the client has already seen. */
 export type LogResume = Readonly<Record<string, number>>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PlatformPhase } from "./reconcile/build-state.js";
+import type { PlatformPhase } from "./protocol/phases.js";
 import { createMetrics } from "./metrics.js";
 
 describe("dockhand_builds_tracked", () => {

@@ -1,7 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { PlatformPhase, PlatformState } from "./reconcile/build-state.js";
-
-const phases: readonly PlatformPhase[] = ["queued", "running", "succeeded", "failed", "cancelled", "error"];
+import type { PlatformState } from "./protocol/build-state.js";
+import { type PlatformPhase, platformPhases } from "./protocol/phases.js";
 
 export interface MetricsSources {
   /** The platform builds the executor knows of now (read at each scrape, so the gauge never drifts from the cluster). */
@@ -83,7 +82,7 @@ export function createMetrics(sources: MetricsSources = {}) {
       registers: [registry],
       collect() {
         if (!sources.platformPhases) return;
-        const counts = new Map<PlatformPhase, number>(phases.map((phase) => [phase, 0]));
+        const counts = new Map<PlatformPhase, number>(platformPhases.map((phase) => [phase, 0]));
         for (const phase of sources.platformPhases()) counts.set(phase, (counts.get(phase) ?? 0) + 1);
         for (const [state, count] of counts) this.set({ state }, count);
       },

@@ -23132,6 +23132,12 @@ import { rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
 
+// dispatcher/protocol/phases.ts
+var finalPhases = /* @__PURE__ */ new Set(["succeeded", "failed", "cancelled", "error"]);
+function isFinalPhase(phase) {
+  return finalPhases.has(phase);
+}
+
 // dispatcher/protocol/request-signature.ts
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 var signatureHeader = "x-hub-signature-256";
@@ -23272,7 +23278,6 @@ function describeDispatcherError(status, body) {
 
 // action/client.ts
 var userAgent = "dockhand-action/0.1";
-var finishedStates = /* @__PURE__ */ new Set(["succeeded", "failed", "cancelled", "error"]);
 var defaultRetryPolicy = { attempts: 7, baseDelayMs: 1e3, maxDelayMs: 3e4, maxRetryAfterMs: 3e5, random: Math.random };
 var DispatcherRequestError = class extends Error {
   constructor(status, body, operation) {
@@ -23800,6 +23805,30 @@ function changedWhilePacking(path, cause) {
 // action/inputs.ts
 import { isAbsolute as isAbsolute2, posix as posix2, relative, resolve, sep } from "node:path";
 
+// dispatcher/protocol/request-rules.ts
+var builderPreferences = ["auto", "docker", "buildkit"];
+var stageNamePattern = "^[A-Za-z][A-Za-z0-9_.-]*$";
+var buildArgNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$";
+var labelKeyPattern = "^[A-Za-z0-9][A-Za-z0-9._/-]*$";
+var statusContextPattern = "^[A-Za-z0-9][A-Za-z0-9._/ -]*$";
+var githubTokenPattern = "^[A-Za-z0-9_.-]+$";
+var maxStatusContextLength = 100;
+var reservedBuildArgs = /* @__PURE__ */ new Set([
+  "TARGETPLATFORM",
+  "TARGETOS",
+  "TARGETARCH",
+  "TARGETVARIANT",
+  "BUILDPLATFORM",
+  "BUILDOS",
+  "BUILDARCH",
+  "BUILDVARIANT",
+  "WINDOWS_VERSION"
+]);
+var reservedBuildArgPrefix = "DOCKHAND_";
+function isReservedBuildArg(name) {
+  return reservedBuildArgs.has(name) || name.startsWith(reservedBuildArgPrefix);
+}
+
 // dispatcher/protocol/errors.ts
 var RequestError = class extends Error {
   constructor(problem, status = 400, problems) {
@@ -23998,13 +24027,11 @@ var InputError = class extends Error {
     return this.problems[0].input;
   }
 };
-var builders = ["auto", "docker", "buildkit"];
-var stageNamePattern = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-var buildArgNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
-var labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-var statusContextPattern = /^[A-Za-z0-9][A-Za-z0-9._/ -]*$/;
-var githubTokenPattern = /^[A-Za-z0-9_.-]+$/;
-var reservedBuildArgs = /* @__PURE__ */ new Set(["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "WINDOWS_VERSION"]);
+var stageName = new RegExp(stageNamePattern);
+var buildArgName = new RegExp(buildArgNamePattern);
+var labelKey = new RegExp(labelKeyPattern);
+var statusContextFormat = new RegExp(statusContextPattern);
+var githubTokenFormat = new RegExp(githubTokenPattern);
 function parseInputs(raw, workspace) {
   const problems = [];
   const fail = (input, message) => problems.push({ input, message });
@@ -24021,7 +24048,7 @@ function parseInputs(raw, workspace) {
     fail("auth", `auth: ${quote(authKind)} is not a way to authenticate; use "oidc" (GitHub's OIDC token, needs permissions: id-token: write) or "secret"`);
   }
   const githubToken = get("github-token") || void 0;
-  if (githubToken !== void 0 && !githubTokenPattern.test(githubToken)) {
+  if (githubToken !== void 0 && !githubTokenFormat.test(githubToken)) {
     fail("github-token", "github-token: is not a GitHub token; pass it as issued, e.g. github-token: ${{ github.token }}");
   }
   const contextInput = get("context") || ".";
@@ -24057,8 +24084,8 @@ function parseInputs(raw, workspace) {
     fail("tags", "tags: is empty but push is true; add at least one tag, e.g. ghcr.io/owner/app:1.0, or set push: false");
   }
   const buildArgs = parseKeyValues("build-args", get("build-args"), fail, (name) => {
-    if (!buildArgNamePattern.test(name)) return `${quote(name)} is not a build-arg name; use letters, digits and _ (not starting with a digit)`;
-    if (reservedBuildArgs.has(name) || name.startsWith("DOCKHAND_")) {
+    if (!buildArgName.test(name)) return `${quote(name)} is not a build-arg name; use letters, digits and _ (not starting with a digit)`;
+    if (isReservedBuildArg(name)) {
       return `${quote(name)} is set by dockhand per platform; remove it`;
     }
     return void 0;
@@ -24067,10 +24094,10 @@ function parseInputs(raw, workspace) {
     "labels",
     get("labels"),
     fail,
-    (key) => labelKeyPattern.test(key) ? void 0 : `${quote(key)} is not a label key; use letters, digits, ., _, / and -, e.g. org.opencontainers.image.source`
+    (key) => labelKey.test(key) ? void 0 : `${quote(key)} is not a label key; use letters, digits, ., _, / and -, e.g. org.opencontainers.image.source`
   );
   const target = get("target") || void 0;
-  if (target !== void 0 && !stageNamePattern.test(target)) {
+  if (target !== void 0 && !stageName.test(target)) {
     fail("target", `target: ${quote(target)} is not a stage name; name a stage from the Dockerfile (FROM \u2026 AS <name>): a letter, then letters, digits, _, . or -`);
   }
   const platforms = [];
@@ -24089,12 +24116,12 @@ function parseInputs(raw, workspace) {
     }
   });
   const builderInput = get("builder") || "auto";
-  if (!builders.includes(builderInput)) {
+  if (!builderPreferences.includes(builderInput)) {
     fail("builder", `builder: ${quote(builderInput)} is not a builder; use "auto" (Windows RUN \u2192 dockerd pool, otherwise BuildKit), "docker" or "buildkit"`);
   }
   const statusContext = get("status-context") || void 0;
-  if (statusContext !== void 0 && (!statusContextPattern.test(statusContext) || statusContext.length > 100)) {
-    fail("status-context", `status-context: ${quote(statusContext)} is not a usable status context; use a short prefix like "dockhand" (letters, digits, space, ., _, / and -; at most 100 characters)`);
+  if (statusContext !== void 0 && (!statusContextFormat.test(statusContext) || statusContext.length > maxStatusContextLength)) {
+    fail("status-context", `status-context: ${quote(statusContext)} is not a usable status context; use a short prefix like "dockhand" (letters, digits, space, ., _, / and -; at most ${maxStatusContextLength} characters)`);
   }
   const wait = parseBoolean("wait", get("wait"), true, fail);
   const timeoutSeconds = parseTimeout(get("timeout"), fail);
@@ -24197,6 +24224,11 @@ function quote(value) {
   return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
 }
 
+// dispatcher/protocol/build-logs.ts
+function resumeCursor(counts) {
+  return [...counts].map(([key, n]) => `${key}:${n}`).join(",");
+}
+
 // action/logs.ts
 var LogCursor = class {
   seen = /* @__PURE__ */ new Map();
@@ -24213,7 +24245,7 @@ var LogCursor = class {
   }
   /** `win-ltsc2022/build:120,linux-amd64/build:80` */
   resume() {
-    return [...this.seen].map(([key, n]) => `${key}:${n}`).join(",");
+    return resumeCursor(this.seen);
   }
   key(line) {
     const slug = this.slugs.get(line.platform) ?? line.platform.replace(/[^a-z0-9]+/g, "-");
@@ -24249,16 +24281,16 @@ async function* followLogs(client, build, options = {}) {
           continue;
         }
         if (message.event === "end") {
-          if (message.state !== void 0 && finishedStates.has(message.state)) {
+          if (message.state !== void 0 && isFinalPhase(message.state)) {
             yield { kind: "end", state: message.state };
             return;
           }
           const now = await client.getBuild(build.id, options.signal);
-          if (!now || now.platforms.every((p) => finishedStates.has(p.state))) {
+          if (!now || now.platforms.every((p) => isFinalPhase(p.state))) {
             yield { kind: "end", state: now?.state ?? "gone" };
             return;
           }
-          endedEarly = now.platforms.filter((p) => !finishedStates.has(p.state)).map((p) => `${p.platform}: ${p.message ?? p.state}`).join("; ");
+          endedEarly = now.platforms.filter((p) => !isFinalPhase(p.state)).map((p) => `${p.platform}: ${p.message ?? p.state}`).join("; ");
           break;
         }
         if (message.event === "error") {
@@ -24669,7 +24701,7 @@ async function follow(client, build, signal, options) {
     client.getBuild(build.id, signal).then((state) => {
       if (!state) return;
       latest = state;
-      for (const platform2 of state.platforms) if (finishedStates.has(platform2.state)) display.finished(platform2.platform);
+      for (const platform2 of state.platforms) if (isFinalPhase(platform2.state)) display.finished(platform2.platform);
     }).catch(() => void 0).finally(() => polling = false);
   }, options.pollIntervalMs ?? 3e3);
   let endState = "unknown";
@@ -24683,8 +24715,8 @@ async function follow(client, build, signal, options) {
     display.end();
   }
   let final = await client.getBuild(build.id, signal) ?? { ...latest, state: endState === "gone" ? latest.state : endState };
-  if (!finishedStates.has(final.state) && final.manifest) info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
-  while (!finishedStates.has(final.state)) {
+  if (!isFinalPhase(final.state) && final.manifest) info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
+  while (!isFinalPhase(final.state)) {
     await sleep(options.pollIntervalMs ?? 3e3, signal);
     final = await client.getBuild(build.id, signal) ?? final;
     if (!final.manifest) break;

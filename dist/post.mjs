@@ -20804,6 +20804,30 @@ function sleep(ms, signal) {
 // action/inputs.ts
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
 
+// dispatcher/protocol/request-rules.ts
+var builderPreferences = ["auto", "docker", "buildkit"];
+var stageNamePattern = "^[A-Za-z][A-Za-z0-9_.-]*$";
+var buildArgNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$";
+var labelKeyPattern = "^[A-Za-z0-9][A-Za-z0-9._/-]*$";
+var statusContextPattern = "^[A-Za-z0-9][A-Za-z0-9._/ -]*$";
+var githubTokenPattern = "^[A-Za-z0-9_.-]+$";
+var maxStatusContextLength = 100;
+var reservedBuildArgs = /* @__PURE__ */ new Set([
+  "TARGETPLATFORM",
+  "TARGETOS",
+  "TARGETARCH",
+  "TARGETVARIANT",
+  "BUILDPLATFORM",
+  "BUILDOS",
+  "BUILDARCH",
+  "BUILDVARIANT",
+  "WINDOWS_VERSION"
+]);
+var reservedBuildArgPrefix = "DOCKHAND_";
+function isReservedBuildArg(name) {
+  return reservedBuildArgs.has(name) || name.startsWith(reservedBuildArgPrefix);
+}
+
 // dispatcher/protocol/errors.ts
 var RequestError = class extends Error {
   constructor(problem, status = 400, problems) {
@@ -21002,13 +21026,11 @@ var InputError = class extends Error {
     return this.problems[0].input;
   }
 };
-var builders = ["auto", "docker", "buildkit"];
-var stageNamePattern = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-var buildArgNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
-var labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
-var statusContextPattern = /^[A-Za-z0-9][A-Za-z0-9._/ -]*$/;
-var githubTokenPattern = /^[A-Za-z0-9_.-]+$/;
-var reservedBuildArgs = /* @__PURE__ */ new Set(["TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT", "WINDOWS_VERSION"]);
+var stageName = new RegExp(stageNamePattern);
+var buildArgName = new RegExp(buildArgNamePattern);
+var labelKey = new RegExp(labelKeyPattern);
+var statusContextFormat = new RegExp(statusContextPattern);
+var githubTokenFormat = new RegExp(githubTokenPattern);
 function parseInputs(raw, workspace) {
   const problems = [];
   const fail = (input, message) => problems.push({ input, message });
@@ -21025,7 +21047,7 @@ function parseInputs(raw, workspace) {
     fail("auth", `auth: ${quote(authKind)} is not a way to authenticate; use "oidc" (GitHub's OIDC token, needs permissions: id-token: write) or "secret"`);
   }
   const githubToken = get("github-token") || void 0;
-  if (githubToken !== void 0 && !githubTokenPattern.test(githubToken)) {
+  if (githubToken !== void 0 && !githubTokenFormat.test(githubToken)) {
     fail("github-token", "github-token: is not a GitHub token; pass it as issued, e.g. github-token: ${{ github.token }}");
   }
   const contextInput = get("context") || ".";
@@ -21061,8 +21083,8 @@ function parseInputs(raw, workspace) {
     fail("tags", "tags: is empty but push is true; add at least one tag, e.g. ghcr.io/owner/app:1.0, or set push: false");
   }
   const buildArgs = parseKeyValues("build-args", get("build-args"), fail, (name) => {
-    if (!buildArgNamePattern.test(name)) return `${quote(name)} is not a build-arg name; use letters, digits and _ (not starting with a digit)`;
-    if (reservedBuildArgs.has(name) || name.startsWith("DOCKHAND_")) {
+    if (!buildArgName.test(name)) return `${quote(name)} is not a build-arg name; use letters, digits and _ (not starting with a digit)`;
+    if (isReservedBuildArg(name)) {
       return `${quote(name)} is set by dockhand per platform; remove it`;
     }
     return void 0;
@@ -21071,10 +21093,10 @@ function parseInputs(raw, workspace) {
     "labels",
     get("labels"),
     fail,
-    (key) => labelKeyPattern.test(key) ? void 0 : `${quote(key)} is not a label key; use letters, digits, ., _, / and -, e.g. org.opencontainers.image.source`
+    (key) => labelKey.test(key) ? void 0 : `${quote(key)} is not a label key; use letters, digits, ., _, / and -, e.g. org.opencontainers.image.source`
   );
   const target = get("target") || void 0;
-  if (target !== void 0 && !stageNamePattern.test(target)) {
+  if (target !== void 0 && !stageName.test(target)) {
     fail("target", `target: ${quote(target)} is not a stage name; name a stage from the Dockerfile (FROM \u2026 AS <name>): a letter, then letters, digits, _, . or -`);
   }
   const platforms = [];
@@ -21093,12 +21115,12 @@ function parseInputs(raw, workspace) {
     }
   });
   const builderInput = get("builder") || "auto";
-  if (!builders.includes(builderInput)) {
+  if (!builderPreferences.includes(builderInput)) {
     fail("builder", `builder: ${quote(builderInput)} is not a builder; use "auto" (Windows RUN \u2192 dockerd pool, otherwise BuildKit), "docker" or "buildkit"`);
   }
   const statusContext = get("status-context") || void 0;
-  if (statusContext !== void 0 && (!statusContextPattern.test(statusContext) || statusContext.length > 100)) {
-    fail("status-context", `status-context: ${quote(statusContext)} is not a usable status context; use a short prefix like "dockhand" (letters, digits, space, ., _, / and -; at most 100 characters)`);
+  if (statusContext !== void 0 && (!statusContextFormat.test(statusContext) || statusContext.length > maxStatusContextLength)) {
+    fail("status-context", `status-context: ${quote(statusContext)} is not a usable status context; use a short prefix like "dockhand" (letters, digits, space, ., _, / and -; at most ${maxStatusContextLength} characters)`);
   }
   const wait = parseBoolean("wait", get("wait"), true, fail);
   const timeoutSeconds = parseTimeout(get("timeout"), fail);

@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.js";
 import type { BuildOrigin } from "../plan/names.js";
 import type { HeadRepository, PullRequestOrigins } from "../policy/pull-request-origin.js";
 import { authorizeBuildRequest, authorizePullRequest, type BuildGrant, needsHeadLookup, pullRequestOf, ruleFor } from "../policy/repository-policy.js";
-import type { BuildRequest } from "./build-request.js";
+import type { BuildRequest } from "../protocol/build-request.js";
 
 export async function authorizeRequest(
   identity: Identity,

@@ -4,7 +4,8 @@
 // build context from remote url: …&sig=…"), and a workflow log is often public:
 // the signature would let anyone fetch the context until it expires.
 
-import type { Executor, LogLine, LogOptions } from "../executor.js";
+import type { Executor, LogOptions } from "../executor.js";
+import type { LogLine } from "../protocol/build-logs.js";
 import { redactUrl } from "./log-redaction.js";
 
 export async function* buildLogLines(executor: Executor, buildId: string, options: LogOptions): AsyncGenerator<LogLine> {

@@ -8,7 +8,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RequestError } from "../protocol/errors.js";
 import { supportedPlatforms } from "../protocol/platforms.js";
-import { BuildRequestSchema, type BuildRequest, validateBuildRequest } from "./build-request.js";
+import { BuildRequestSchema, type BuildRequest } from "../protocol/build-request.js";
+import { isReservedBuildArg } from "../protocol/request-rules.js";
+import { validateBuildRequest } from "./build-request.js";
 import { toHttpError } from "./error-mapping.js";
 
 const budget = { numRuns: 2000, interruptAfterTimeLimit: 1500 };
@@ -50,8 +52,7 @@ const ref = fc.oneof(
 const pathSegment = fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}$/);
 const file = fc.array(pathSegment, { minLength: 1, maxLength: 4 }).map((segments) => segments.join("/"));
 const stage = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.-]{0,40}$/);
-const reservedBuildArgs = /^(TARGET|BUILD)(PLATFORM|OS|ARCH|VARIANT)$|^WINDOWS_VERSION$|^DOCKHAND_/;
-const buildArgName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/).filter((name) => !reservedBuildArgs.test(name));
+const buildArgName = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,30}$/).filter((name) => !isReservedBuildArg(name));
 const labelKey = fc.stringMatching(/^[a-z0-9][a-z0-9._/-]{0,40}$/);
 // One line of text: anything but control characters (tab is fine).
 const oneLine = fc.string({ unit: "grapheme", maxLength: 60 }).filter((value) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value));

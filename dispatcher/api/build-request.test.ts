@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RequestError, type RequestProblem } from "../protocol/errors.js";
-import { type BuildRequest, normalizeDockerfilePath, validateBuildRequest } from "./build-request.js";
+import type { BuildRequest } from "../protocol/build-request.js";
+import { normalizeDockerfilePath, validateBuildRequest } from "./build-request.js";
 
 const sha = "0123456789abcdef0123456789abcdef01234567";
 const context = `sha256:${"e".repeat(64)}`;

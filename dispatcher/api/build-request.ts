@@ -1,202 +1,28 @@
-// The body of POST /v1/builds: its schema (TypeBox, so it is both the TS type
-// and the JSON Schema for docs) and the validation that turns an untrusted body
-// into a BuildRequest or a RequestError naming the field and what to do.
+// Validation of the body of POST /v1/builds (its schema and the request it
+// becomes are the contract's: dispatcher/protocol/build-request.ts): turns an
+// untrusted body into a BuildRequest or a RequestError naming the field and
+// what to do.
 //
 // validateBuildRequest is the authority: run it on the raw parsed body. (A
 // framework validator in front of it must not coerce types or drop unknown
 // properties — Fastify's default Ajv does both — or users lose the error that
 // tells them a field was misspelled.)
 
-import { type Static, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
+import { type BuildRequest, type BuildRequestBody, BuildRequestSchema } from "../protocol/build-request.js";
 import { RequestError, type RequestProblem, quoteValue } from "../protocol/errors.js";
 import { parseImageReference, formatImageReference, type ImageReference } from "../protocol/image-reference.js";
-import {
-  type PlatformString,
-  type WindowsVersion,
-  parsePlatform,
-  supportedPlatforms,
-  windowsVersions,
-} from "../protocol/platforms.js";
+import { type PlatformString, type WindowsVersion, parsePlatform, supportedPlatforms } from "../protocol/platforms.js";
 import { maxTagLength, perPlatformTag } from "../protocol/push-refs.js";
+import {
+  type BuilderPreference,
+  isReservedBuildArg,
+  maxBuildArgNameLength,
+  maxLabelKeyLength,
+  reservedBuildArgPrefix,
+} from "../protocol/request-rules.js";
 import { fieldPath, memberPath, pointerSegments } from "../json-pointer.js";
-
-export const builderPreferences = ["auto", "docker", "buildkit"] as const;
-export type BuilderPreference = (typeof builderPreferences)[number];
-
-// GitHub: owner 1–39 alphanumerics or single hyphens, not at either end;
-// repository 1–100 of [A-Za-z0-9._-]. "." and ".." are checked separately.
-const repositoryPattern = "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]{1,100}$";
-const refPattern = "^refs/(?:heads/.+|tags/.+|pull/[0-9]+/(?:merge|head))$";
-// BuildKit's stage-name rule (dockerfile parser: `^[a-z][a-z0-9-_\.]*$`,
-// compared case-insensitively).
-const stageNamePattern = "^[A-Za-z][A-Za-z0-9_.-]*$";
-// Names a Dockerfile ARG can be referenced by ($NAME / ${NAME}).
-const buildArgNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$";
-// Reverse-DNS style keys (org.opencontainers.image.source); no "=" or spaces,
-// which would change the meaning of `--label K=V`.
-const labelKeyPattern = "^[A-Za-z0-9][A-Za-z0-9._/-]*$";
-// TypeBox checks a Record's key pattern but not its key length: checkSemantics does.
-const maxBuildArgNameLength = 128;
-const maxLabelKeyLength = 255;
-const noControlCharacters = "^[^\\u0000-\\u001f\\u007f]*$";
-
-const imageString = (description: string) => Type.String({ minLength: 1, maxLength: 512, description });
-
-export const BuildRequestSchema = Type.Object(
-  {
-    repository: Type.String({
-      pattern: repositoryPattern,
-      maxLength: 140,
-      description: 'GitHub repository "owner/name" the commit belongs to (github.repository).',
-    }),
-    sha: Type.String({ pattern: "^[0-9a-f]{40}$", description: "Commit SHA, 40 lowercase hex digits (github.sha)." }),
-    ref: Type.String({
-      pattern: refPattern,
-      maxLength: 255,
-      description: 'Git ref being built: "refs/heads/<branch>", "refs/tags/<tag>" or "refs/pull/<n>/merge".',
-    }),
-    context: Type.String({
-      pattern: "^sha256:[0-9a-f]{64}$",
-      description: "Digest of the build context uploaded beforehand to PUT /v1/contexts/{sha256}.",
-    }),
-    file: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 255,
-        default: "Dockerfile",
-        description: "Dockerfile path inside the context, relative, forward slashes.",
-      }),
-    ),
-    target: Type.Optional(
-      Type.String({ pattern: stageNamePattern, maxLength: 128, description: "Stage to build; default the last." }),
-    ),
-    tags: Type.Optional(
-      Type.Array(imageString("Image reference to tag and push, e.g. ghcr.io/owner/app:1.0."), {
-        maxItems: 16,
-        default: [],
-        description: "Image references to push; at least one when push is true. A missing tag means :latest.",
-      }),
-    ),
-    buildArgs: Type.Optional(
-      Type.Record(Type.String({ pattern: buildArgNamePattern, maxLength: maxBuildArgNameLength }), Type.String({ maxLength: 4096 }), {
-        additionalProperties: false,
-        maxProperties: 64,
-        default: {},
-        description: "Build arguments (--build-arg K=V).",
-      }),
-    ),
-    labels: Type.Optional(
-      Type.Record(Type.String({ pattern: labelKeyPattern, maxLength: maxLabelKeyLength }), Type.String({ maxLength: 4096 }), {
-        additionalProperties: false,
-        maxProperties: 64,
-        default: {},
-        description: "Image labels (--label K=V).",
-      }),
-    ),
-    push: Type.Optional(Type.Boolean({ default: true, description: "Push the tags after building." })),
-    platforms: Type.Array(Type.Union(supportedPlatforms.map((platform) => Type.Literal(platform))), {
-      minItems: 1,
-      maxItems: supportedPlatforms.length,
-      description: 'Platforms to build, e.g. ["windows/amd64:ltsc2022", "linux/amd64"].',
-    }),
-    builder: Type.Optional(
-      Type.Union(
-        builderPreferences.map((builder) => Type.Literal(builder)),
-        {
-          default: "auto",
-          description:
-            'Which builder: "auto" (Windows RUN → dockerd pool, otherwise BuildKit), "docker" or "buildkit".',
-        },
-      ),
-    ),
-    statusContext: Type.Optional(
-      Type.String({
-        pattern: "^[A-Za-z0-9][A-Za-z0-9._/ -]*$",
-        maxLength: 100,
-        description: "Commit status context prefix; default from the dispatcher config (dockhand).",
-      }),
-    ),
-    idempotencyKey: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 512,
-        pattern: noControlCharacters,
-        description: 'Same key (per repository) → same build, e.g. "<runId>/<runAttempt>/<job>/<step>".',
-      }),
-    ),
-    baseImages: Type.Optional(
-      Type.Object(
-        Object.fromEntries(windowsVersions.map((version) => [version, Type.Optional(imageString(`Base image for ${version}.`))])),
-        {
-          additionalProperties: false,
-          description:
-            "Per-Windows-version base image, passed to that platform's build as build-arg DOCKHAND_BASE_IMAGE.",
-        },
-      ),
-    ),
-    registrySecret: Type.Optional(
-      Type.String({
-        pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-        maxLength: 253,
-        description: "Registry credentials Secret for push and pull, one the dispatcher's policy grants this repository; default the first it grants.",
-      }),
-    ),
-    githubToken: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 2048,
-        pattern: "^[A-Za-z0-9_.-]+$",
-        description: "Token for this build's commit statuses only; never logged.",
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-export type BuildRequestBody = Static<typeof BuildRequestSchema>;
-
-/** A validated request with defaults filled in and tags written out in full. */
-export interface BuildRequest {
-  readonly repository: string;
-  readonly sha: string;
-  readonly ref: string;
-  readonly context: `sha256:${string}`;
-  readonly file: string;
-  readonly target: string | undefined;
-  /** Each with an explicit tag (`app` became `app:latest`). */
-  readonly tags: readonly string[];
-  readonly buildArgs: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly push: boolean;
-  readonly platforms: readonly PlatformString[];
-  readonly builder: BuilderPreference;
-  /** Undefined: use the config's statusContextPrefix. */
-  readonly statusContext: string | undefined;
-  readonly idempotencyKey: string | undefined;
-  readonly baseImages: Readonly<Partial<Record<WindowsVersion, string>>>;
-  /** Undefined: the policy's default for the repository. */
-  readonly registrySecret: string | undefined;
-  readonly githubToken: string | undefined;
-}
-
-/**
- * Build args dockhand fills itself: the BuildKit platform args decide which
- * stages run where (overriding them would defeat the builder choice), and
- * WINDOWS_VERSION / DOCKHAND_* are set per platform.
- */
-const reservedBuildArgs = new Set([
-  "TARGETPLATFORM",
-  "TARGETOS",
-  "TARGETARCH",
-  "TARGETVARIANT",
-  "BUILDPLATFORM",
-  "BUILDOS",
-  "BUILDARCH",
-  "BUILDVARIANT",
-  "WINDOWS_VERSION",
-]);
 
 const fieldHints: Readonly<Record<string, string>> = {
   repository: 'send the GitHub repository as "owner/name" (github.repository)',
@@ -394,11 +220,11 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
     if (name.length > maxBuildArgNameLength) {
       add(memberField("buildArgs", `${name.slice(0, 40)}…`), `name is longer than ${maxBuildArgNameLength} characters`, fieldHints["buildArgs"] as string);
     }
-    if (reservedBuildArgs.has(name) || name.startsWith("DOCKHAND_")) {
+    if (isReservedBuildArg(name)) {
       add(
         memberField("buildArgs", name),
         `${quoteValue(name)} is set by dockhand`,
-        name === "WINDOWS_VERSION" || name.startsWith("DOCKHAND_")
+        name === "WINDOWS_VERSION" || name.startsWith(reservedBuildArgPrefix)
           ? "remove it: dockhand sets it per platform (use baseImages to choose a base image per Windows version)"
           : "remove it: the builder sets it from the platform",
       );

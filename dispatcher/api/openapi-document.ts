@@ -1,6 +1,8 @@
-// The OpenAPI description as the server generates it from its route schemas.
-// docs/openapi.json is this, committed; a unit test fails when they differ.
-// Run `npx tsx dispatcher/api/openapi-document.ts > docs/openapi.json` after changing a route.
+// The OpenAPI description as the server generates it from its route schemas,
+// the contract's among them (build request, build state, error body:
+// dispatcher/protocol/). docs/openapi.json is this, committed; a unit test
+// fails when they differ. Run `npx tsx dispatcher/api/openapi-document.ts >
+// docs/openapi.json` after changing a route or the protocol.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -76,7 +76,7 @@ const ResourceList = (description: string, defaults: Record<string, string>) =>
 const ImageRef = (description: string, defaultImage: string) =>
   Type.String({ minLength: 1, maxLength: 512, default: defaultImage, description });
 
-// "owner/name", "owner/*" or "*" (GitHub names: see api/build-request.ts).
+// "owner/name", "owner/*" or "*" (GitHub names: see protocol/request-rules.ts).
 const repositoryPattern = "^(\\*|[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/(\\*|[A-Za-z0-9._-]{1,100}))$";
 // A ref pattern: a full ref, "*" allowed as the last path segment or alone.
 const refPatternPattern = "^(\\*|refs/[^\\s*]+(/\\*)?|refs/(heads|tags)/\\*)$";

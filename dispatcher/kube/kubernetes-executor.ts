@@ -1,10 +1,13 @@
 import type { KubeConfig, V1Job, V1Pod } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
-import type { Executor, LogLine, LogOptions, SubmitResult } from "../executor.js";
+import type { Executor, LogOptions, SubmitResult } from "../executor.js";
+import type { LogLine } from "../protocol/build-logs.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import { jobManifests } from "../plan/job-manifests.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
-import { deriveBuildState, derivePlatformState, newestPodOf, type BuildState, type PlatformPhase } from "../reconcile/build-state.js";
+import { deriveBuildState, derivePlatformState, newestPodOf } from "../reconcile/build-state.js";
+import type { BuildState } from "../protocol/build-state.js";
+import type { PlatformPhase } from "../protocol/phases.js";
 import { Reconciler, type ReconcilerLog, type ReconcilerOptions, type StatusReporter } from "../reconcile/reconciler.js";
 import { ImageIndexStep } from "../reconcile/image-index-step.js";
 import { DockerdAdmissionStep } from "../reconcile/dockerd-admission-step.js";

@@ -4,7 +4,9 @@
 // I/O and the processes.
 
 import type { BuildPlan } from "../plan/build-plan.js";
-import { buildPhase, type BuildState, type ImagePlatformRecord, type PlatformPhase, type PlatformState, withoutReady } from "../reconcile/build-state.js";
+import { buildPhase, type ImagePlatformRecord, withoutReady } from "../reconcile/build-state.js";
+import type { BuildState, PlatformState } from "../protocol/build-state.js";
+import { finalPhases } from "../protocol/phases.js";
 import { type IndexRecord, type ManifestState, manifestStateOf } from "../reconcile/image-index-state.js";
 import type { ReadBack } from "../reconcile/registry-steps.js";
 import type { LocalPlatformSteps } from "./local-steps.js";
@@ -54,8 +56,6 @@ export interface BuildRecord {
   /** The last `<prefix>/manifest` state reported (as dockhand.dev/manifest-reported), so a restart neither loses nor repeats it. */
   manifestReported?: string;
 }
-
-export const finalPhases: ReadonlySet<PlatformPhase> = new Set(["succeeded", "failed", "cancelled", "error"]);
 
 export function isFinal(platform: PlatformState): boolean {
   return finalPhases.has(platform.state);

@@ -23,11 +23,13 @@
 import { execFile } from "node:child_process";
 import { appendFile, readFile } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
-import type { Executor, LogLine, LogOptions, SubmitResult } from "../executor.js";
+import type { Executor, LogOptions, SubmitResult } from "../executor.js";
+import type { LogLine } from "../protocol/build-logs.js";
 import { IdempotencyConflict } from "../kube/build-jobs.js";
 import { mergeAsync } from "../kube/merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
-import type { BuildState, PlatformPhase, PlatformState } from "../reconcile/build-state.js";
+import type { BuildState, PlatformState } from "../protocol/build-state.js";
+import type { PlatformPhase } from "../protocol/phases.js";
 import { commitStatusFor, isFinalCommitState, isWithheld, withheldStatus } from "../reconcile/commit-status.js";
 import { manifestAnnouncement, nextManifestStep } from "../reconcile/image-index-state.js";
 import { readBackFailure } from "../reconcile/read-back-failure.js";

@@ -3,7 +3,7 @@
 // reports to. Pure: the caller computes the build ID and the signed context URL.
 
 import { createHash } from "node:crypto";
-import type { BuildRequest } from "../api/build-request.js";
+import type { BuildRequest } from "../protocol/build-request.js";
 import type { Config } from "../config/schema.js";
 import { RequestError } from "../protocol/errors.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";

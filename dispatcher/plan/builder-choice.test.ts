@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { BuilderPreference } from "../api/build-request.js";
+import type { BuilderPreference } from "../protocol/request-rules.js";
 import { RequestError } from "../protocol/errors.js";
 import { chooseBuilder } from "./builder-choice.js";
 import { parseDockerfile, resolveStages } from "./dockerfile-analysis.js";

@@ -8,7 +8,7 @@
 //   builds every stage up to the target, needed or not
 //   (https://docs.docker.com/build/building/multi-stage/#differences-between-legacy-builder-and-buildkit).
 
-import type { BuilderPreference } from "../api/build-request.js";
+import type { BuilderPreference } from "../protocol/request-rules.js";
 import { RequestError, type RequestProblem } from "../protocol/errors.js";
 import { type BuildKitOnlyFeature, type ResolvedStage, type StageResolution, stageLabel } from "./dockerfile-analysis.js";
 import type { Platform } from "../protocol/platforms.js";

@@ -1,7 +1,8 @@
 // Shared inputs for the plan tests: a validated request and a resolved config,
 // built through the real validators so fixtures cannot drift from the schemas.
 
-import { type BuildRequest, validateBuildRequest } from "../api/build-request.js";
+import type { BuildRequest } from "../protocol/build-request.js";
+import { validateBuildRequest } from "../api/build-request.js";
 import type { Config } from "../config/schema.js";
 import { resolveConfig } from "../config/validate.js";
 

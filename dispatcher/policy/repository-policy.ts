@@ -3,7 +3,7 @@
 // PolicyDenial naming the rule. Rules are matched first to last; a
 // repository no rule matches may not build.
 
-import type { BuildRequest } from "../api/build-request.js";
+import type { BuildRequest } from "../protocol/build-request.js";
 import type { Config } from "../config/schema.js";
 import { type Identity, identityCovers, repositoryMatches, sameRepository } from "../auth/identity.js";
 import type { BuildPlan } from "../plan/build-plan.js";

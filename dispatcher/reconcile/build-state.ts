@@ -1,6 +1,7 @@
-// Derives a build's state from its Jobs and pods: the single source of truth
-// for the API (GET /v1/builds/{id}), the build page and the reconciler. Pure:
-// what the cluster says in, what to show out.
+// Derives a build's state (the contract's BuildState, protocol/build-state.ts)
+// from its Jobs and pods: the single source of truth for the API
+// (GET /v1/builds/{id}), the build page and the reconciler. Pure: what the
+// cluster says in, what to show out.
 
 import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
@@ -8,55 +9,11 @@ import { explainPreflightFailure } from "../plan/docker-engine-compat.js";
 import { waitsForEngine } from "./dockerd-admission.js";
 import { cancelledAnnotation } from "../kube/build-jobs.js";
 import { deriveManifestState, indexPlanOf, type ManifestState } from "./image-index-state.js";
-
-export type PlatformPhase = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "error";
+import type { BuildState, PlatformState } from "../protocol/build-state.js";
+import type { PlatformPhase } from "../protocol/phases.js";
 
 /** Written by the reconciler once it has found the pushed digest. */
 export const digestAnnotation = "dockhand.dev/digest";
-
-export interface PlatformState {
-  platform: string;
-  slug: string;
-  job: string;
-  builder: "docker" | "buildkit";
-  builderReason: string;
-  statusContext: string;
-  state: PlatformPhase;
-  node?: string;
-  pod?: string;
-  digest?: string;
-  pushRef?: string;
-  /** Why it failed or errored, in words a user can act on. */
-  message?: string;
-  /** The step (container) that failed, and how. */
-  failedStep?: { name: string; exitCode?: number };
-  createdAt?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  /** What the reconciler last reported for this platform (state:description hash), if anything. */
-  reported?: string;
-  /**
-   * The pushed image read back from the registry: pending until the
-   * reconciler has read it (the platform shows running meanwhile), failed
-   * when it does not fit the platform (message says why). Absent when there
-   * is nothing to read (no push) or nothing to check.
-   */
-  imageCheck?: "pending" | "passed" | "failed";
-  /** The pushed image's platform, from its config. */
-  image?: { os: string; architecture: string; "os.version"?: string };
-}
-
-export interface BuildState {
-  id: string;
-  repository: string;
-  sha: string;
-  ref: string;
-  targetUrl: string;
-  state: PlatformPhase;
-  platforms: PlatformState[];
-  /** Multi-platform builds that push: the image index under the requested tags; its digest is the build's digest. */
-  manifest?: ManifestState;
-}
 
 export interface DeriveOptions {
   now: Date;

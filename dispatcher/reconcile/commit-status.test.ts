@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PlatformState } from "./build-state.js";
+import type { PlatformState } from "../protocol/build-state.js";
 import { commitStatusToReport, isFinalCommitState, isWithheld, withheldStatus } from "./commit-status.js";
 
 const platform = (overrides: Partial<PlatformState>): PlatformState => ({

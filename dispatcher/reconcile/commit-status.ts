@@ -1,7 +1,7 @@
 // What a platform's state looks like as a GitHub commit status. Pure.
 
 import { describeStatus, type CommitState, truncateDescription } from "../github/status-description.js";
-import type { PlatformState } from "./build-state.js";
+import type { PlatformState } from "../protocol/build-state.js";
 
 export interface CommitStatusWanted {
   state: CommitState;

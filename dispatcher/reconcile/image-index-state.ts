@@ -7,16 +7,10 @@ import type { V1Job } from "@kubernetes/client-node";
 import { shortImageDigest, truncateDescription } from "../github/status-description.js";
 import { annotationKeys } from "../plan/names.js";
 import { type CommitStatusWanted, isFinalCommitState } from "./commit-status.js";
-import type { PlatformState } from "./build-state.js";
+import type { ManifestState as ManifestStateBody, PlatformState } from "../protocol/build-state.js";
 
-export interface ManifestState {
-  /** pending: platforms still building, or all succeeded and the index not pushed yet (ready). */
-  state: "pending" | "succeeded" | "failed" | "error";
-  tags: string[];
-  statusContext: string;
-  /** The index digest: the build's digest once pushed. */
-  digest?: string;
-  message?: string;
+/** The index as the API shows it (pending until pushed: see `ready`), and what the reconciler needs besides. */
+export interface ManifestState extends ManifestStateBody {
   /** Every platform succeeded and was read from the registry; the index can be pushed. */
   ready?: boolean;
   /** A platform was cancelled: the index will never be pushed. */

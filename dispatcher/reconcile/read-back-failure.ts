@@ -4,7 +4,7 @@
 
 import { ImageReadError } from "../registry/image-reader.js";
 import { RegistryError } from "../registry/registry-http.js";
-import type { PlatformState } from "./build-state.js";
+import type { PlatformState } from "../protocol/build-state.js";
 
 /**
  * How long after a platform's build finished a registry that keeps failing

@@ -1,8 +1,9 @@
 import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
 import type { Config } from "../../config/schema.js";
-import type { Executor, LogLine, LogOptions } from "../../executor.js";
-import type { BuildState } from "../../reconcile/build-state.js";
+import type { Executor, LogOptions } from "../../executor.js";
+import type { LogLine } from "../../protocol/build-logs.js";
+import type { BuildState } from "../../protocol/build-state.js";
 import { buildPageRoutes, prefersHtml } from "../routes/build-page.js";
 import { buildRoutes } from "../routes/builds.js";
 import { duration, escapeHtml, renderBuildPage } from "./page.js";

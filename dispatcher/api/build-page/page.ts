@@ -3,8 +3,9 @@
 // client or a terminal browser). The inline script only makes it live.
 // Pure: a build state and its log lines in, a string out.
 
-import type { LogLine } from "../../executor.js";
-import type { BuildState, PlatformPhase, PlatformState } from "../../reconcile/build-state.js";
+import { type LogLine, resumeCursor } from "../../protocol/build-logs.js";
+import type { BuildState, PlatformState } from "../../protocol/build-state.js";
+import { isFinalPhase } from "../../protocol/phases.js";
 import { pageScript } from "./page-script.js";
 import { pageStyle } from "./page-style.js";
 
@@ -17,22 +18,12 @@ export interface PageInput {
   nonce: string;
 }
 
-const finalPhases: ReadonlySet<PlatformPhase> = new Set(["succeeded", "failed", "cancelled", "error"]);
-
-export function isFinalPhase(phase: string): boolean {
-  return finalPhases.has(phase as PlatformPhase);
-}
-
 /** Everything interpolated into the page goes through this: repository names, refs, log lines, messages. */
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
 
 /** Lines seen per "<slug>/<step>", in the form GET /v1/builds/{id}/logs?resume= and the event stream take. */
-export function resumeCursor(counts: ReadonlyMap<string, number>): string {
-  return [...counts].map(([key, n]) => `${key}:${n}`).join(",");
-}
-
 export function lineCounts(build: BuildState, lines: LogLine[]): Map<string, number> {
   const slugOf = new Map(build.platforms.map((p) => [p.platform, p.slug]));
   const counts = new Map<string, number>();

@@ -15,10 +15,12 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type { Config } from "../../config/schema.js";
-import type { Executor, LogLine, LogResume } from "../../executor.js";
-import type { BuildState } from "../../reconcile/build-state.js";
-import { escapeHtml, isFinalPhase, pagePolicy, renderBuildPage, resumeCursor } from "../build-page/page.js";
-import { ErrorSchema } from "./schemas.js";
+import type { Executor, LogResume } from "../../executor.js";
+import { type LogLine, resumeCursor } from "../../protocol/build-logs.js";
+import type { BuildState } from "../../protocol/build-state.js";
+import { escapeHtml, pagePolicy, renderBuildPage } from "../build-page/page.js";
+import { isFinalPhase } from "../../protocol/phases.js";
+import { ErrorSchema } from "../../protocol/error-body.js";
 import { buildLogLines } from "../build-log-lines.js";
 import { buildIdParam, notFound, parseResume } from "./build-route-params.js";
 

@@ -4,6 +4,7 @@
 
 import { RequestError } from "../../protocol/errors.js";
 import type { LogResume } from "../../executor.js";
+import { resumeEntryPattern } from "../../protocol/build-logs.js";
 import { isBuildId } from "../../plan/names.js";
 
 export function buildIdParam(params: unknown): string {
@@ -22,7 +23,7 @@ export function notFound(id: string) {
 export function parseResume(value: string | undefined): LogResume {
   const resume: Record<string, number> = {};
   for (const part of (value ?? "").split(",")) {
-    const m = /^([a-z0-9-]+\/[a-z0-9-]+):(\d{1,9})$/.exec(part.trim());
+    const m = resumeEntryPattern.exec(part.trim());
     if (m) resume[m[1]!] = Number(m[2]);
     else if (part.trim()) {
       throw new RequestError({ error: `resume: ${JSON.stringify(part.slice(0, 60))} is not "<slug>/<step>:<n>"`, field: "resume", hint: "send e.g. resume=win-ltsc2022/build:120,linux-amd64/build:80" });

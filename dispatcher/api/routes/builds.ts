@@ -10,15 +10,17 @@ import type { Executor } from "../../executor.js";
 import type { Metrics } from "../../metrics.js";
 import { planBuild } from "../../plan/build-plan.js";
 import { buildIdFromKey, buildIdFromRandom } from "../../plan/names.js";
-import type { BuildState } from "../../reconcile/build-state.js";
 import type { Identity } from "../../auth/identity.js";
 import { LiveConfig } from "../../config/live-config.js";
 import type { PullRequestOrigins } from "../../policy/pull-request-origin.js";
 import { admitConcurrent, authorizePlacement } from "../../policy/repository-policy.js";
 import { authorizeRequest, originOf, RepositoryGate } from "../authorize-build.js";
-import { BuildRequestSchema, validateBuildRequest } from "../build-request.js";
-import { BuildStateSchema, ErrorSchema } from "./schemas.js";
+import { BuildRequestSchema } from "../../protocol/build-request.js";
+import { validateBuildRequest } from "../build-request.js";
+import { type BuildState, type BuildStateBody, BuildStateSchema } from "../../protocol/build-state.js";
+import { ErrorSchema } from "../../protocol/error-body.js";
 import { buildLogLines } from "../build-log-lines.js";
+import type { LogStreamEvent } from "../../protocol/build-logs.js";
 import { buildIdParam, notFound, parseResume } from "./build-route-params.js";
 
 export interface BuildRoutesDeps {
@@ -40,7 +42,8 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
   const { config, store, executor, metrics } = deps;
   const live = deps.live ?? new LiveConfig(config);
   const gate = new RepositoryGate();
-  const present = (build: BuildState) => ({
+  // What every answer carries: the contract's body, the executor's state plus its two URLs.
+  const present = (build: BuildState): BuildStateBody => ({
     ...build,
     url: `${config.publicUrl}/v1/builds/${build.id}`,
     logsUrl: `${config.publicUrl}/v1/builds/${build.id}/logs`,
@@ -152,11 +155,11 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
           try {
             for await (const line of lines) yield `${JSON.stringify(line)}\n`;
             const end = await executor.get(id);
-            yield `${JSON.stringify({ event: "end", state: end?.state ?? "unknown" })}\n`;
+            yield `${JSON.stringify({ event: "end", state: end?.state ?? "unknown" } satisfies LogStreamEvent)}\n`;
           } catch (err) {
             if (!abort.signal.aborted) {
               request.log.warn({ buildId: id, err: String(err) }, "log stream broke");
-              yield `${JSON.stringify({ event: "error", error: "the log stream broke; reconnect with resume to continue" })}\n`;
+              yield `${JSON.stringify({ event: "error", error: "the log stream broke; reconnect with resume to continue" } satisfies LogStreamEvent)}\n`;
             }
           }
         })(),

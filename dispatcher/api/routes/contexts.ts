@@ -8,7 +8,7 @@ import { ContextError } from "../../contexts/errors.js";
 import { verifyContextUrl } from "../../contexts/signed-url.js";
 import type { Metrics } from "../../metrics.js";
 import { contextContentTypes } from "../request-body.js";
-import { ErrorSchema } from "./schemas.js";
+import { ErrorSchema } from "../../protocol/error-body.js";
 
 const digestPattern = /^(sha256:)?[0-9a-f]{64}$/;
 const DigestParams = Type.Object({

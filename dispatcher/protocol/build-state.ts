@@ -1,36 +1,36 @@
-import { Type } from "@sinclair/typebox";
+// The state of a build as the API answers it (GET /v1/builds/{id}, and the
+// answers to POST /v1/builds and DELETE): per platform, plus the image index
+// of a multi-platform push. The schema (TypeBox) is what the routes declare
+// and docs/openapi.json shows; the types are derived from it. The Action
+// imports the types only (`import type`), so its bundle carries no TypeBox.
 
-/** The body of every 4xx answer. */
-export const ErrorSchema = Type.Object(
-  {
-    error: Type.String({ description: "What is wrong, starting with the field." }),
-    field: Type.String({ description: "Path of the field at fault in the request, or empty." }),
-    hint: Type.String({ description: "What to do about it." }),
-    rule: Type.Optional(Type.String({ description: "For 403 and 429 from policy: the config rule that denied the request, e.g. policy.repositories[0].dockerPool." })),
-  },
-  { $id: "Error" },
-);
+import { type Static, Type } from "@sinclair/typebox";
+import { type PlatformPhase, platformPhases } from "./phases.js";
 
-const PlatformStateSchema = Type.Object({
+export const PlatformStateSchema = Type.Object({
   platform: Type.String(),
   slug: Type.String(),
   job: Type.String(),
   builder: Type.Union([Type.Literal("docker"), Type.Literal("buildkit")]),
   builderReason: Type.String(),
   statusContext: Type.String(),
-  state: Type.Union(["queued", "running", "succeeded", "failed", "cancelled", "error"].map((s) => Type.Literal(s))),
+  state: Type.Union(platformPhases.map((s) => Type.Literal(s))),
   node: Type.Optional(Type.String()),
   pod: Type.Optional(Type.String()),
   digest: Type.Optional(Type.String()),
   pushRef: Type.Optional(Type.String()),
+  // Why it failed or errored, in words a user can act on.
   message: Type.Optional(Type.String()),
+  // The step (container) that failed, and how.
   failedStep: Type.Optional(Type.Object({ name: Type.String(), exitCode: Type.Optional(Type.Integer()) })),
   createdAt: Type.Optional(Type.String({ format: "date-time" })),
   startedAt: Type.Optional(Type.String({ format: "date-time" })),
   finishedAt: Type.Optional(Type.String({ format: "date-time" })),
+  // What the reconciler last reported for this platform (state:description hash), if anything.
   reported: Type.Optional(Type.String()),
+  // Absent when there is nothing to read (no push) or nothing to check.
   imageCheck: Type.Optional(
-    Type.Union(["pending", "passed", "failed"].map((s) => Type.Literal(s)), {
+    Type.Union((["pending", "passed", "failed"] as const).map((s) => Type.Literal(s)), {
       description: "The pushed image read back from the registry: pending (the platform shows running), passed, or failed (message says why).",
     }),
   ),
@@ -42,9 +42,12 @@ const PlatformStateSchema = Type.Object({
   ),
 });
 
-const ManifestStateSchema = Type.Object(
+export type PlatformState = Static<typeof PlatformStateSchema>;
+
+export const ManifestStateSchema = Type.Object(
   {
-    state: Type.Union(["pending", "succeeded", "failed", "error"].map((s) => Type.Literal(s))),
+    // pending: platforms still building, or all succeeded and the index not pushed yet.
+    state: Type.Union((["pending", "succeeded", "failed", "error"] as const).map((s) => Type.Literal(s))),
     tags: Type.Array(Type.String(), { description: "The requested tags the index is pushed under." }),
     statusContext: Type.String({ description: "Its commit status context, e.g. dockhand/manifest." }),
     digest: Type.Optional(Type.String({ description: "The index digest: the build's digest." })),
@@ -53,15 +56,30 @@ const ManifestStateSchema = Type.Object(
   { description: "Multi-platform builds that push: the OCI image index joining the platforms under each tag." },
 );
 
+export type ManifestState = Static<typeof ManifestStateSchema>;
+
 export const BuildStateSchema = Type.Object({
   id: Type.String(),
   repository: Type.String(),
   sha: Type.String(),
   ref: Type.String(),
   targetUrl: Type.String(),
+  // A PlatformPhase (BuildState below), documented as a string as it always was.
   state: Type.String(),
   platforms: Type.Array(PlatformStateSchema),
   manifest: Type.Optional(ManifestStateSchema),
   url: Type.String({ description: "This build's page." }),
   logsUrl: Type.String({ description: "NDJSON log stream; add ?follow=1 to follow." }),
 });
+
+/** A build's state as the API sends it: what the Action reads. */
+export type BuildStateBody = Static<typeof BuildStateSchema>;
+
+/**
+ * A build's state as an executor derives it: the body without the two URLs
+ * the API adds (api/routes/builds.ts), its state the build's phase — as far
+ * as its least advanced platform, failed if any failed (reconcile/build-state.ts).
+ */
+export interface BuildState extends Omit<BuildStateBody, "url" | "logsUrl" | "state"> {
+  state: PlatformPhase;
+}

@@ -1,0 +1,165 @@
+// The body of POST /v1/builds, as the Action sends it and the dispatcher
+// accepts it: its schema (TypeBox, so it is both the TS type and the JSON
+// Schema docs/openapi.json shows), built from the rules in request-rules.ts,
+// and the request as it stands once validated. The validation itself, with
+// its messages, is the server's (dispatcher/api/build-request.ts). The Action
+// imports the types only (`import type`), so its bundle carries no TypeBox.
+
+import { type Static, Type } from "@sinclair/typebox";
+import { type PlatformString, type WindowsVersion, supportedPlatforms, windowsVersions } from "./platforms.js";
+import {
+  type BuilderPreference,
+  buildArgNamePattern,
+  builderPreferences,
+  githubTokenPattern,
+  labelKeyPattern,
+  maxBuildArgNameLength,
+  maxLabelKeyLength,
+  maxStatusContextLength,
+  refPattern,
+  repositoryPattern,
+  stageNamePattern,
+  statusContextPattern,
+} from "./request-rules.js";
+
+const noControlCharacters = "^[^\\u0000-\\u001f\\u007f]*$";
+
+const imageString = (description: string) => Type.String({ minLength: 1, maxLength: 512, description });
+
+export const BuildRequestSchema = Type.Object(
+  {
+    repository: Type.String({
+      pattern: repositoryPattern,
+      maxLength: 140,
+      description: 'GitHub repository "owner/name" the commit belongs to (github.repository).',
+    }),
+    sha: Type.String({ pattern: "^[0-9a-f]{40}$", description: "Commit SHA, 40 lowercase hex digits (github.sha)." }),
+    ref: Type.String({
+      pattern: refPattern,
+      maxLength: 255,
+      description: 'Git ref being built: "refs/heads/<branch>", "refs/tags/<tag>" or "refs/pull/<n>/merge".',
+    }),
+    context: Type.String({
+      pattern: "^sha256:[0-9a-f]{64}$",
+      description: "Digest of the build context uploaded beforehand to PUT /v1/contexts/{sha256}.",
+    }),
+    file: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        default: "Dockerfile",
+        description: "Dockerfile path inside the context, relative, forward slashes.",
+      }),
+    ),
+    target: Type.Optional(
+      Type.String({ pattern: stageNamePattern, maxLength: 128, description: "Stage to build; default the last." }),
+    ),
+    tags: Type.Optional(
+      Type.Array(imageString("Image reference to tag and push, e.g. ghcr.io/owner/app:1.0."), {
+        maxItems: 16,
+        default: [],
+        description: "Image references to push; at least one when push is true. A missing tag means :latest.",
+      }),
+    ),
+    buildArgs: Type.Optional(
+      Type.Record(Type.String({ pattern: buildArgNamePattern, maxLength: maxBuildArgNameLength }), Type.String({ maxLength: 4096 }), {
+        additionalProperties: false,
+        maxProperties: 64,
+        default: {},
+        description: "Build arguments (--build-arg K=V).",
+      }),
+    ),
+    labels: Type.Optional(
+      Type.Record(Type.String({ pattern: labelKeyPattern, maxLength: maxLabelKeyLength }), Type.String({ maxLength: 4096 }), {
+        additionalProperties: false,
+        maxProperties: 64,
+        default: {},
+        description: "Image labels (--label K=V).",
+      }),
+    ),
+    push: Type.Optional(Type.Boolean({ default: true, description: "Push the tags after building." })),
+    platforms: Type.Array(Type.Union(supportedPlatforms.map((platform) => Type.Literal(platform))), {
+      minItems: 1,
+      maxItems: supportedPlatforms.length,
+      description: 'Platforms to build, e.g. ["windows/amd64:ltsc2022", "linux/amd64"].',
+    }),
+    builder: Type.Optional(
+      Type.Union(
+        builderPreferences.map((builder) => Type.Literal(builder)),
+        {
+          default: "auto",
+          description:
+            'Which builder: "auto" (Windows RUN → dockerd pool, otherwise BuildKit), "docker" or "buildkit".',
+        },
+      ),
+    ),
+    statusContext: Type.Optional(
+      Type.String({
+        pattern: statusContextPattern,
+        maxLength: maxStatusContextLength,
+        description: "Commit status context prefix; default from the dispatcher config (dockhand).",
+      }),
+    ),
+    idempotencyKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 512,
+        pattern: noControlCharacters,
+        description: 'Same key (per repository) → same build, e.g. "<runId>/<runAttempt>/<job>/<step>".',
+      }),
+    ),
+    baseImages: Type.Optional(
+      Type.Object(
+        Object.fromEntries(windowsVersions.map((version) => [version, Type.Optional(imageString(`Base image for ${version}.`))])),
+        {
+          additionalProperties: false,
+          description:
+            "Per-Windows-version base image, passed to that platform's build as build-arg DOCKHAND_BASE_IMAGE.",
+        },
+      ),
+    ),
+    registrySecret: Type.Optional(
+      Type.String({
+        pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        maxLength: 253,
+        description: "Registry credentials Secret for push and pull, one the dispatcher's policy grants this repository; default the first it grants.",
+      }),
+    ),
+    githubToken: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        pattern: githubTokenPattern,
+        description: "Token for this build's commit statuses only; never logged.",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The body as sent: what the schema allows. */
+export type BuildRequestBody = Static<typeof BuildRequestSchema>;
+
+/** A validated request with defaults filled in and tags written out in full. */
+export interface BuildRequest {
+  readonly repository: string;
+  readonly sha: string;
+  readonly ref: string;
+  readonly context: `sha256:${string}`;
+  readonly file: string;
+  readonly target: string | undefined;
+  /** Each with an explicit tag (`app` became `app:latest`). */
+  readonly tags: readonly string[];
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly push: boolean;
+  readonly platforms: readonly PlatformString[];
+  readonly builder: BuilderPreference;
+  /** Undefined: use the config's statusContextPrefix. */
+  readonly statusContext: string | undefined;
+  readonly idempotencyKey: string | undefined;
+  readonly baseImages: Readonly<Partial<Record<WindowsVersion, string>>>;
+  /** Undefined: the policy's default for the repository. */
+  readonly registrySecret: string | undefined;
+  readonly githubToken: string | undefined;
+}
