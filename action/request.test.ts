@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { validateBuildRequest } from "../dispatcher/api/build-request.js";
 import { parseInputs, type InputName } from "./inputs.js";
 import { buildRequestBody, describeDispatcherError, inputForField } from "./request.js";
 import type { RunnerContext } from "./runner.js";
@@ -22,32 +21,6 @@ function inputs(raw: Partial<Record<InputName, string>>) {
 }
 
 describe("the build request", () => {
-  it("is a body the dispatcher's own validator accepts, with every input in its field", () => {
-    const body = buildRequestBody(
-      inputs({ push: "true", tags: "r.example/app:1", "build-args": "A=1", labels: "team=core", target: "runtime", builder: "docker", "status-context": "ci", file: "docker/Dockerfile", "github-token": "ghs_x" }),
-      runner,
-      digest,
-    );
-    const validated = validateBuildRequest(body);
-    expect(validated).toMatchObject({
-      repository: runner.repository,
-      sha: runner.sha,
-      ref: runner.ref,
-      context: digest,
-      file: "docker/Dockerfile",
-      target: "runtime",
-      tags: ["r.example/app:1"],
-      buildArgs: { A: "1" },
-      labels: { team: "core" },
-      push: true,
-      platforms: ["windows/amd64:ltsc2022"],
-      builder: "docker",
-      statusContext: "ci",
-      githubToken: "ghs_x",
-    });
-    expect(validated.idempotencyKey).toMatch(/^9876543210\/2\/image\/build\/[0-9a-f]{16}$/);
-  });
-
   it("keeps the idempotency key for a repeat of the same step, and tells matrix legs and attempts apart", () => {
     const a = buildRequestBody(inputs({}), runner, digest).idempotencyKey;
     expect(buildRequestBody(inputs({}), runner, digest).idempotencyKey).toBe(a);
