@@ -21,7 +21,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import { packContext } from "../action/context.js";
-import { signRequest } from "../dispatcher/auth/request-signature.js";
+import { signRequest } from "../dispatcher/protocol/request-signature.js";
 import { resolveConfig } from "../dispatcher/config/validate.js";
 import { freePort } from "../test/integration/harness.js";
 import { startDispatcher } from "../dispatcher/dispatcher.js";
