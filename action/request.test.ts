@@ -1,24 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { parseInputs, type InputName } from "./inputs.js";
 import { buildRequestBody, describeDispatcherError, inputForField } from "./request.js";
-import type { RunnerContext } from "./runner.js";
+import { testInputs, testRunner } from "./test-fixtures.js";
 
-const runner: RunnerContext = {
-  repository: "octo-org/windows-app",
-  sha: "0123456789abcdef0123456789abcdef01234567",
-  ref: "refs/heads/main",
-  runId: "9876543210",
-  runAttempt: "2",
-  job: "image",
-  step: "build",
-  serverUrl: "https://github.com",
-  tempDir: "/tmp",
-};
+const runner = testRunner();
 const digest = `sha256:${"b".repeat(64)}`;
 
-function inputs(raw: Partial<Record<InputName, string>>) {
-  return parseInputs((name) => ({ "dispatcher-url": "https://d.example.com", platforms: "windows/amd64:ltsc2022", ...raw })[name] ?? "", "/w");
-}
+const inputs = testInputs;
 
 describe("the build request", () => {
   it("keeps the idempotency key for a repeat of the same step, and tells matrix legs and attempts apart", () => {

@@ -13,6 +13,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { Ajv } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import type { FastifyInstance } from "fastify";
+import { testRunner } from "../../../action/test-fixtures.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,6 @@ import { parseInputs, type InputName, type Inputs } from "../../../action/inputs
 import { followLogs, LogCursor, type LogEvent } from "../../../action/logs.js";
 import { stepOutputs } from "../../../action/outputs.js";
 import { buildRequestBody } from "../../../action/request.js";
-import type { RunnerContext } from "../../../action/runner.js";
 import { summaryTable } from "../../../action/summary.js";
 import { parseResume } from "../../../dispatcher/api/routes/build-route-params.js";
 import { buildServer } from "../../../dispatcher/api/server.js";
@@ -44,17 +44,7 @@ import { deriveBuildState, digestAnnotation } from "../../../dispatcher/reconcil
 
 const secret = "contract-test-shared-secret-0123456789abcdef";
 const registry = "127.0.0.1:15000";
-const runner: RunnerContext = {
-  repository: "octo-org/windows-app",
-  sha: "0123456789abcdef0123456789abcdef01234567",
-  ref: "refs/heads/main",
-  runId: "9876543210",
-  runAttempt: "2",
-  job: "image",
-  step: "build",
-  serverUrl: "https://github.com",
-  tempDir: tmpdir(),
-};
+const runner = testRunner({ tempDir: tmpdir() });
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 // A plain JSON Schema validator, formats included, as any client of

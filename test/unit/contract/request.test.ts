@@ -8,29 +8,17 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { InputError, parseInputs, type InputName } from "../../../action/inputs.js";
+import { InputError, type InputName } from "../../../action/inputs.js";
 import { buildRequestBody } from "../../../action/request.js";
-import type { RunnerContext } from "../../../action/runner.js";
+import { testInputs, testRunner } from "../../../action/test-fixtures.js";
 import { validateBuildRequest } from "../../../dispatcher/api/build-request.js";
 import { RequestError } from "../../../dispatcher/protocol/errors.js";
 import { reservedBuildArgs } from "../../../dispatcher/protocol/request-rules.js";
 
-const runner: RunnerContext = {
-  repository: "octo-org/windows-app",
-  sha: "0123456789abcdef0123456789abcdef01234567",
-  ref: "refs/heads/main",
-  runId: "9876543210",
-  runAttempt: "2",
-  job: "image",
-  step: "build",
-  serverUrl: "https://github.com",
-  tempDir: "/tmp",
-};
+const runner = testRunner();
 const digest = `sha256:${"b".repeat(64)}`;
 
-function inputs(raw: Partial<Record<InputName, string>>) {
-  return parseInputs((name) => ({ "dispatcher-url": "https://d.example.com", platforms: "windows/amd64:ltsc2022", ...raw })[name] ?? "", "/w");
-}
+const inputs = testInputs;
 
 describe("the build request", () => {
   it("is a body the dispatcher's own validator accepts, with every input in its field", () => {
