@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { jobManifests } from "../dispatcher/plan/job-manifests.js";
 import { planBuild } from "../dispatcher/plan/build-plan.js";
-import { validateBuildRequest } from "../dispatcher/api/build-request.js";
+import { validateBuildRequest } from "../dispatcher/protocol/build-request-validation.js";
 import { buildRequest, ctx, freePort, postBuild, setUpBed, uploadContext, writeConfigFile } from "../test/integration/harness.js";
 
 const count = Number(process.argv[2] ?? 200);

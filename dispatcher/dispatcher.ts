@@ -16,14 +16,14 @@ import { ContextStore } from "./contexts/context-store.js";
 import type { Executor } from "./executor.js";
 import { githubStatusReporter } from "./github/status-reporter.js";
 import { findKubeConfig } from "./kube/kubeconfig.js";
-import { KubernetesExecutor } from "./kube/kubernetes-executor.js";
+import { KubernetesExecutor } from "./controller/kubernetes-executor.js";
 import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
 import { buildIdOfUrl, tagBuildIds } from "./logging.js";
 import { createMetrics, recordReported, type Metrics } from "./metrics.js";
 import type { PlatformState } from "./protocol/build-state.js";
 import type { PlatformPhase } from "./protocol/phases.js";
-import type { StatusReporter } from "./reconcile/reconciler.js";
+import type { StatusReporter } from "./model/status-report.js";
 
 export interface Dispatcher {
   app: FastifyInstance;

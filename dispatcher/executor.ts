@@ -15,6 +15,13 @@ export interface LogOptions {
   signal: AbortSignal;
 }
 
+/** The idempotency key names a stored build whose request differs: the API answers 409. */
+export class IdempotencyConflict extends Error {
+  constructor(readonly jobName: string) {
+    super(`idempotency key already used for a different build request (Job ${jobName})`);
+  }
+}
+
 export interface SubmitResult {
   build: BuildState;
   /** False when every Job already existed: a retried request, not a new build. */

@@ -8,8 +8,8 @@
 import type { Identity } from "../auth/identity.js";
 import type { Config } from "../config/schema.js";
 import type { BuildOrigin } from "../plan/names.js";
-import type { HeadRepository, PullRequestOrigins } from "../policy/pull-request-origin.js";
-import { authorizeBuildRequest, authorizePullRequest, type BuildGrant, needsHeadLookup, pullRequestOf, ruleFor } from "../policy/repository-policy.js";
+import type { PullRequestOrigins } from "../github/pull-request-origin.js";
+import { authorizeBuildRequest, authorizePullRequest, type BuildGrant, type HeadRepository, needsHeadLookup, pullRequestOf, ruleFor } from "../policy/repository-policy.js";
 import type { BuildRequest } from "../protocol/build-request.js";
 
 export async function authorizeRequest(

@@ -10,7 +10,7 @@ import { RequestError } from "../protocol/errors.js";
 import { supportedPlatforms } from "../protocol/platforms.js";
 import { BuildRequestSchema, type BuildRequest } from "../protocol/build-request.js";
 import { isReservedBuildArg } from "../protocol/request-rules.js";
-import { validateBuildRequest } from "./build-request.js";
+import { validateBuildRequest } from "../protocol/build-request-validation.js";
 import { toHttpError } from "./error-mapping.js";
 
 const budget = { numRuns: 2000, interruptAfterTimeLimit: 1500 };

@@ -5,7 +5,7 @@ import { ContextError, type ContextErrorCode } from "../contexts/errors.js";
 import { AuthenticationError } from "../auth/auth-error.js";
 import { RequestError } from "../protocol/errors.js";
 import { PolicyDenial } from "../policy/denial.js";
-import { IdempotencyConflict } from "../kube/build-jobs.js";
+import { IdempotencyConflict } from "../executor.js";
 import { apiMessage, apiStatus } from "../kube/api-errors.js";
 import { hasBody } from "./request-body.js";
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { resolveConfig } from "../config/validate.js";
 import { ContextStore } from "../contexts/context-store.js";
-import { LocalExecutor } from "../local/local-executor.js";
+import type { Executor } from "../executor.js";
 import { createMetrics } from "../metrics.js";
 import { buildServer } from "./server.js";
 
@@ -22,8 +22,8 @@ export async function openApiDocument(): Promise<unknown> {
       {},
       "openapi",
     );
-    // Routes are registered without starting anything: no daemon is contacted.
-    const executor = new LocalExecutor({ config, report: async () => undefined, log: { info() {}, warn() {}, error() {} } });
+    // Routes are registered, never called: the document needs no executor that runs builds.
+    const executor = documentOnlyExecutor;
     const app = await buildServer({ config, store: await ContextStore.create({ dir, ttlSeconds: 60 }), executor, metrics: createMetrics() });
     await app.ready();
     const document = app.swagger();
@@ -33,6 +33,22 @@ export async function openApiDocument(): Promise<unknown> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+const notForBuilds = () => {
+  throw new Error("the OpenAPI document is generated without an executor: nothing can be built here");
+};
+const documentOnlyExecutor: Executor = {
+  kind: "local",
+  where: "nowhere (OpenAPI document)",
+  start: async () => undefined,
+  stop: async () => undefined,
+  submit: notForBuilds,
+  get: notForBuilds,
+  cancel: notForBuilds,
+  logs: notForBuilds,
+  platformPhases: () => [],
+  ready: async () => false,
+};
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   process.stdout.write(`${JSON.stringify(await openApiDocument(), null, 2)}\n`);

@@ -6,7 +6,7 @@
 import { Authenticator } from "../auth/authenticate.js";
 import { LiveConfig } from "../config/live-config.js";
 import type { Config } from "../config/schema.js";
-import { PullRequestOrigins } from "../policy/pull-request-origin.js";
+import { PullRequestOrigins } from "../github/pull-request-origin.js";
 import type { BuildCanceller } from "../webhooks/github-webhooks.js";
 
 export interface SecurityDeps {

@@ -11,7 +11,7 @@ import { cliImageVersion } from "../plan/docker-engine-compat.js";
 import { windowsBuildLabel, windowsBuilds, windowsVersions } from "../protocol/platforms.js";
 import { quantityBytes } from "./quantity.js";
 import { type Config, ConfigSchema, envOverrides, minKeepStorage } from "./schema.js";
-import { fieldPath, pointerSegments } from "../json-pointer.js";
+import { fieldPath, pointerSegments } from "../protocol/json-pointer.js";
 
 export interface ConfigProblem {
   /** Dotted key: `contexts.signingKey`, `dockerPool.nodeSelector["agent pool"]`. */

@@ -4,7 +4,8 @@ import Bottleneck from "bottleneck";
 import { retry } from "@octokit/plugin-retry";
 import { throttling } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
-import { truncateDescription, type CommitState } from "./status-description.js";
+import { truncateDescription, type CommitState } from "../model/status-description.js";
+import type { Shown } from "../model/status-report.js";
 
 export type GitHubAuth =
   /** A PAT, a workflow's GITHUB_TOKEN, or a build's own githubToken. */
@@ -57,8 +58,6 @@ export interface CommitStatusInput {
   description: string;
   targetUrl?: string;
 }
-
-export type Shown = "this" | "build" | "none";
 
 export interface WriteOptions {
   /**

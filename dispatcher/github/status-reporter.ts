@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
-import type { StatusReport, StatusReporter } from "../reconcile/reconciler.js";
+import type { StatusReport, StatusReporter } from "../model/status-report.js";
 import { createStatusClient, type GitHubApiErrorEvent, type StatusClient } from "./status-client.js";
 
 export interface StatusReporterDeps {

@@ -8,27 +8,9 @@ import {
   type V1OwnerReference,
   type V1Pod,
 } from "@kubernetes/client-node";
-import { annotationKeys, labelKeys, managedByValue } from "../plan/names.js";
+import { annotationKeys, labelKeys, managedByValue, reportFinalizer } from "../plan/names.js";
 import { isAlreadyExists, isNotFound } from "./api-errors.js";
-
-/**
- * Set on every build Job at creation, removed by the reconciler once it has
- * reported the Job's final state. A Job can then never vanish (cancelled,
- * deleted by hand, or collected by the TTL controller) before GitHub has heard
- * how it ended, even when the dispatcher was down at the time.
- */
-export const reportFinalizer = "dockhand.dev/report";
-
-/** Set (with a reason) on a cancelled build's Jobs, with the suspension that stops their pods. */
-export const cancelledAnnotation = "dockhand.dev/cancelled";
-/** When the Job was cancelled: it is deleted ttlSecondsAfterFinished later, as a finished Job is. */
-export const cancelledAtAnnotation = "dockhand.dev/cancelled-at";
-
-export class IdempotencyConflict extends Error {
-  constructor(readonly jobName: string) {
-    super(`idempotency key already used for a different build request (Job ${jobName})`);
-  }
-}
+import { IdempotencyConflict } from "../executor.js";
 
 const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 
@@ -165,7 +147,7 @@ export class BuildJobs {
           {
             namespace: this.namespace,
             name,
-            body: { metadata: { annotations: { [cancelledAnnotation]: reason, [cancelledAtAnnotation]: now.toISOString() } }, spec: { suspend: true } },
+            body: { metadata: { annotations: { [annotationKeys.cancelled]: reason, [annotationKeys.cancelledAt]: now.toISOString() } }, spec: { suspend: true } },
           },
           mergePatch,
         );
@@ -251,7 +233,7 @@ export class BuildJobs {
 
 /** Finished, cancelled or being deleted: the Job runs nothing more and holds no build slot. */
 export function isEnded(job: V1Job): boolean {
-  return isFinished(job) || job.metadata?.annotations?.[cancelledAnnotation] !== undefined || job.metadata?.deletionTimestamp !== undefined;
+  return isFinished(job) || job.metadata?.annotations?.[annotationKeys.cancelled] !== undefined || job.metadata?.deletionTimestamp !== undefined;
 }
 
 export function isFinished(job: V1Job): boolean {

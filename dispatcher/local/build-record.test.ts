@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { planBuild } from "../plan/build-plan.js";
 import { contextUrl, sha, testConfig, testRequest } from "../plan/test-fixtures.js";
-import { commitStatusFor } from "../reconcile/commit-status.js";
+import { commitStatusFor } from "../model/commit-status.js";
 import {
   awaitingReadBack,
   buildStateOf,

@@ -4,11 +4,12 @@
 // I/O and the processes.
 
 import type { BuildPlan } from "../plan/build-plan.js";
-import { buildPhase, type ImagePlatformRecord, withoutReady } from "../reconcile/build-state.js";
+import { buildPhase, withoutReady } from "../model/build-phase.js";
+import type { ImagePlatformRecord } from "../model/image-platform.js";
 import type { BuildState, PlatformState } from "../protocol/build-state.js";
 import { finalPhases } from "../protocol/phases.js";
-import { type IndexRecord, type ManifestState, manifestStateOf } from "../reconcile/image-index-state.js";
-import type { ReadBack } from "../reconcile/registry-steps.js";
+import { type IndexRecord, type ManifestState, manifestStateOf } from "../model/image-index-state.js";
+import type { ReadBack } from "../registry/registry-steps.js";
 import type { LocalPlatformSteps } from "./local-steps.js";
 
 export const buildRecordVersion = 1;
@@ -140,7 +141,7 @@ export function awaitingReadBack(platform: PlatformState): boolean {
   return platform.state === "running" && platform.imageCheck === "pending";
 }
 
-/** The steps succeeded: the platform is not done until its image is read back (as a Complete Job, build-state.ts completed()). */
+/** The steps succeeded: the platform is not done until its image is read back (as a Complete Job, controller/state-from-jobs.ts completed()). */
 export function startReadBack(platform: PlatformRecord): void {
   platform.state = "running";
   platform.imageCheck = "pending";

@@ -14,7 +14,7 @@
 // still owes GitHub, once.
 //
 // A pushed image is then finished as the Kubernetes reconciler finishes it
-// (reconcile/image-index-step.ts), with the same registry client and pure
+// (controller/image-index-step.ts), with the same registry client and pure
 // parts: read back and checked against its platform, and for a
 // multi-platform build one image index pushed under each tag with its
 // `<prefix>/manifest` status. Each result is in the record before the next
@@ -23,18 +23,19 @@
 import { execFile } from "node:child_process";
 import { appendFile, readFile } from "node:fs/promises";
 import type { Config } from "../config/schema.js";
-import type { Executor, LogOptions, SubmitResult } from "../executor.js";
+import { type Executor, IdempotencyConflict, type LogOptions, type SubmitResult } from "../executor.js";
 import type { LogLine } from "../protocol/build-logs.js";
-import { IdempotencyConflict } from "../kube/build-jobs.js";
-import { mergeAsync } from "../kube/merge-async.js";
+import { mergeAsync } from "../merge-async.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import type { BuildState, PlatformState } from "../protocol/build-state.js";
 import type { PlatformPhase } from "../protocol/phases.js";
-import { commitStatusFor, isFinalCommitState, isWithheld, withheldStatus } from "../reconcile/commit-status.js";
-import { manifestAnnouncement, nextManifestStep } from "../reconcile/image-index-state.js";
-import { readBackFailure } from "../reconcile/read-back-failure.js";
-import { type ReconcilerLog, retryDelayMs, type StatusReporter } from "../reconcile/reconciler.js";
-import { pushImageIndex, readPushedImage } from "../reconcile/registry-steps.js";
+import { commitStatusFor, isFinalCommitState, isWithheld, withheldStatus } from "../model/commit-status.js";
+import { manifestAnnouncement, nextManifestStep } from "../model/image-index-state.js";
+import { readBackFailure } from "../registry/read-back-failure.js";
+import type { StatusReporter } from "../model/status-report.js";
+import { retryDelayMs } from "../retry-delay.js";
+import type { FieldLogger } from "../logging.js";
+import { pushImageIndex, readPushedImage } from "../registry/registry-steps.js";
 import type { ImageReader } from "../registry/image-reader.js";
 import type { RegistryHttp } from "../registry/registry-http.js";
 import {
@@ -63,7 +64,7 @@ import { isAlive, type RunningStep, startStep, type StepExit, stopStep } from ".
 export interface LocalExecutorOptions {
   config: Config;
   report: StatusReporter;
-  log: ReconcilerLog;
+  log: FieldLogger;
   /** Overrides config.local.dockerHost, DOCKER_HOST and the default socket. */
   dockerHost?: string;
   /** Overrides config.local.buildkitAddress. */

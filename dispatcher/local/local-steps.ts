@@ -7,7 +7,7 @@ import type { BuildPlan, PlatformPlan } from "../plan/build-plan.js";
 import { buildctlCommand } from "../plan/buildkit-job.js";
 import { dockerBuildCommand } from "../plan/docker-job.js";
 import { containerNames } from "../plan/names.js";
-import { truncateDescription } from "../github/status-description.js";
+import { truncateDescription } from "../model/status-description.js";
 
 /** Where the Jobs' buildctl writes its metadata; the local executor writes a file instead. */
 const jobMetadataFlag = "--metadata-file=/dev/termination-log";

@@ -75,7 +75,7 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
     containers: cleanup,
     volumes: [{ name: "docker-engine", hostPath: { path: dockerPipePath } }, ...dockerConfigVolumeFor(config)],
     // Queued: the reconciler admits it to one node whose dockerd is Ready and
-    // has a free build slot (reconcile/dockerd-admission.ts).
+    // has a free build slot (controller/dockerd-admission.ts).
     suspend: true,
   });
 }

@@ -73,7 +73,23 @@ export const annotationKeys = {
   queued: "dockhand.dev/queued",
   /** Written by the dockerd admission: the node the Job was admitted to (its pod is pinned there). */
   admittedNode: "dockhand.dev/node",
+  /** Written by the reconciler once it has found the pushed digest. */
+  digest: "dockhand.dev/digest",
+  /** Set (with a reason) on a cancelled build's Jobs, with the suspension that stops their pods. */
+  cancelled: "dockhand.dev/cancelled",
+  /** When the Job was cancelled: it is deleted ttlSecondsAfterFinished later, as a finished Job is. */
+  cancelledAt: "dockhand.dev/cancelled-at",
+  /** Set by the reconciler on a Job it ended because no node could run it. */
+  unschedulable: "dockhand.dev/unschedulable",
 } as const;
+
+/**
+ * Set on every build Job at creation, removed by the reconciler once it has
+ * reported the Job's final state. A Job can then never vanish (cancelled,
+ * deleted by hand, or collected by the TTL controller) before GitHub has heard
+ * how it ended, even when the dispatcher was down at the time.
+ */
+export const reportFinalizer = "dockhand.dev/report";
 
 /** Labels of the dockerd DaemonSets' pods (deploy/base/dockerd-daemonsets.yaml): the admission finds Ready engines by them. */
 export const dockerdPodLabels = {

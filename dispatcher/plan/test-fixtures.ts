@@ -2,7 +2,7 @@
 // built through the real validators so fixtures cannot drift from the schemas.
 
 import type { BuildRequest } from "../protocol/build-request.js";
-import { validateBuildRequest } from "../api/build-request.js";
+import { validateBuildRequest } from "../protocol/build-request-validation.js";
 import type { Config } from "../config/schema.js";
 import { resolveConfig } from "../config/validate.js";
 

@@ -9,9 +9,19 @@ import { type Identity, identityCovers, repositoryMatches, sameRepository } from
 import type { BuildPlan } from "../plan/build-plan.js";
 import { PolicyDenial } from "./denial.js";
 import { imageUnderPrefix } from "./image-prefix.js";
-import type { HeadRepository } from "./pull-request-origin.js";
 
 export type Policy = Config["policy"];
+
+/** Where a pull request's head branch lives, as GitHub answered (github/pull-request-origin.ts asks). */
+export type HeadRepository =
+  | {
+      readonly known: true;
+      /** "owner/name", or null when the fork was deleted. */
+      readonly headRepository: string | null;
+      /** The head commit when GitHub answered (it moves with every push). */
+      readonly headSha?: string;
+    }
+  | { readonly known: false; readonly reason: string };
 export type RepositoryRule = Policy["repositories"][number];
 
 export interface MatchedRule {

@@ -2,7 +2,7 @@
 // accepts it: its schema (TypeBox, so it is both the TS type and the JSON
 // Schema docs/openapi.json shows), built from the rules in request-rules.ts,
 // and the request as it stands once validated. The validation itself, with
-// its messages, is the server's (dispatcher/api/build-request.ts). The Action
+// its messages, is in build-request-validation.ts. The Action
 // imports the types only (`import type`), so its bundle carries no TypeBox.
 
 import { type Static, Type } from "@sinclair/typebox";

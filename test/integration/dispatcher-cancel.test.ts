@@ -6,7 +6,7 @@ import { CoordinationV1Api, V1MicroTime } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { dispatcherLeaseName } from "../../dispatcher/kube/leader-election.js";
-import { reportFinalizer } from "../../dispatcher/kube/build-jobs.js";
+import { reportFinalizer } from "../../dispatcher/plan/names.js";
 import { type Bed, buildRequest, cancelBuild, ctx, finalStates, postBuild, setUpBed, startBedDispatcher, uploadContext, waitForStatuses } from "./harness.js";
 
 let bed: Bed;

@@ -40,7 +40,7 @@ import { testConfig } from "../../../dispatcher/plan/test-fixtures.js";
 import { BuildRequestSchema } from "../../../dispatcher/protocol/build-request.js";
 import { type BuildState, type BuildStateBody, BuildStateSchema } from "../../../dispatcher/protocol/build-state.js";
 import { ErrorSchema } from "../../../dispatcher/protocol/error-body.js";
-import { deriveBuildState, digestAnnotation } from "../../../dispatcher/reconcile/build-state.js";
+import { deriveBuildState } from "../../../dispatcher/controller/state-from-jobs.js";
 
 const secret = "contract-test-shared-secret-0123456789abcdef";
 const registry = "127.0.0.1:15000";
@@ -118,7 +118,7 @@ class FinishedCluster implements Executor {
         job.status = { conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastTransitionTime: ended }] };
       } else {
         job.status = { completionTime: ended, conditions: [{ type: "Complete", status: "True", lastTransitionTime: ended }] };
-        annotations[digestAnnotation] = digest(String(index + 1));
+        annotations[annotationKeys.digest] = digest(String(index + 1));
         annotations[annotationKeys.imagePlatform] = JSON.stringify({
           os: windows ? "windows" : "linux",
           architecture: "amd64",

@@ -1,5 +1,5 @@
 // The Action's request body against the dispatcher's own validation
-// (dispatcher/api/build-request.ts): every input reaches its field, and the
+// (dispatcher/protocol/build-request-validation.ts): every input reaches its field, and the
 // Action's early checks of its inputs (action/inputs.ts, from the rules in
 // dispatcher/protocol/request-rules.ts) accept exactly what the dispatcher
 // accepts, so a workflow is never refused after its context was uploaded for
@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { InputError, type InputName } from "../../../action/inputs.js";
 import { buildRequestBody } from "../../../action/request.js";
 import { testInputs, testRunner } from "../../../action/test-fixtures.js";
-import { validateBuildRequest } from "../../../dispatcher/api/build-request.js";
+import { validateBuildRequest } from "../../../dispatcher/protocol/build-request-validation.js";
 import { RequestError } from "../../../dispatcher/protocol/errors.js";
 import { reservedBuildArgs } from "../../../dispatcher/protocol/request-rules.js";
 

@@ -5,7 +5,7 @@ import {
   truncateDescription,
   type BuildOutcome,
   type CommitState,
-} from "../../../dispatcher/github/status-description.js";
+} from "../../../dispatcher/model/status-description.js";
 
 const digest = `sha256:abcd1234ef56${"0".repeat(52)}`;
 

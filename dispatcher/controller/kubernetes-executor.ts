@@ -5,17 +5,18 @@ import type { LogLine } from "../protocol/build-logs.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import { jobManifests } from "../plan/job-manifests.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
-import { deriveBuildState, derivePlatformState, newestPodOf } from "../reconcile/build-state.js";
+import { deriveBuildState, derivePlatformState, newestPodOf } from "./state-from-jobs.js";
 import type { BuildState } from "../protocol/build-state.js";
 import type { PlatformPhase } from "../protocol/phases.js";
-import { Reconciler, type ReconcilerLog, type ReconcilerOptions, type StatusReporter } from "../reconcile/reconciler.js";
-import { ImageIndexStep } from "../reconcile/image-index-step.js";
-import { DockerdAdmissionStep } from "../reconcile/dockerd-admission-step.js";
-import { BuildJobs, isFinished } from "./build-jobs.js";
-import { RegistryCredentialsSecrets, registryClients } from "./registry-credentials.js";
-import { buildInformers, type BuildInformers } from "./informers.js";
-import { containerLogLines, stepsOf, stepStarted } from "./pod-logs.js";
-import { mergeAsync } from "./merge-async.js";
+import { Reconciler, type ReconcilerLog, type ReconcilerOptions } from "./reconciler.js";
+import type { StatusReporter } from "../model/status-report.js";
+import { ImageIndexStep } from "./image-index-step.js";
+import { DockerdAdmissionStep } from "./dockerd-admission-step.js";
+import { BuildJobs, isFinished } from "../kube/build-jobs.js";
+import { RegistryCredentialsSecrets, registryClients } from "../kube/registry-credentials.js";
+import { buildInformers, type BuildInformers } from "../kube/informers.js";
+import { containerLogLines, stepsOf, stepStarted } from "../kube/pod-logs.js";
+import { mergeAsync } from "../merge-async.js";
 import { pinWindowsBases } from "../registry/windows-base-resolution.js";
 
 export interface KubernetesExecutorOptions {

@@ -7,13 +7,11 @@ import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
 import { explainPreflightFailure } from "../plan/docker-engine-compat.js";
 import { waitsForEngine } from "./dockerd-admission.js";
-import { cancelledAnnotation } from "../kube/build-jobs.js";
-import { deriveManifestState, indexPlanOf, type ManifestState } from "./image-index-state.js";
+import { deriveManifestState, indexPlanOf } from "./index-from-jobs.js";
+import { buildPhase, withoutReady } from "../model/build-phase.js";
+import { parseImagePlatformRecord } from "../model/image-platform.js";
 import type { BuildState, PlatformState } from "../protocol/build-state.js";
 import type { PlatformPhase } from "../protocol/phases.js";
-
-/** Written by the reconciler once it has found the pushed digest. */
-export const digestAnnotation = "dockhand.dev/digest";
 
 export interface DeriveOptions {
   now: Date;
@@ -41,27 +39,6 @@ export function deriveBuildState(buildId: string, jobs: V1Job[], pods: V1Pod[], 
   };
 }
 
-/** The build's phase: its platforms', and done only once its index is out; a failed index push fails it. */
-export function buildPhase(platforms: readonly PlatformState[], manifest: ManifestState | undefined): PlatformPhase {
-  const state = overallPhase(platforms.map((p) => p.state));
-  if (manifest?.state === "pending" && state === "succeeded") return "running";
-  if (manifest?.state === "error" && state === "succeeded") return "error";
-  return state;
-}
-
-/** `ready` is the reconciler's cue, not something the API shows. */
-export function withoutReady({ ready: _ready, ...manifest }: ManifestState): ManifestState {
-  return manifest;
-}
-
-/** The build is as far as its least advanced platform, and failed if any failed. */
-export function overallPhase(phases: PlatformPhase[]): PlatformPhase {
-  if (phases.includes("running")) return "running";
-  if (phases.includes("queued")) return "queued";
-  for (const end of ["error", "failed", "cancelled"] as const) if (phases.includes(end)) return end;
-  return "succeeded";
-}
-
 /** A Job's newest pod: with backoffLimit 0 there is one, but a deleted pod can linger next to its replacement. */
 export function newestPodOf(job: V1Job, pods: readonly V1Pod[]): V1Pod | undefined {
   const uid = job.metadata?.uid;
@@ -83,7 +60,7 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
     state: "queued",
     node: pod?.spec?.nodeName,
     pod: pod?.metadata?.name,
-    digest: annotations[digestAnnotation] ?? buildkitDigest(pod),
+    digest: annotations[annotationKeys.digest] ?? buildkitDigest(pod),
     pushRef: annotations[annotationKeys.pushRef],
     createdAt: iso(job.metadata?.creationTimestamp),
     startedAt: iso(pod?.status?.startTime),
@@ -91,7 +68,7 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
     reported: annotations[annotationKeys.reported],
   };
 
-  const cancelled = annotations[cancelledAnnotation];
+  const cancelled = annotations[annotationKeys.cancelled];
   if (cancelled !== undefined) return { ...base, state: "cancelled", message: cancelled || "cancelled" };
 
   const failed = condition(job, "Failed");
@@ -149,26 +126,6 @@ function completed(job: V1Job, base: PlatformState): PlatformState {
   const readBack = annotations[annotationKeys.validatePlatform] === "true" || indexPlanOf(job) !== undefined;
   if (readBack && base.pushRef !== undefined) return { ...base, state: "running", imageCheck: "pending", message: "reading the pushed image from the registry" };
   return { ...base, state: "succeeded" };
-}
-
-/** The dockhand.dev/image-platform record: the config's platform plus the manifest's descriptor. */
-export interface ImagePlatformRecord {
-  os: string;
-  architecture: string;
-  "os.version"?: string;
-  digest: string;
-  mediaType: string;
-  size: number;
-}
-
-export function parseImagePlatformRecord(text: string | undefined): ImagePlatformRecord | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const record = JSON.parse(text) as ImagePlatformRecord;
-    return typeof record.os === "string" && typeof record.digest === "string" ? record : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function parseImagePlatform(text: string | undefined): PlatformState["image"] {

@@ -1,46 +1,20 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
-import { type BuildJobs, cancelledAnnotation, cancelledAtAnnotation, isFinished } from "../kube/build-jobs.js";
+import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
-import { derivePlatformState, digestAnnotation, newestPodOf } from "./build-state.js";
+import { derivePlatformState, newestPodOf } from "./state-from-jobs.js";
 import type { PlatformState } from "../protocol/build-state.js";
-import { commitStatusFor, commitStatusToReport, type CommitStatusWanted, isWithheld, withheldStatus } from "./commit-status.js";
+import { commitStatusFor, commitStatusToReport, type CommitStatusWanted, isWithheld, withheldStatus } from "../model/commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
 import type { ImageIndexStep } from "./image-index-step.js";
-import type { Shown } from "../github/status-client.js";
+import type { StatusReporter } from "../model/status-report.js";
+import { retryDelayMs } from "../retry-delay.js";
 import { DockerdAdmissionStep } from "./dockerd-admission-step.js";
 import { waitsForEngine } from "./dockerd-admission.js";
 import { buildIdOfJob, buildLogger, type FieldLogger } from "../logging.js";
 
-/** Set by the reconciler on a Job it ended because no node could run it. */
-export const unschedulableAnnotation = "dockhand.dev/unschedulable";
-
-export interface StatusReport {
-  repository: string;
-  sha: string;
-  context: string;
-  targetUrl: string;
-  state: CommitStatusWanted["state"];
-  description: string;
-  /** Name of the Secret with this build's own GitHub token, if the request brought one. */
-  tokenSecret?: string;
-  /** Asked just before the status goes out (it may wait its turn): true drops it. */
-  dropIf?: () => boolean;
-}
-
 /** Delivers commit statuses (GitHub, or the log when no GitHub credentials are configured). */
-export interface StatusReporter {
-  /** Resolves "dropped" when report.dropIf dropped it unsent. */
-  (report: StatusReport): Promise<void | "dropped">;
-  /**
-   * What is shown where it goes: this very status (sent, then the dispatcher
-   * died before recording it), another of the same build (its pending), or
-   * nothing of it. Absent: nothing to ask.
-   */
-  shown?: (report: StatusReport) => Promise<Shown>;
-}
-
 /** Structured logs; with child() (pino), each build's lines come from a child bound to its buildId. */
 export type ReconcilerLog = FieldLogger;
 
@@ -291,7 +265,7 @@ export class Reconciler {
     const pod = newestPodOf(job, this.informers.pods.list(this.jobs.namespace));
 
     let platform = derivePlatformState(job, pod, { now: this.now(), unschedulableAfterSeconds: this.options.unschedulableAfterSeconds });
-    const ended = job.metadata.annotations?.[unschedulableAnnotation];
+    const ended = job.metadata.annotations?.[annotationKeys.unschedulable];
     if (ended !== undefined) platform = { ...platform, state: "error", message: ended };
     this.options.onState?.(platform, job);
     if (this.options.admission && (await this.options.admission.reconcile(job))) return; // the update brings it back
@@ -308,7 +282,7 @@ export class Reconciler {
       // docker push prints the digest; BuildKit leaves it in the termination message (read by derivePlatformState).
       const digest = await this.digestFromPushLog(pod, log);
       if (digest) {
-        await this.jobs.patchAnnotations(name, { [digestAnnotation]: digest });
+        await this.jobs.patchAnnotations(name, { [annotationKeys.digest]: digest });
         return; // the update event brings us back with the digest in place
       }
     }
@@ -360,7 +334,7 @@ export class Reconciler {
     if (platform.state === "error" && ended === undefined && !isFinished(job) && !job.metadata.deletionTimestamp) {
       // Unschedulable past the limit: record why before deleting, so the
       // deleted Job still explains itself to GET /v1/builds/{id}.
-      await this.jobs.patchAnnotations(name, { [unschedulableAnnotation]: platform.message ?? "no node can run this build" });
+      await this.jobs.patchAnnotations(name, { [annotationKeys.unschedulable]: platform.message ?? "no node can run this build" });
       await this.jobs.delete(name);
       return;
     }
@@ -376,7 +350,7 @@ export class Reconciler {
    * finished Job is kept. The timer is rebuilt from the Job after a restart.
    */
   private async expireCancelled(name: string, job: V1Job): Promise<void> {
-    const cancelledAt = Date.parse(job.metadata?.annotations?.[cancelledAtAnnotation] ?? "");
+    const cancelledAt = Date.parse(job.metadata?.annotations?.[annotationKeys.cancelledAt] ?? "");
     if (!Number.isFinite(cancelledAt) || job.metadata?.deletionTimestamp) return;
     const due = cancelledAt + (job.spec?.ttlSecondsAfterFinished ?? 0) * 1000 - this.now().getTime();
     if (due <= 0) await this.jobs.delete(name);
@@ -386,7 +360,7 @@ export class Reconciler {
   /** Whether the Job was cancelled or deleted, as the informer shows it now. */
   private cancelledNow(name: string): boolean {
     const job = this.informers.jobs.get(name, this.jobs.namespace);
-    return job === undefined || job.metadata?.annotations?.[cancelledAnnotation] !== undefined || job.metadata?.deletionTimestamp !== undefined;
+    return job === undefined || job.metadata?.annotations?.[annotationKeys.cancelled] !== undefined || job.metadata?.deletionTimestamp !== undefined;
   }
 
   /** Records on the Job what was reported for it (dockhand.dev/reported). */
@@ -425,7 +399,3 @@ function hasWaitingContainer(pod: V1Pod): boolean {
   return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].some((s) => s.state?.waiting?.reason !== undefined && s.state.waiting.reason !== "PodInitializing");
 }
 
-/** 2 s, doubling per consecutive failure, at most a minute (client-go's workqueue backs off the same way). */
-export function retryDelayMs(failures: number): number {
-  return Math.min(2_000 * 2 ** Math.max(0, failures - 1), 60_000);
-}

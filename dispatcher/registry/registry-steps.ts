@@ -5,13 +5,13 @@
 // record — stays with the caller.
 
 import { parseImageReference, registryHost } from "../protocol/image-reference.js";
-import { imageIndex } from "../registry/image-index.js";
-import type { ImageReader } from "../registry/image-reader.js";
-import { pushIndex } from "../registry/index-push.js";
-import { checkImagePlatform } from "../registry/platform-check.js";
-import { RegistryError, type RegistryHttp } from "../registry/registry-http.js";
-import type { ImagePlatformRecord } from "./build-state.js";
-import type { IndexRecord } from "./image-index-state.js";
+import { imageIndex } from "./image-index.js";
+import type { ImageReader } from "./image-reader.js";
+import { pushIndex } from "./index-push.js";
+import { checkImagePlatform } from "./platform-check.js";
+import { RegistryError, type RegistryHttp } from "./registry-http.js";
+import type { ImagePlatformRecord } from "../model/image-platform.js";
+import type { IndexRecord } from "../model/image-index-state.js";
 import { apiRepository, indexEntries, type ReadBackPlatform } from "./index-entries.js";
 
 export interface ReadBack {

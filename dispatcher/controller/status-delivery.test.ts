@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Shown } from "../github/status-client.js";
+import type { Shown } from "../model/status-report.js";
 import { sendAndRecord } from "./status-delivery.js";
 
 async function steps(final: boolean, shown: Shown | undefined, cancelled = false, dropped = false): Promise<string[]> {

@@ -2,8 +2,8 @@
 // Shared by the Kubernetes reconciler (image-index-step.ts) and the local
 // executor, which read back the same way. Pure.
 
-import { ImageReadError } from "../registry/image-reader.js";
-import { RegistryError } from "../registry/registry-http.js";
+import { ImageReadError } from "./image-reader.js";
+import { RegistryError } from "./registry-http.js";
 import type { PlatformState } from "../protocol/build-state.js";
 
 /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ImageReadError } from "../registry/image-reader.js";
-import { RegistryError } from "../registry/registry-http.js";
+import { ImageReadError } from "./image-reader.js";
+import { RegistryError } from "./registry-http.js";
 import { readBackFailure, readBackGiveUpMs } from "./read-back-failure.js";
-import { retryDelayMs } from "./reconciler.js";
+import { retryDelayMs } from "../retry-delay.js";
 
 const finishedAt = "2026-11-30T10:00:00Z";
 const platform = { pushRef: "r.example/app:1-win-ltsc2022", finishedAt };

@@ -4,9 +4,8 @@
 
 import type { V1Job } from "@kubernetes/client-node";
 import { annotationKeys } from "../plan/names.js";
-import type { CommitStatusWanted } from "./commit-status.js";
-import type { StatusReport } from "./reconciler.js";
-import type { Shown } from "../github/status-client.js";
+import type { CommitStatusWanted } from "../model/commit-status.js";
+import type { Shown, StatusReport } from "../model/status-report.js";
 
 /** The status for `context`, addressed by the repository, commit, target URL and token the Job carries. */
 export function statusReportFor(job: V1Job, context: string, wanted: CommitStatusWanted): StatusReport {

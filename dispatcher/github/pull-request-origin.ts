@@ -10,16 +10,7 @@
 
 import { createAppAuth } from "@octokit/auth-app";
 import { Octokit } from "@octokit/rest";
-
-export type HeadRepository =
-  | {
-      readonly known: true;
-      /** "owner/name", or null when the fork was deleted. */
-      readonly headRepository: string | null;
-      /** The head commit when GitHub answered (it moves with every push). */
-      readonly headSha?: string;
-    }
-  | { readonly known: false; readonly reason: string };
+import type { HeadRepository } from "../policy/repository-policy.js";
 
 export interface PullRequestOriginOptions {
   apiUrl: string;

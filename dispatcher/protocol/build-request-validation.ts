@@ -10,19 +10,19 @@
 
 import { Value } from "@sinclair/typebox/value";
 import { type ValueError, ValueErrorType } from "@sinclair/typebox/errors";
-import { type BuildRequest, type BuildRequestBody, BuildRequestSchema } from "../protocol/build-request.js";
-import { RequestError, type RequestProblem, quoteValue } from "../protocol/errors.js";
-import { parseImageReference, formatImageReference, type ImageReference } from "../protocol/image-reference.js";
-import { type PlatformString, type WindowsVersion, parsePlatform, supportedPlatforms } from "../protocol/platforms.js";
-import { maxTagLength, perPlatformTag } from "../protocol/push-refs.js";
+import { type BuildRequest, type BuildRequestBody, BuildRequestSchema } from "./build-request.js";
+import { RequestError, type RequestProblem, quoteValue } from "./errors.js";
+import { parseImageReference, formatImageReference, type ImageReference } from "./image-reference.js";
+import { type PlatformString, type WindowsVersion, parsePlatform, supportedPlatforms } from "./platforms.js";
+import { maxTagLength, perPlatformTag } from "./push-refs.js";
 import {
   type BuilderPreference,
   isReservedBuildArg,
   maxBuildArgNameLength,
   maxLabelKeyLength,
   reservedBuildArgPrefix,
-} from "../protocol/request-rules.js";
-import { fieldPath, memberPath, pointerSegments } from "../json-pointer.js";
+} from "./request-rules.js";
+import { fieldPath, memberPath, pointerSegments } from "./json-pointer.js";
 
 const fieldHints: Readonly<Record<string, string>> = {
   repository: 'send the GitHub repository as "owner/name" (github.repository)',

@@ -3,12 +3,12 @@
 // dockerd Job; the Jobs and the dockerd pods are the whole state.
 
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { type BuildJobs, cancelledAnnotation, isEnded, isFinished } from "../kube/build-jobs.js";
+import { type BuildJobs, isEnded, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
 import type { FieldLogger } from "../logging.js";
-import { windowsVersionOf } from "./build-state.js";
+import { windowsVersionOf } from "./state-from-jobs.js";
 
 export class DockerdAdmissionStep {
   /**
@@ -30,7 +30,7 @@ export class DockerdAdmissionStep {
     return (
       job.metadata?.labels?.[labelKeys.builder] === "docker" &&
       job.spec?.suspend === true &&
-      job.metadata.annotations?.[cancelledAnnotation] === undefined &&
+      job.metadata.annotations?.[annotationKeys.cancelled] === undefined &&
       !job.metadata.deletionTimestamp &&
       !isFinished(job)
     );

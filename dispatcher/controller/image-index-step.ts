@@ -11,21 +11,23 @@
 //    its report finalizer, so the build's Jobs (and what they record) stay.
 
 import type { V1Job } from "@kubernetes/client-node";
-import { type BuildJobs, cancelledAnnotation } from "../kube/build-jobs.js";
+import type { BuildJobs } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { isNotFound } from "../kube/api-errors.js";
 import { registrySecretOf } from "../kube/registry-credentials.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
 import type { ImageReader } from "../registry/image-reader.js";
 import type { RegistryHttp } from "../registry/registry-http.js";
-import { type DeriveOptions, derivePlatformState, newestPodOf, digestAnnotation, parseImagePlatformRecord } from "./build-state.js";
+import { type DeriveOptions, derivePlatformState, newestPodOf } from "./state-from-jobs.js";
+import { parseImagePlatformRecord } from "../model/image-platform.js";
+import { deriveManifestState, indexPlanOf, indexRecordOf } from "./index-from-jobs.js";
 import type { PlatformState } from "../protocol/build-state.js";
-import { deriveManifestState, type IndexRecord, indexPlanOf, indexRecordOf, manifestAnnouncement, type ManifestState, nextManifestStep } from "./image-index-state.js";
-import { readBackFailure } from "./read-back-failure.js";
-import { pushImageIndex, readPushedImage } from "./registry-steps.js";
-import { type CommitStatusWanted, isFinalCommitState, withheldStatus } from "./commit-status.js";
+import { type IndexRecord, manifestAnnouncement, type ManifestState, nextManifestStep } from "../model/image-index-state.js";
+import { readBackFailure } from "../registry/read-back-failure.js";
+import { pushImageIndex, readPushedImage } from "../registry/registry-steps.js";
+import { type CommitStatusWanted, isFinalCommitState, withheldStatus } from "../model/commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
-import type { StatusReporter } from "./reconciler.js";
+import type { StatusReporter } from "../model/status-report.js";
 
 export interface ImageIndexStepLog {
   info(fields: object, message: string): void;
@@ -68,7 +70,7 @@ export class ImageIndexStep {
       const { reader } = this.registryFor(registrySecretOf(job));
       const read = await readPushedImage(reader, { platform: platform.platform, pushRef: platform.pushRef, ...(platform.digest ? { digest: platform.digest } : {}) }, validate);
       const annotations: Record<string, string> = {};
-      if (!platform.digest) annotations[digestAnnotation] = read.digest;
+      if (!platform.digest) annotations[annotationKeys.digest] = read.digest;
       if (read.record) annotations[annotationKeys.imagePlatform] = JSON.stringify(read.record);
       else annotations[annotationKeys.platformMismatch] = read.mismatch!;
       await this.jobs.patchAnnotations(name, annotations);
@@ -206,7 +208,7 @@ export class ImageIndexStep {
   private cancelledNow(buildId: string): boolean {
     return this.informers.jobs
       .list(this.jobs.namespace)
-      .some((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId && (j.metadata.annotations?.[cancelledAnnotation] !== undefined || j.metadata.deletionTimestamp !== undefined));
+      .some((j) => j.metadata?.labels?.[labelKeys.buildId] === buildId && (j.metadata.annotations?.[annotationKeys.cancelled] !== undefined || j.metadata.deletionTimestamp !== undefined));
   }
 
   /**

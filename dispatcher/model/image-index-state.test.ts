@@ -1,7 +1,8 @@
 import type { V1Job } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { deriveBuildState, derivePlatformState } from "./build-state.js";
-import { deriveManifestState, manifestAnnouncement, manifestCommitStatus, type ManifestReports, type ManifestState, nextManifestStep } from "./image-index-state.js";
+import { deriveBuildState, derivePlatformState } from "../controller/state-from-jobs.js";
+import { deriveManifestState } from "../controller/index-from-jobs.js";
+import { manifestAnnouncement, manifestCommitStatus, type ManifestReports, type ManifestState, nextManifestStep } from "./image-index-state.js";
 
 const now = new Date("2026-11-23T20:00:00Z");
 const options = { now, unschedulableAfterSeconds: 600 };

@@ -4,8 +4,8 @@
 // local executor. Pure.
 
 import { parsePlatform } from "../protocol/platforms.js";
-import type { IndexEntry } from "../registry/image-index.js";
-import type { ImagePlatformRecord } from "./build-state.js";
+import type { IndexEntry } from "./image-index.js";
+import type { ImagePlatformRecord } from "../model/image-platform.js";
 
 export interface ReadBackPlatform {
   /** The platform as requested (`windows/amd64:ltsc2022`). */

@@ -1,6 +1,6 @@
 // What a platform's state looks like as a GitHub commit status. Pure.
 
-import { describeStatus, type CommitState, truncateDescription } from "../github/status-description.js";
+import { describeStatus, type CommitState, truncateDescription } from "./status-description.js";
 import type { PlatformState } from "../protocol/build-state.js";
 
 export interface CommitStatusWanted {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { RequestError, type RequestProblem } from "../protocol/errors.js";
-import type { BuildRequest } from "../protocol/build-request.js";
-import { normalizeDockerfilePath, validateBuildRequest } from "./build-request.js";
+import { RequestError, type RequestProblem } from "./errors.js";
+import type { BuildRequest } from "./build-request.js";
+import { normalizeDockerfilePath, validateBuildRequest } from "./build-request-validation.js";
 
 const sha = "0123456789abcdef0123456789abcdef01234567";
 const context = `sha256:${"e".repeat(64)}`;

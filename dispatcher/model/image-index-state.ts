@@ -1,11 +1,9 @@
 // Where a multi-platform build's image index stands, derived from what the
-// build recorded (its Jobs' annotations, or the local executor's build
-// record) and its platform states alone, and the `<prefix>/manifest` commit
-// status that calls for. Pure.
+// build recorded (read from its Jobs by controller/index-from-jobs.ts, or
+// from the local executor's build record) and its platform states alone, and
+// the `<prefix>/manifest` commit status that calls for. Pure.
 
-import type { V1Job } from "@kubernetes/client-node";
-import { shortImageDigest, truncateDescription } from "../github/status-description.js";
-import { annotationKeys } from "../plan/names.js";
+import { shortImageDigest, truncateDescription } from "./status-description.js";
 import { type CommitStatusWanted, isFinalCommitState } from "./commit-status.js";
 import type { ManifestState as ManifestStateBody, PlatformState } from "../protocol/build-state.js";
 
@@ -25,30 +23,6 @@ export interface IndexPlan {
   tags: string[];
   platforms: string[];
   statusContext: string;
-}
-
-/** The index plan as recorded on a Job. */
-export function indexPlanOf(job: V1Job): IndexPlan | undefined {
-  const annotations = job.metadata?.annotations ?? {};
-  const tags = parseJson<string[]>(annotations[annotationKeys.indexTags]);
-  const platforms = parseJson<string[]>(annotations[annotationKeys.buildPlatforms]);
-  const statusContext = annotations[annotationKeys.manifestStatusContext];
-  if (!tags || !platforms || !statusContext) return undefined;
-  return { tags, platforms, statusContext };
-}
-
-export function indexRecordOf(jobs: readonly V1Job[]): IndexRecord | undefined {
-  for (const job of jobs) {
-    const record = parseJson<IndexRecord>(job.metadata?.annotations?.[annotationKeys.index]);
-    if (record) return record;
-  }
-  return undefined;
-}
-
-export function deriveManifestState(jobs: readonly V1Job[], platforms: readonly PlatformState[]): ManifestState | undefined {
-  const plan = jobs.map(indexPlanOf).find((p) => p !== undefined);
-  if (!plan) return undefined;
-  return manifestStateOf(plan, indexRecordOf(jobs), platforms);
 }
 
 export function manifestStateOf(plan: IndexPlan, record: IndexRecord | undefined, platforms: readonly PlatformState[]): ManifestState {
@@ -148,15 +122,6 @@ export function manifestAnnouncement(manifest: ManifestState, platforms: readonl
       ? manifest.message
       : `the index of ${platforms.length} platforms: ${platforms.join(", ")}; its result follows`;
   return manifestCommitStatus({ ...manifest, state: "pending", message });
-}
-
-function parseJson<T>(text: string | undefined): T | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
 }
 
 function capitalize(text: string): string {
