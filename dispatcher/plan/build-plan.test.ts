@@ -121,6 +121,7 @@ describe("planBuild", () => {
         error: 'builder: "buildkit" cannot build windows/amd64:ltsc2022: windows stage #0 has RUN (line 3), which BuildKit cannot run',
         field: "builder",
         hint: 'use builder "docker" or "auto", or move the RUN into a --platform=$BUILDPLATFORM stage and COPY its output',
+        line: 3,
       },
     },
   ])("rejects $name", ({ request, dockerfile, body }) => {
@@ -137,16 +138,16 @@ describe("planBuild", () => {
   it.each([
     ["nanoserver:ltsc2019 on ltsc2019", "FROM mcr.microsoft.com/windows/nanoserver:ltsc2019\nCOPY a C:/a\n", "windows/amd64:ltsc2019",
       'file: line 1: mcr.microsoft.com/windows/nanoserver has no tag "ltsc2019" (published: 1809, ltsc2022, ltsc2025)',
-      "use mcr.microsoft.com/windows/nanoserver:1809, or FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG} (dockhand sets NANOSERVER_TAG per Windows version)"],
+      "use mcr.microsoft.com/windows/nanoserver:1809, or FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG} (dockhand sets NANOSERVER_TAG per Windows version)", 1],
     ["WINDOWS_VERSION on nanoserver, after substitution", "ARG WINDOWS_VERSION\nFROM mcr.microsoft.com/windows/nanoserver:${WINDOWS_VERSION}\nCOPY a C:/a\n", "windows/amd64:ltsc2019",
       'file: line 2: mcr.microsoft.com/windows/nanoserver has no tag "ltsc2019" (published: 1809, ltsc2022, ltsc2025)',
-      "use mcr.microsoft.com/windows/nanoserver:1809, or FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG} (dockhand sets NANOSERVER_TAG per Windows version)"],
+      "use mcr.microsoft.com/windows/nanoserver:1809, or FROM mcr.microsoft.com/windows/nanoserver:${NANOSERVER_TAG} (dockhand sets NANOSERVER_TAG per Windows version)", 2],
     ["server (full) has no 2019", "FROM mcr.microsoft.com/windows/server:ltsc2019\nCOPY a C:/a\n", "windows/amd64:ltsc2019",
       'file: line 1: mcr.microsoft.com/windows/server has no tag "ltsc2019" (published: ltsc2022, ltsc2025)',
-      "mcr.microsoft.com/windows/server has no ltsc2019 image; use servercore for ltsc2019"],
-  ])("refuses a base tag MCR does not publish: %s", (_name, dockerfile, platform, error, hint) => {
+      "mcr.microsoft.com/windows/server has no ltsc2019 image; use servercore for ltsc2019", 1],
+  ])("refuses a base tag MCR does not publish: %s", (_name, dockerfile, platform, error, hint, line) => {
     expect(() => planBuild({ request: testRequest({ platforms: [platform] }), config: testConfig(), dockerfile, buildId, contextUrl })).toThrow(
-      expect.objectContaining({ status: 422, field: "file", error, hint }),
+      expect.objectContaining({ status: 422, field: "file", error, hint, line }),
     );
   });
 

@@ -73,6 +73,7 @@ describe("chooseBuilder rejects", () => {
         error: 'builder: "buildkit" cannot build windows/amd64:ltsc2022: windows stage "final" has RUN (line 3), which BuildKit cannot run',
         field: "builder",
         hint: 'use builder "docker" or "auto", or move the RUN into a --platform=$BUILDPLATFORM stage and COPY its output',
+        line: 3,
       },
     },
     {
@@ -82,6 +83,7 @@ describe("chooseBuilder rejects", () => {
         error: 'builder: "docker" cannot build windows/amd64:ltsc2022: stage "build" (line 1) runs on linux/amd64, and dockerd on Windows cannot run Linux stages',
         field: "builder",
         hint: 'use builder "auto" or "buildkit", or build the Linux stage as its own image and COPY --from=<that image>',
+        line: 1,
       },
     },
     {
@@ -91,6 +93,7 @@ describe("chooseBuilder rejects", () => {
         error: 'builder: "docker" cannot build windows/amd64:ltsc2022: RUN --mount (line 2) needs BuildKit, which dockerd on Windows does not have',
         field: "builder",
         hint: 'remove --mount from the stages up to the target, or use builder "auto"',
+        line: 2,
       },
     },
     {
@@ -100,6 +103,7 @@ describe("chooseBuilder rejects", () => {
         error: 'file: windows stage "final" has RUN (line 5), which needs the dockerd pool, but stage "build" (line 1) runs on linux/amd64, and dockerd on Windows cannot run Linux stages',
         field: "file",
         hint: "build the Linux stage as its own image and COPY --from=<that image>, or replace the Windows RUN with files you COPY in",
+        line: 1,
       },
     },
     {
@@ -109,6 +113,7 @@ describe("chooseBuilder rejects", () => {
         error: 'file: windows stage #1 has RUN (line 3), which needs the dockerd pool, but stage "lint" (line 1) runs on linux/amd64, and dockerd on Windows cannot run Linux stages',
         field: "file",
         hint: "build the Linux stage as its own image and COPY --from=<that image>, or replace the Windows RUN with files you COPY in",
+        line: 1,
       },
     },
     {
@@ -118,6 +123,7 @@ describe("chooseBuilder rejects", () => {
         error: "file: windows stage #0 has RUN (line 2), which needs the dockerd pool, but RUN --mount (line 2) needs BuildKit, which dockerd on Windows does not have",
         field: "file",
         hint: "remove --mount: the classic builder on Windows does not support it",
+        line: 2,
       },
     },
     {
@@ -127,6 +133,7 @@ describe("chooseBuilder rejects", () => {
         error: "file: windows stage #0 has RUN (line 2), which needs the dockerd pool, but RUN <<heredoc (line 2) needs BuildKit, which dockerd on Windows does not have",
         field: "file",
         hint: "remove the heredoc: the classic builder on Windows does not support it",
+        line: 2,
       },
     },
   ] as const)("$name", ({ dockerfile, preference, platform, body }) => {

@@ -52,6 +52,7 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
         error: `builder: "buildkit" cannot build ${platform.request}: windows stage ${stageLabel(windowsRun.stage)} has RUN (line ${windowsRun.line}), which BuildKit cannot run`,
         field: "builder",
         hint: 'use builder "docker" or "auto", or move the RUN into a --platform=$BUILDPLATFORM stage and COPY its output',
+        line: windowsRun.line,
       });
     }
     return choice("buildkit", "no RUN in windows stages: BuildKit");
@@ -63,6 +64,7 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
         error: `builder: "docker" cannot build ${platform.request}: ${linuxStageText(linuxStage)}`,
         field: "builder",
         hint: 'use builder "auto" or "buildkit", or build the Linux stage as its own image and COPY --from=<that image>',
+        line: linuxStage.line,
       });
     }
     if (buildKitOnly) {
@@ -70,6 +72,7 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
         error: `builder: "docker" cannot build ${platform.request}: ${buildKitOnlyText(buildKitOnly)}`,
         field: "builder",
         hint: `remove ${flagOf(buildKitOnly)} from the stages up to the target, or use builder "auto"`,
+        line: buildKitOnly.line,
       });
     }
     return windowsRun
@@ -83,6 +86,8 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
         error: `file: ${windowsRunText(windowsRun)}, which needs the dockerd pool, but ${linuxStageText(linuxStage)}`,
         field: "file",
         hint: "build the Linux stage as its own image and COPY --from=<that image>, or replace the Windows RUN with files you COPY in",
+        // The Linux stage: the first fix the hint offers is there.
+        line: linuxStage.line,
       });
     }
     if (buildKitOnly) {
@@ -90,6 +95,7 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
         error: `file: ${windowsRunText(windowsRun)}, which needs the dockerd pool, but ${buildKitOnlyText(buildKitOnly)}`,
         field: "file",
         hint: `remove ${flagOf(buildKitOnly)}: the classic builder on Windows does not support it`,
+        line: buildKitOnly.line,
       });
     }
     return choice("docker", `${windowsRunText(windowsRun)}: dockerd pool`);

@@ -65,6 +65,7 @@ export function checkWindowsBaseTags(resolution: StageResolution, version: Windo
           right === undefined
             ? `${mcr}/${repository} has no ${version} image; use servercore for ${version}`
             : `use ${mcr}/${repository}:${right}${arg ? `, or FROM ${mcr}/${repository}:\${${arg}} (dockhand sets ${arg} per Windows version)` : ""}`,
+        line: stage.line,
       },
       422,
     );

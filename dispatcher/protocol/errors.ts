@@ -9,6 +9,12 @@ export interface RequestProblem {
   readonly field: string;
   /** What to do about it: `use ltsc2019, ltsc2022 or ltsc2025`. */
   readonly hint: string;
+  /**
+   * 1-based line of the Dockerfile (the request's `file`) the problem is on,
+   * when it is one line's: the Action annotates that line, so a pull
+   * request's Files view shows the refusal where it is to be fixed.
+   */
+  readonly line?: number;
 }
 
 export class RequestError extends Error implements RequestProblem {
@@ -16,6 +22,7 @@ export class RequestError extends Error implements RequestProblem {
   readonly error: string;
   readonly field: string;
   readonly hint: string;
+  readonly line: number | undefined;
   /**
    * Every problem found, the first being this error's own. Validation reports
    * them all so a user fixes a request in one round trip, not one per field.
@@ -32,12 +39,13 @@ export class RequestError extends Error implements RequestProblem {
     this.error = problem.error;
     this.field = problem.field;
     this.hint = problem.hint;
+    this.line = problem.line;
     this.problems = problems && problems.length > 0 ? problems : [problem];
   }
 
-  /** The response body; never includes anything but the three user-facing strings. */
+  /** The response body; never includes anything but the three user-facing strings and the Dockerfile line. */
   toBody(): RequestProblem {
-    return { error: this.error, field: this.field, hint: this.hint };
+    return { error: this.error, field: this.field, hint: this.hint, ...(this.line !== undefined ? { line: this.line } : {}) };
   }
 }
 
