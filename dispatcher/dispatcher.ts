@@ -9,7 +9,7 @@ import { authConfigured, securityFor } from "./api/security.js";
 import { buildServer } from "./api/server.js";
 import { LiveConfig, type ReloadResult } from "./config/live-config.js";
 import { isEnded } from "./kube/build-jobs.js";
-import { labelKeys, repositoryHash } from "./plan/names.js";
+import { dockerdPodLabels, labelKeys, repositoryHash } from "./plan/names.js";
 import type { BuildCanceller } from "./webhooks/github-webhooks.js";
 import type { Config } from "./config/schema.js";
 import { ContextStore } from "./contexts/context-store.js";
@@ -20,7 +20,8 @@ import { KubernetesExecutor } from "./controller/kubernetes-executor.js";
 import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
 import { buildIdOfUrl, tagBuildIds } from "./logging.js";
-import { createMetrics, recordReported, type Metrics } from "./metrics.js";
+import { startMetricsServer } from "./api/metrics-server.js";
+import { createMetrics, type DockerdPoolView, recordReported, type Metrics } from "./metrics.js";
 import type { PlatformState } from "./protocol/build-state.js";
 import type { PlatformPhase } from "./protocol/phases.js";
 import type { StatusReporter } from "./model/status-report.js";
@@ -32,6 +33,8 @@ export interface Dispatcher {
   config: Config;
   /** Where the API answers, e.g. http://127.0.0.1:8080. */
   url: string;
+  /** Where /metrics answers: metrics.port's own server, or `${url}/metrics`. */
+  metricsUrl: string;
   /** The Kubernetes executor's leader election (undefined for the local executor). */
   leaderElector?: LeaderElector;
   /** The policy and secrets in force; reload() replaces them. */
@@ -74,11 +77,30 @@ function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repo
   };
 }
 
+/**
+ * The dockerd pool as the executor's informer sees it, for the pool gauges.
+ * The informers are the executor's own (private to controller/); read through
+ * an index access until the executor offers the dockerd pods itself.
+ */
+function dockerdPoolOf(kubernetes: KubernetesExecutor, config: Config): DockerdPoolView {
+  const pods = kubernetes["informers"].dockerdPods.list();
+  return {
+    configured: Object.keys(config.dockerPool.pools),
+    daemons: pods
+      .filter((pod) => pod.spec?.nodeName && !pod.metadata?.deletionTimestamp)
+      .map((pod) => ({
+        windowsVersion: pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "unlabelled",
+        ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+      })),
+  };
+}
+
 export async function startDispatcher(config: Config, options: StartOptions = {}): Promise<Dispatcher> {
   const log = options.logger ?? pino({ level: process.env.DOCKHAND_LOG_LEVEL ?? "info" });
   // Bound once the executor exists; the gauge reads it at each scrape.
   let platformPhases: () => Iterable<PlatformPhase> = () => [];
-  const metrics = createMetrics({ platformPhases: () => platformPhases() });
+  let dockerdPool: () => DockerdPoolView | undefined = () => undefined;
+  const metrics = createMetrics({ platformPhases: () => platformPhases(), dockerdPool: () => dockerdPool(), revision: process.env.DOCKHAND_REVISION });
   const store = await ContextStore.create({ dir: config.contexts.dir, ttlSeconds: config.contexts.ttlSeconds });
 
   const kube = config.executor === "local" ? undefined : findKubeConfig(config.kubernetes.kubeconfig);
@@ -118,9 +140,11 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       onReconciled: (lagSeconds, outcome) => metrics.reconcileLag.observe({ outcome }, lagSeconds),
     });
     readBuildToken = (secret) => kubernetes.jobs.readGitHubToken(secret);
+    dockerdPool = () => dockerdPoolOf(kubernetes, config);
     executor = kubernetes;
   } else {
     executor = new LocalExecutor({ config, report, log: reconcilerLog, onReported });
+    metrics.leader.set(1); // one process, no Lease: it always reports
   }
 
   platformPhases = () => executor.platformPhases();
@@ -157,15 +181,23 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
           identity: options.leaderElection?.identity ?? process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
           timing: options.leaderElection?.timing ?? config.kubernetes.leaderElection,
           log: { info: (fields, message) => log.info(fields, message), warn: (fields, message) => log.warn(fields, message) },
-          onStartedLeading: () => (executor as KubernetesExecutor).setReconciling(true),
-          onStoppedLeading: () => (executor as KubernetesExecutor).setReconciling(false),
+          onStartedLeading: () => {
+            metrics.leader.set(1);
+            return (executor as KubernetesExecutor).setReconciling(true);
+          },
+          onStoppedLeading: () => {
+            metrics.leader.set(0);
+            return (executor as KubernetesExecutor).setReconciling(false);
+          },
         })
       : undefined;
   leaderElector?.start();
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  log.info({ executor: executor.kind, where: executor.where, listen: url, publicUrl: config.publicUrl }, `dispatcher ready: ${executor.kind} executor, ${executor.where}`);
+  const metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(metrics, config.listen.host, config.metrics.port);
+  const metricsUrl = metricsServer ? `${metricsServer.url}/metrics` : `${url}/metrics`;
+  log.info({ executor: executor.kind, where: executor.where, listen: url, metrics: metricsUrl, publicUrl: config.publicUrl }, `dispatcher ready: ${executor.kind} executor, ${executor.where}`);
 
   const sweeper = setInterval(() => {
     store.sweep().then(
@@ -181,6 +213,7 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
     metrics,
     config,
     url,
+    metricsUrl,
     leaderElector,
     live,
     reload,
@@ -192,6 +225,7 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       // so after the grace whatever is left is cut.
       const cut = setTimeout(() => app.server.closeAllConnections(), config.listen.shutdownGraceSeconds * 1000);
       await app.close().finally(() => clearTimeout(cut));
+      await metricsServer?.close();
       await leaderElector?.stop();
       await executor.stop();
     },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { PlatformPhase } from "./protocol/phases.js";
 import { createMetrics } from "./metrics.js";
@@ -19,3 +20,66 @@ describe("dockhand_builds_tracked", () => {
     expect(second).toContain('dockhand_builds_tracked{state="failed"} 1');
   });
 });
+
+describe("dockhand_build_info", () => {
+  it("is 1 with the package's version, the revision given and Node's version", async () => {
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    const metrics = createMetrics({ revision: "0123abc" });
+    expect(await metrics.registry.getSingleMetricAsString("dockhand_build_info")).toContain(
+      `dockhand_build_info{version="${version}",revision="0123abc",nodejs_version="${process.versions.node}"} 1`,
+    );
+    expect(await createMetrics().registry.getSingleMetricAsString("dockhand_build_info")).toContain('revision="unknown"');
+  });
+});
+
+describe("dockhand_dockerd_pool_nodes and _ready_nodes", () => {
+  it.each([
+    {
+      name: "a configured version without any dockerd pod is 0 nodes, 0 ready (an alert can see it)",
+      configured: ["ltsc2022"],
+      daemons: [],
+      nodes: { ltsc2022: 0 },
+      ready: { ltsc2022: 0 },
+    },
+    {
+      name: "Ready and not Ready pods are counted per version",
+      configured: ["ltsc2022", "ltsc2025"],
+      daemons: [
+        { windowsVersion: "ltsc2022", ready: true },
+        { windowsVersion: "ltsc2022", ready: false },
+        { windowsVersion: "ltsc2025", ready: true },
+      ],
+      nodes: { ltsc2022: 2, ltsc2025: 1 },
+      ready: { ltsc2022: 1, ltsc2025: 1 },
+    },
+    {
+      name: "a version that has pods but no pool in the config still shows",
+      configured: [],
+      daemons: [{ windowsVersion: "ltsc2019", ready: false }],
+      nodes: { ltsc2019: 1 },
+      ready: { ltsc2019: 0 },
+    },
+  ])("$name", async ({ configured, daemons, nodes, ready }) => {
+    const metrics = createMetrics({ dockerdPool: () => ({ configured, daemons }) });
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_nodes")).toEqual(nodes);
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_ready_nodes")).toEqual(ready);
+  });
+
+  it("follow the pool at each scrape and drop a version that is neither configured nor running", async () => {
+    let daemons = [{ windowsVersion: "ltsc2019", ready: true }];
+    const metrics = createMetrics({ dockerdPool: () => ({ configured: ["ltsc2022"], daemons }) });
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_ready_nodes")).toEqual({ ltsc2019: 1, ltsc2022: 0 });
+    daemons = [{ windowsVersion: "ltsc2022", ready: true }];
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_ready_nodes")).toEqual({ ltsc2022: 1 });
+  });
+
+  it("export no series without a pool (the local executor)", async () => {
+    const metrics = createMetrics({ dockerdPool: () => undefined });
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_nodes")).toEqual({});
+  });
+});
+
+async function gaugeValues(metrics: ReturnType<typeof createMetrics>, name: string): Promise<Record<string, number>> {
+  const metric = await metrics.registry.getSingleMetric(name)!.get();
+  return Object.fromEntries(metric.values.map((v) => [String(v.labels.windows_version), v.value]));
+}

@@ -1,16 +1,43 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import packageJson from "../package.json" with { type: "json" };
 import type { PlatformState } from "./protocol/build-state.js";
 import { type PlatformPhase, platformPhases } from "./protocol/phases.js";
+
+/** One dockerd DaemonSet pod as the dispatcher's informer sees it: the node it runs on, its Windows version, whether it is Ready. */
+export interface DockerdDaemon {
+  readonly windowsVersion: string;
+  readonly ready: boolean;
+}
+
+export interface DockerdPoolView {
+  /** The versions with a pool in dockerPool.pools: each gets a series even with no dockerd pod at all, so "no engine" is a 0, not an absence an alert cannot see. */
+  readonly configured: readonly string[];
+  readonly daemons: Iterable<DockerdDaemon>;
+}
 
 export interface MetricsSources {
   /** The platform builds the executor knows of now (read at each scrape, so the gauge never drifts from the cluster). */
   platformPhases?: () => Iterable<PlatformPhase>;
+  /** The dockerd pool now (Kubernetes executor only; the local executor has no pool and exports no series). */
+  dockerdPool?: () => DockerdPoolView | undefined;
+  /** The image's source revision (DOCKHAND_REVISION, set at image build), for dockhand_build_info. */
+  revision?: string;
 }
+
+/** The release this code is, from package.json (bundled into the image, so it is right wherever the code runs). */
+export const dockhandVersion: string = packageJson.version;
 
 /** The dispatcher's Prometheus metrics, one registry per process (tests make their own). */
 export function createMetrics(sources: MetricsSources = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Prometheus's own convention (prometheus_build_info): always 1, the facts in labels, joined onto other series with `* on(pod) group_left(version)`.
+  new Gauge({
+    name: "dockhand_build_info",
+    help: "Always 1; the dispatcher's version, source revision and Node.js version as labels.",
+    labelNames: ["version", "revision", "nodejs_version"] as const,
+    registers: [registry],
+  }).set({ version: dockhandVersion, revision: sources.revision || "unknown", nodejs_version: process.versions.node }, 1);
   return {
     registry,
     httpRequests: new Counter({
@@ -87,7 +114,46 @@ export function createMetrics(sources: MetricsSources = {}) {
         for (const [state, count] of counts) this.set({ state }, count);
       },
     }),
+    dockerdNodes: new Gauge({
+      name: "dockhand_dockerd_pool_nodes",
+      help: "Nodes running a dockerd DaemonSet pod (scheduled, not terminating), by Windows version; 0 for a configured version with none.",
+      labelNames: ["windows_version"] as const,
+      registers: [registry],
+      collect() {
+        const pool = sources.dockerdPool?.();
+        this.reset(); // a version whose pods are gone and that is no longer configured leaves no stale series
+        if (pool) for (const [windows_version, count] of dockerdPoolCounts(pool)) this.set({ windows_version }, count.nodes);
+      },
+    }),
+    dockerdReadyNodes: new Gauge({
+      name: "dockhand_dockerd_pool_ready_nodes",
+      help: "Nodes whose dockerd pod is Ready, by Windows version: the nodes dockerd builds of that version are admitted to.",
+      labelNames: ["windows_version"] as const,
+      registers: [registry],
+      collect() {
+        const pool = sources.dockerdPool?.();
+        this.reset();
+        if (pool) for (const [windows_version, count] of dockerdPoolCounts(pool)) this.set({ windows_version }, count.ready);
+      },
+    }),
+    leader: new Gauge({
+      name: "dockhand_leader",
+      help: "1 while this replica holds the Lease and so reconciles and reports (always 1 for the local executor), else 0.",
+      registers: [registry],
+    }),
   };
+}
+
+/** Nodes and Ready nodes per Windows version: every configured version, and any version a dockerd pod carries. */
+export function dockerdPoolCounts(pool: DockerdPoolView): Map<string, { nodes: number; ready: number }> {
+  const counts = new Map<string, { nodes: number; ready: number }>(pool.configured.map((version) => [version, { nodes: 0, ready: 0 }]));
+  for (const daemon of pool.daemons) {
+    const count = counts.get(daemon.windowsVersion) ?? { nodes: 0, ready: 0 };
+    count.nodes += 1;
+    if (daemon.ready) count.ready += 1;
+    counts.set(daemon.windowsVersion, count);
+  }
+  return counts;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

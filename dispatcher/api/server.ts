@@ -64,7 +64,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   buildRoutes(app, { ...deps, live: security.live, pullRequests: security.pullRequests, activeJobs: security.activeJobs });
   githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });
   buildPageRoutes(app, deps);
-  healthRoutes(app, deps);
+  healthRoutes(app, { ...deps, metricsOnOwnPort: deps.config.metrics.port !== undefined });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -144,6 +144,19 @@ export const ConfigSchema = Type.Object(
       },
       "Where the dispatcher's HTTP API listens.",
     ),
+    metrics: section(
+      {
+        port: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 65535,
+            description:
+              "Serve /metrics on this port alone (on listen.host), and no longer on the API's port, so Prometheus can scrape it without it being exposed beside the public API; unset means /metrics is served by the API server on listen.port.",
+          }),
+        ),
+      },
+      "Where Prometheus metrics are served.",
+    ),
     publicUrl: Type.String({
       pattern: "^https?://[^\\s?#]+$",
       expected: "an http(s) URL without query or fragment",
@@ -516,6 +529,7 @@ export type Config = Static<typeof ConfigSchema>;
 export const envOverrides = [
   { env: "DOCKHAND_LISTEN_HOST", key: "listen.host" },
   { env: "DOCKHAND_LISTEN_PORT", key: "listen.port" },
+  { env: "DOCKHAND_METRICS_PORT", key: "metrics.port" },
   { env: "DOCKHAND_PUBLIC_URL", key: "publicUrl" },
   { env: "DOCKHAND_EXECUTOR", key: "executor" },
   { env: "DOCKHAND_NAMESPACE", key: "kubernetes.namespace" },

@@ -19,6 +19,7 @@ describe("resolveConfig", () => {
   it("fills every default", () => {
     expect(resolveConfig(base, {}, "dockhand.yaml")).toEqual({
       listen: { host: "0.0.0.0", port: 8080, shutdownGraceSeconds: 10 },
+      metrics: {},
       publicUrl: "http://dockhand.dockhand.svc:8080",
       executor: "auto",
       kubernetes: { namespace: "dockhand", leaderElection: { leaseDurationSeconds: 15, renewDeadlineSeconds: 10, retryPeriodSeconds: 2 } },
@@ -73,6 +74,12 @@ describe("resolveConfig", () => {
           app: { appId: 123, privateKey: "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----" },
         },
       },
+    },
+    {
+      name: "metrics on a port of its own, from the environment",
+      raw: base,
+      env: { DOCKHAND_METRICS_PORT: "9090" },
+      expected: { listen: expect.objectContaining({ port: 8080 }), metrics: { port: 9090 } },
     },
     {
       name: "empty env variables count as unset",
@@ -139,6 +146,17 @@ describe("resolveConfig", () => {
       problems: [{ key: "listen.port", message: "70000 must be at most 65535" }],
     },
     {
+      name: "metrics on the API's own port",
+      raw: { ...base, listen: { port: 9000 }, metrics: { port: 9000 } },
+      problems: [{ key: "metrics.port", message: "is 9000, the API's own port (listen.port): pick another port, or unset metrics.port to serve /metrics on the API's port" }],
+    },
+    {
+      name: "metrics on a port out of range, from the environment",
+      raw: base,
+      env: { DOCKHAND_METRICS_PORT: "0" },
+      problems: [{ key: "metrics.port (from DOCKHAND_METRICS_PORT)", message: "0 must be at least 1" }],
+    },
+    {
       name: "a shutdown grace past any pod's termination grace",
       raw: { ...base, listen: { shutdownGraceSeconds: 600 } },
       problems: [{ key: "listen.shutdownGraceSeconds", message: "600 must be at most 300" }],
@@ -158,7 +176,7 @@ describe("resolveConfig", () => {
       raw: { ...base, buildKit: {} },
       problems: [{
         key: "buildKit",
-        message: "is not a known key (known here: listen, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, registry, limits, github, auth, webhooks, policy, statusContextPrefix, local)",
+        message: "is not a known key (known here: listen, metrics, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, registry, limits, github, auth, webhooks, policy, statusContextPrefix, local)",
       }],
     },
     {

@@ -226,6 +226,9 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
   if (lease.retryPeriodSeconds >= lease.renewDeadlineSeconds) {
     add("kubernetes.leaderElection.retryPeriodSeconds", `is ${lease.retryPeriodSeconds}, not less than renewDeadlineSeconds (${lease.renewDeadlineSeconds}): the leader would give up before its first retry`);
   }
+  if (config.metrics.port !== undefined && config.metrics.port === config.listen.port) {
+    add("metrics.port", `is ${config.metrics.port}, the API's own port (listen.port): pick another port, or unset metrics.port to serve /metrics on the API's port`);
+  }
   const buildctlImage = parseImageReference(config.buildkit.image);
   if (!buildctlImage.ok) add("buildkit.image", `${quote(config.buildkit.image)} ${buildctlImage.problem}`);
   const cache = config.buildkit.cacheRepository;
