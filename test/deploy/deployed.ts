@@ -130,13 +130,15 @@ export function configFromConfigMap(manifests: Manifest[]): Record<string, any> 
  */
 export function adaptToBed(
   config: Record<string, any>,
-  bed: { namespace: string; kubeconfig: string; port: number; contextsDir: string; githubUrl: string; githubToken: string; harness: Record<string, any> },
+  bed: { namespace: string; kubeconfig: string; port: number; metricsPort?: number; contextsDir: string; githubUrl: string; githubToken: string; harness: Record<string, any> },
 ): Record<string, any> {
   const env = bedEnv();
   const { tlsSecret: _mtlsOnlyInCluster, ...buildkit } = config.buildkit ?? {};
   return {
     ...config,
     listen: { host: "127.0.0.1", port: bed.port },
+    // deploy/'s fixed metrics port would collide between dispatchers on one host: a free one, or /metrics back on the API's port.
+    metrics: bed.metricsPort === undefined ? {} : { port: bed.metricsPort },
     publicUrl: `http://127.0.0.1:${bed.port}`,
     kubernetes: { ...config.kubernetes, namespace: bed.namespace, kubeconfig: bed.kubeconfig },
     contexts: { ...config.contexts, dir: bed.contextsDir, signingKey: "deploy-test-signing-key-0123456789abcdef0123" },
