@@ -51,6 +51,25 @@ describe("outputs", () => {
   });
 });
 
+describe("outputs of a failed build", () => {
+  it("lists only what was pushed, pinned: a platform that failed before its push lists no reference", () => {
+    const outputs = stepOutputs(
+      { ...build([platform({ digest: d1 }), platform({ platform: "windows/amd64:ltsc2022", slug: "win-ltsc2022", builder: "docker", state: "failed", failedStep: { name: "build", exitCode: 1 } })]), state: "failed" },
+      ["r.example/app:1"],
+      true,
+    );
+    expect(JSON.parse(outputs.images)).toEqual({ "linux/amd64": [`r.example/app:1-linux-amd64@${d1}`], "windows/amd64:ltsc2022": [] });
+    expect(JSON.parse(outputs.digests)).toEqual({ "linux/amd64": d1 });
+    expect(JSON.parse(outputs.metadata).platforms[1]).toMatchObject({ state: "failed", images: [] });
+  });
+
+  it("a single platform that failed lists nothing, not its tag", () => {
+    const outputs = stepOutputs({ ...build([platform({ state: "failed", failedStep: { name: "build", exitCode: 7 } })]), state: "failed" }, ["r.example/app:1"], true);
+    expect(JSON.parse(outputs.images)).toEqual({ "linux/amd64": [] });
+    expect(outputs.digest).toBe("");
+  });
+});
+
 describe("outputs of a multi-platform push", () => {
   it("takes the image index's digest as the digest, and keeps the index in metadata", () => {
     const d3 = `sha256:${"3".repeat(64)}`;

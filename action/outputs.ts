@@ -17,7 +17,12 @@ export interface StepOutputs {
   metadata: string;
 }
 
-/** What each platform pushed, named by tag and pinned by digest (what dispatcher/protocol/push-refs.ts pushes). */
+/**
+ * What each platform pushed, named by tag and pinned by digest (what
+ * dispatcher/protocol/push-refs.ts pushes). A platform with no digest pushed
+ * nothing the registry serves (it failed, or was cancelled, before its push):
+ * it lists none, rather than tags that answer 404 or hold an older image.
+ */
 export function imagesByPlatform(build: BuildStateBody, tags: readonly string[], push: boolean): Record<string, string[]> {
   const references = tags.flatMap((tag) => {
     const parsed = parseImageReference(tag);
@@ -26,12 +31,13 @@ export function imagesByPlatform(build: BuildStateBody, tags: readonly string[],
   const multiPlatform = build.platforms.length > 1;
   const images: Record<string, string[]> = {};
   for (const platform of build.platforms) {
-    if (!push) {
+    const digest = platform.digest;
+    if (!push || digest === undefined) {
       images[platform.platform] = [];
       continue;
     }
     const slug = parsePlatform(platform.platform).slug;
-    images[platform.platform] = pushRefsFor(references, slug, multiPlatform).map((ref) => (platform.digest ? `${ref}@${platform.digest}` : ref));
+    images[platform.platform] = pushRefsFor(references, slug, multiPlatform).map((ref) => `${ref}@${digest}`);
   }
   return images;
 }
