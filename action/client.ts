@@ -59,6 +59,11 @@ export class DispatcherRequestError extends Error {
     const field = (this.body as { field?: unknown } | null)?.field;
     return typeof field === "string" ? field : undefined;
   }
+  /** The Dockerfile line a refusal is about, when it names one. */
+  get line(): number | undefined {
+    const line = (this.body as { line?: unknown } | null)?.line;
+    return typeof line === "number" && Number.isInteger(line) && line >= 1 ? line : undefined;
+  }
 }
 
 /** Retries ran out: the dispatcher could not be reached or kept failing. */
@@ -125,6 +130,11 @@ export class DispatcherClient {
     this.policy = { ...defaultRetryPolicy, ...options.retry };
     this.log = options.log ?? (() => undefined);
     this.agents = new HttpClient(options.userAgent ?? "dockhand-action");
+  }
+
+  /** Closes the agents' sockets: the step's process ends when its work does, not when an idle connection times out. */
+  close(): void {
+    this.agents.dispose();
   }
 
   /** The proxy requests to the dispatcher go through (HTTP(S)_PROXY, unless NO_PROXY or a loopback address), if any. */

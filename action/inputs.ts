@@ -54,6 +54,12 @@ export interface Inputs {
   readonly contextDir: string;
   /** The Dockerfile, relative to the context, forward slashes. */
   readonly dockerfile: string;
+  /**
+   * The Dockerfile relative to the workspace, forward slashes: the path an
+   * annotation names so a pull request's Files view shows it. Undefined when
+   * the file lies outside the workspace (the runner could not show it).
+   */
+  readonly dockerfileInWorkspace: string | undefined;
   readonly tags: readonly string[];
   readonly buildArgs: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
@@ -135,6 +141,8 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
   } else {
     dockerfile = posix.normalize(dockerfile);
   }
+  const fromWorkspace = relative(workspace, fileAbs);
+  const dockerfileInWorkspace = fromWorkspace === ".." || fromWorkspace.startsWith(`..${sep}`) || isAbsolute(fromWorkspace) ? undefined : fromWorkspace.split(sep).join("/");
 
   const push = parseBoolean("push", get("push"), false, fail);
 
@@ -210,6 +218,7 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
     githubToken,
     contextDir,
     dockerfile,
+    dockerfileInWorkspace,
     tags,
     buildArgs,
     labels,

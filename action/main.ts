@@ -4,20 +4,25 @@
 // only this file and post.ts touch the runner (core.*), and they share
 // nothing but saved state (state.ts).
 //
+// The build's own output is printed inside stop-commands stretches
+// (command-fence.ts): a line it prints is never a workflow command.
+//
 // Stopping: `timeout` and the runner's SIGINT/SIGTERM (a cancelled workflow:
 // SIGINT, then SIGTERM 7.5 s later, then SIGKILL) both end the wait and
 // cancel the build at the dispatcher. If the process dies before it can,
 // the post step finds the saved build id without "settled" and cancels it.
 
 import * as core from "@actions/core";
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
 import { isFinalPhase } from "../dispatcher/protocol/phases.js";
 import { requestAuth } from "./auth.js";
 import { DispatcherClient, DispatcherRequestError, formatBytes, sleep, userAgent } from "./client.js";
+import { CommandFence, fencedOutput } from "./command-fence.js";
 import { ContextError, packContext } from "./context.js";
+import { DockerfileLocator } from "./dockerfile-locator.js";
 import { InputError, getInputs, type Inputs } from "./inputs.js";
 import { LogDisplay, followLogs } from "./logs.js";
 import { type StepOutputs, stepOutputs } from "./outputs.js";
@@ -52,10 +57,12 @@ export async function run(options: RunOptions = {}): Promise<void> {
   process.on("SIGTERM", onSignal);
   let contextFile: string | undefined;
   let buildRequested = false;
+  let inputs: Inputs | undefined;
+  let client: DispatcherClient | undefined;
   try {
-    const inputs = getInputs();
+    inputs = getInputs();
     const runner = readRunnerContext(process.env, tmpdir());
-    const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent });
+    client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent });
     const proxy = client.proxy;
     if (proxy) core.info(`reaching the dispatcher through the proxy ${proxy.origin} (HTTPS_PROXY/HTTP_PROXY; add the dispatcher's host to NO_PROXY to go direct)`);
 
@@ -90,42 +97,69 @@ export async function run(options: RunOptions = {}): Promise<void> {
       return;
     }
 
-    const timer = inputs.timeoutSeconds === undefined ? undefined : setTimeout(() => stopWith({ kind: "timeout", seconds: inputs.timeoutSeconds as number }), inputs.timeoutSeconds * 1000);
+    const timeoutSeconds = inputs.timeoutSeconds;
+    const timer = timeoutSeconds === undefined ? undefined : setTimeout(() => stopWith({ kind: "timeout", seconds: timeoutSeconds }), timeoutSeconds * 1000);
     let followed: Followed;
     try {
-      followed = await follow(client, build, stop.signal, options);
+      followed = await follow(client, build, stop.signal, inputs, options);
     } catch (err) {
       if (stopReason) return await cancelBuild(client, build, stopReason, inputs);
       throw err;
     } finally {
       clearTimeout(timer);
     }
-    await finish(followed.final, inputs, followed.lastLines, options);
+    await finish(followed.final, inputs, followed, options);
   } catch (err) {
     if (stopReason && !buildRequested) {
       // Stopped before a build was requested: nothing exists to cancel.
       core.setFailed(stopReason.kind === "signal" ? `the runner sent ${stopReason.signal} before the build was requested; nothing was built` : "timeout before the build was requested");
     } else {
-      core.setFailed(describeFailure(err));
+      const refused = refusedDockerfile(err, inputs);
+      if (refused) {
+        // setFailed's annotation names no file: this one points at the Dockerfile line at fault.
+        core.error(describeFailure(err), refused);
+        process.exitCode = core.ExitCode.Failure;
+      } else {
+        core.setFailed(describeFailure(err));
+      }
     }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    // Nothing may keep the process alive once the step is done: hosts that
+    // import run() (such as @github/local-action) print outputs after it.
+    client?.close();
     if (contextFile) await rm(contextFile, { force: true }).catch(() => undefined);
   }
+}
+
+/** Where a dispatcher refusal of the Dockerfile points, when it is the Dockerfile's (its field is `file`, or it names a line). */
+function refusedDockerfile(err: unknown, inputs: Inputs | undefined): core.AnnotationProperties | undefined {
+  if (!(err instanceof DispatcherRequestError) || inputs?.dockerfileInWorkspace === undefined) return undefined;
+  if (err.line === undefined && err.field !== "file") return undefined;
+  return { title: "dockhand: the dispatcher refused the Dockerfile", file: inputs.dockerfileInWorkspace, ...(err.line !== undefined ? { startLine: err.line } : {}) };
 }
 
 interface Followed {
   final: BuildStateBody;
   /** The last lines of a platform's step, as the display kept them. */
   lastLines: (platform: string, step?: string) => string[];
+  /** The Dockerfile line each platform's build was at. */
+  locator: DockerfileLocator;
 }
 
 /** Streams the logs until the build ends; answers its final state. */
-async function follow(client: DispatcherClient, build: BuildStateBody, signal: AbortSignal, options: RunOptions): Promise<Followed> {
+async function follow(client: DispatcherClient, build: BuildStateBody, signal: AbortSignal, inputs: Inputs, options: RunOptions): Promise<Followed> {
   let latest = build;
   const builderOf = (platform: string) => latest.platforms.find((p) => p.platform === platform)?.builder;
-  const display = new LogDisplay({ startGroup: (t) => core.startGroup(t), endGroup: () => core.endGroup(), info: (t) => core.info(t) }, (platform) => `${platform} · ${builderOf(platform) ?? "build"}`);
+  // The Dockerfile as packed: the classic builder's step numbers count its instructions.
+  const dockerfileText = await readFile(join(inputs.contextDir, inputs.dockerfile), "utf8").catch(() => undefined);
+  const locator = new DockerfileLocator(inputs.dockerfile, dockerfileText, builderOf);
+  const fence = new CommandFence((line) => core.info(line));
+  const display = new LogDisplay(
+    fencedOutput(fence, { startGroup: (t) => core.startGroup(t), endGroup: () => core.endGroup(), info: (t) => core.info(t) }),
+    (platform) => `${platform} · ${builderOf(platform) ?? "build"}`,
+  );
   let polling = false;
   const poll = setInterval(() => {
     if (polling) return;
@@ -142,13 +176,17 @@ async function follow(client: DispatcherClient, build: BuildStateBody, signal: A
   }, options.pollIntervalMs ?? 3000);
   let endState = "unknown";
   try {
-    for await (const event of followLogs(client, build, { signal, log: (m) => core.info(m) })) {
-      if (event.kind === "line") display.line(event.line);
-      else endState = event.state;
+    // Its notes may quote the dispatcher's messages, which quote build output: fenced too.
+    for await (const event of followLogs(client, build, { signal, log: (m) => fence.text(m) })) {
+      if (event.kind === "line") {
+        locator.line(event.line);
+        display.line(event.line);
+      } else endState = event.state;
     }
   } finally {
     clearInterval(poll);
     display.end();
+    fence.resume();
   }
   let final = (await client.getBuild(build.id, signal)) ?? { ...latest, state: endState === "gone" ? latest.state : (endState as BuildStateBody["state"]) };
   // Every platform done, the build is not: a multi-platform push waits for its image index.
@@ -158,10 +196,10 @@ async function follow(client: DispatcherClient, build: BuildStateBody, signal: A
     final = (await client.getBuild(build.id, signal)) ?? final;
     if (!final.manifest) break;
   }
-  return { final, lastLines: (platform, step) => display.lastLines(platform, step) };
+  return { final, lastLines: (platform, step) => display.lastLines(platform, step), locator };
 }
 
-async function finish(final: BuildStateBody, inputs: Inputs, lastLines: (platform: string, step?: string) => string[], options: RunOptions): Promise<void> {
+async function finish(final: BuildStateBody, inputs: Inputs, { lastLines, locator }: Followed, options: RunOptions): Promise<void> {
   const outputs = stepOutputs(final, inputs.tags, inputs.push);
   setOutputs(outputs);
   saveSettled("finished");
@@ -174,11 +212,14 @@ async function finish(final: BuildStateBody, inputs: Inputs, lastLines: (platfor
   if (failed.length === 0 && (final.manifest === undefined || final.manifest.state === "succeeded")) return;
   const quoted = options.quotedLines ?? 15;
   // One annotation per failed platform, quoting its failing step's last lines:
-  // annotations are what the run's page shows first, each under its own title.
+  // annotations are what the run's page shows first, each under its own title,
+  // and on the Dockerfile line the build stopped at when the builder said.
   for (const platform of failed) {
     const lines = lastLines(platform.platform, platform.failedStep?.name).filter((l) => l.trim() !== "").slice(-quoted);
     const quote = lines.length > 0 ? `\n${lines.map((l) => `  | ${l}`).join("\n")}` : "";
-    core.error(`${platform.platform} ${platform.state}${platform.message ? `: ${platform.message}` : ""}${quote}`, { title: `dockhand: ${platform.platform} ${platform.state}` });
+    const line = locator.lineOf(platform.platform, platform.failedStep?.name);
+    const where = line !== undefined && inputs.dockerfileInWorkspace !== undefined ? { file: inputs.dockerfileInWorkspace, startLine: line } : {};
+    core.error(`${platform.platform} ${platform.state}${platform.message ? `: ${platform.message}` : ""}${quote}`, { title: `dockhand: ${platform.platform} ${platform.state}`, ...where });
   }
   // With a failed platform the index is not pushed either; that platform is the news.
   const indexFailed = failed.length === 0 && final.manifest !== undefined && final.manifest.state !== "succeeded";

@@ -17,9 +17,10 @@ export async function runPost(): Promise<void> {
     core.info(`build ${state.buildId}: ${state.settled}; nothing to clean up`);
     return;
   }
+  let client: DispatcherClient | undefined;
   try {
     const inputs = getInputs();
-    const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent, retry: { attempts: 5 } });
+    client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => core.info(m), userAgent, retry: { attempts: 5 } });
     const cancelled = await client.cancelBuild(state.buildId, AbortSignal.timeout(60_000));
     core.info(
       cancelled
@@ -29,5 +30,7 @@ export async function runPost(): Promise<void> {
   } catch (err) {
     // The job has failed or been cancelled already; a failing post step would only hide why.
     core.warning(`could not cancel build ${state.buildId} at the dispatcher: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    client?.close();
   }
 }

@@ -23128,7 +23128,7 @@ function getIDToken(aud) {
 }
 
 // action/main.ts
-import { rm as rm2 } from "node:fs/promises";
+import { readFile as readFile2, rm as rm2 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join as join2 } from "node:path";
 
@@ -23294,6 +23294,11 @@ var DispatcherRequestError = class extends Error {
     const field = this.body?.field;
     return typeof field === "string" ? field : void 0;
   }
+  /** The Dockerfile line a refusal is about, when it names one. */
+  get line() {
+    const line = this.body?.line;
+    return typeof line === "number" && Number.isInteger(line) && line >= 1 ? line : void 0;
+  }
 };
 var DispatcherUnavailableError = class extends Error {
   name = "DispatcherUnavailableError";
@@ -23333,6 +23338,10 @@ var DispatcherClient = class {
   log;
   /** Only its agents are used: a tunnelling one through the runner's proxy, or a plain one. */
   agents;
+  /** Closes the agents' sockets: the step's process ends when its work does, not when an idle connection times out. */
+  close() {
+    this.agents.dispose();
+  }
   /** The proxy requests to the dispatcher go through (HTTP(S)_PROXY, unless NO_PROXY or a loopback address), if any. */
   get proxy() {
     return getProxyUrl(this.base);
@@ -23539,6 +23548,45 @@ function sleep(ms, signal) {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+// action/command-fence.ts
+import { randomBytes as randomBytes2 } from "node:crypto";
+var CommandFence = class {
+  constructor(write, newToken = () => randomBytes2(16).toString("hex")) {
+    this.write = write;
+    this.newToken = newToken;
+  }
+  write;
+  newToken;
+  token;
+  /** Prints text that may hold what the build wrote: inside a stop-commands stretch. */
+  text(line) {
+    if (this.token === void 0) {
+      this.token = this.newToken();
+      this.write(`::stop-commands::${this.token}`);
+    }
+    this.write(line);
+  }
+  /** Ends the stretch, if one is open: call before each of the Action's own workflow commands. */
+  resume() {
+    if (this.token === void 0) return;
+    this.write(`::${this.token}::`);
+    this.token = void 0;
+  }
+};
+function fencedOutput(fence, out) {
+  return {
+    startGroup: (title) => {
+      fence.resume();
+      out.startGroup(title);
+    },
+    endGroup: () => {
+      fence.resume();
+      out.endGroup();
+    },
+    info: (text) => fence.text(text)
+  };
 }
 
 // action/context.ts
@@ -23802,6 +23850,78 @@ function changedWhilePacking(path, cause) {
   return new ContextError("context", `context: ${JSON.stringify(path)} changed size while it was being packed${cause ? ` (${String(cause)})` : ""}; do not write into the context while this step runs`);
 }
 
+// dispatcher/protocol/dockerfile-lines.ts
+var directivePattern = /^#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
+function dockerfileInstructions(text) {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  let escape = "\\";
+  let index = 0;
+  for (; index < lines.length; index++) {
+    const directive = directivePattern.exec(lines[index]);
+    if (!directive) break;
+    if (directive[1].toLowerCase() === "escape" && (directive[2] === "`" || directive[2] === "\\")) escape = directive[2];
+  }
+  const continues = new RegExp(`${escape === "\\" ? "\\\\" : "`"}[ \\t]*$`);
+  const skipped = (line) => line.trim() === "" || line.trimStart().startsWith("#");
+  const instructions = [];
+  for (; index < lines.length; index++) {
+    const line = lines[index];
+    if (skipped(line)) continue;
+    instructions.push({ line: index + 1, keyword: /^\S+/.exec(line.trimStart())[0] });
+    let current = line;
+    while (continues.test(current) && index + 1 < lines.length) {
+      index++;
+      current = lines[index];
+      if (skipped(current)) current = escape;
+    }
+  }
+  return instructions;
+}
+function classicBuilderStep(logLine) {
+  const match = /^Step (\d+)\/\d+ : (\S+)/.exec(logLine);
+  return match ? { step: Number(match[1]), keyword: match[2] } : void 0;
+}
+function classicStepLine(instructions, step, keyword) {
+  const instruction = instructions[step - 1];
+  return instruction !== void 0 && instruction.keyword.toLowerCase() === keyword.toLowerCase() ? instruction.line : void 0;
+}
+function buildKitErrorLine(logLine, file) {
+  if (!logLine.startsWith(`${file}:`)) return void 0;
+  const rest = logLine.slice(file.length + 1);
+  return /^[1-9]\d*$/.test(rest) ? Number(rest) : void 0;
+}
+
+// action/dockerfile-locator.ts
+var DockerfileLocator = class {
+  constructor(file, text, builderOf) {
+    this.file = file;
+    this.text = text;
+    this.builderOf = builderOf;
+  }
+  file;
+  text;
+  builderOf;
+  at = /* @__PURE__ */ new Map();
+  instructions;
+  line(line) {
+    const builder = this.builderOf(line.platform);
+    if (builder === "buildkit") {
+      const found = buildKitErrorLine(line.line, this.file);
+      if (found !== void 0) this.at.set(line.platform, { step: line.step, line: found });
+    } else if (builder === "docker") {
+      const step = classicBuilderStep(line.line);
+      if (step === void 0) return;
+      this.instructions ??= this.text === void 0 ? [] : dockerfileInstructions(this.text);
+      this.at.set(line.platform, { step: line.step, line: classicStepLine(this.instructions, step.step, step.keyword) });
+    }
+  }
+  /** The line the platform's build was at when its step `step` (the failed one) printed it; undefined when unknown. */
+  lineOf(platform2, step) {
+    const at = this.at.get(platform2);
+    return at !== void 0 && (step === void 0 || at.step === step) ? at.line : void 0;
+  }
+};
+
 // action/inputs.ts
 import { isAbsolute as isAbsolute2, posix as posix2, relative, resolve, sep } from "node:path";
 
@@ -23837,6 +23957,7 @@ var RequestError = class extends Error {
     this.error = problem.error;
     this.field = problem.field;
     this.hint = problem.hint;
+    this.line = problem.line;
     this.problems = problems && problems.length > 0 ? problems : [problem];
   }
   status;
@@ -23844,14 +23965,15 @@ var RequestError = class extends Error {
   error;
   field;
   hint;
+  line;
   /**
    * Every problem found, the first being this error's own. Validation reports
    * them all so a user fixes a request in one round trip, not one per field.
    */
   problems;
-  /** The response body; never includes anything but the three user-facing strings. */
+  /** The response body; never includes anything but the three user-facing strings and the Dockerfile line. */
   toBody() {
-    return { error: this.error, field: this.field, hint: this.hint };
+    return { error: this.error, field: this.field, hint: this.hint, ...this.line !== void 0 ? { line: this.line } : {} };
   }
 };
 function quoteValue(value, max = 80) {
@@ -24066,6 +24188,8 @@ function parseInputs(raw, workspace) {
   } else {
     dockerfile = posix2.normalize(dockerfile);
   }
+  const fromWorkspace = relative(workspace, fileAbs);
+  const dockerfileInWorkspace = fromWorkspace === ".." || fromWorkspace.startsWith(`..${sep}`) || isAbsolute2(fromWorkspace) ? void 0 : fromWorkspace.split(sep).join("/");
   const push = parseBoolean("push", get("push"), false, fail);
   const tags = [];
   listItems(get("tags"), true).forEach((tag, index) => {
@@ -24135,6 +24259,7 @@ function parseInputs(raw, workspace) {
     githubToken,
     contextDir,
     dockerfile,
+    dockerfileInWorkspace,
     tags,
     buildArgs,
     labels,
@@ -24454,12 +24579,13 @@ function imagesByPlatform(build, tags, push) {
   const multiPlatform = build.platforms.length > 1;
   const images = {};
   for (const platform2 of build.platforms) {
-    if (!push) {
+    const digest = platform2.digest;
+    if (!push || digest === void 0) {
       images[platform2.platform] = [];
       continue;
     }
     const slug = parsePlatform(platform2.platform).slug;
-    images[platform2.platform] = pushRefsFor(references, slug, multiPlatform).map((ref) => platform2.digest ? `${ref}@${platform2.digest}` : ref);
+    images[platform2.platform] = pushRefsFor(references, slug, multiPlatform).map((ref) => `${ref}@${digest}`);
   }
   return images;
 }
@@ -24635,10 +24761,12 @@ async function run(options = {}) {
   process.on("SIGTERM", onSignal);
   let contextFile;
   let buildRequested = false;
+  let inputs;
+  let client;
   try {
-    const inputs = getInputs();
+    inputs = getInputs();
     const runner = readRunnerContext(process.env, tmpdir());
-    const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => info(m), userAgent });
+    client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => info(m), userAgent });
     const proxy = client.proxy;
     if (proxy) info(`reaching the dispatcher through the proxy ${proxy.origin} (HTTPS_PROXY/HTTP_PROXY; add the dispatcher's host to NO_PROXY to go direct)`);
     contextFile = join2(runner.tempDir, `dockhand-context-${process.pid}.tar.gz`);
@@ -24667,33 +24795,52 @@ async function run(options = {}) {
       info("wait is false: the build goes on at the dispatcher; its commit statuses report the result");
       return;
     }
-    const timer = inputs.timeoutSeconds === void 0 ? void 0 : setTimeout(() => stopWith({ kind: "timeout", seconds: inputs.timeoutSeconds }), inputs.timeoutSeconds * 1e3);
+    const timeoutSeconds = inputs.timeoutSeconds;
+    const timer = timeoutSeconds === void 0 ? void 0 : setTimeout(() => stopWith({ kind: "timeout", seconds: timeoutSeconds }), timeoutSeconds * 1e3);
     let followed;
     try {
-      followed = await follow(client, build, stop.signal, options);
+      followed = await follow(client, build, stop.signal, inputs, options);
     } catch (err) {
       if (stopReason) return await cancelBuild(client, build, stopReason, inputs);
       throw err;
     } finally {
       clearTimeout(timer);
     }
-    await finish(followed.final, inputs, followed.lastLines, options);
+    await finish(followed.final, inputs, followed, options);
   } catch (err) {
     if (stopReason && !buildRequested) {
       setFailed(stopReason.kind === "signal" ? `the runner sent ${stopReason.signal} before the build was requested; nothing was built` : "timeout before the build was requested");
     } else {
-      setFailed(describeFailure(err));
+      const refused = refusedDockerfile(err, inputs);
+      if (refused) {
+        error(describeFailure(err), refused);
+        process.exitCode = ExitCode.Failure;
+      } else {
+        setFailed(describeFailure(err));
+      }
     }
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    client?.close();
     if (contextFile) await rm2(contextFile, { force: true }).catch(() => void 0);
   }
 }
-async function follow(client, build, signal, options) {
+function refusedDockerfile(err, inputs) {
+  if (!(err instanceof DispatcherRequestError) || inputs?.dockerfileInWorkspace === void 0) return void 0;
+  if (err.line === void 0 && err.field !== "file") return void 0;
+  return { title: "dockhand: the dispatcher refused the Dockerfile", file: inputs.dockerfileInWorkspace, ...err.line !== void 0 ? { startLine: err.line } : {} };
+}
+async function follow(client, build, signal, inputs, options) {
   let latest = build;
   const builderOf = (platform2) => latest.platforms.find((p) => p.platform === platform2)?.builder;
-  const display = new LogDisplay({ startGroup: (t) => startGroup(t), endGroup: () => endGroup(), info: (t) => info(t) }, (platform2) => `${platform2} \xB7 ${builderOf(platform2) ?? "build"}`);
+  const dockerfileText = await readFile2(join2(inputs.contextDir, inputs.dockerfile), "utf8").catch(() => void 0);
+  const locator = new DockerfileLocator(inputs.dockerfile, dockerfileText, builderOf);
+  const fence = new CommandFence((line) => info(line));
+  const display = new LogDisplay(
+    fencedOutput(fence, { startGroup: (t) => startGroup(t), endGroup: () => endGroup(), info: (t) => info(t) }),
+    (platform2) => `${platform2} \xB7 ${builderOf(platform2) ?? "build"}`
+  );
   let polling = false;
   const poll = setInterval(() => {
     if (polling) return;
@@ -24706,13 +24853,16 @@ async function follow(client, build, signal, options) {
   }, options.pollIntervalMs ?? 3e3);
   let endState = "unknown";
   try {
-    for await (const event of followLogs(client, build, { signal, log: (m) => info(m) })) {
-      if (event.kind === "line") display.line(event.line);
-      else endState = event.state;
+    for await (const event of followLogs(client, build, { signal, log: (m) => fence.text(m) })) {
+      if (event.kind === "line") {
+        locator.line(event.line);
+        display.line(event.line);
+      } else endState = event.state;
     }
   } finally {
     clearInterval(poll);
     display.end();
+    fence.resume();
   }
   let final = await client.getBuild(build.id, signal) ?? { ...latest, state: endState === "gone" ? latest.state : endState };
   if (!isFinalPhase(final.state) && final.manifest) info(`every platform is done; waiting for the image index under ${final.manifest.tags.join(", ")}`);
@@ -24721,9 +24871,9 @@ async function follow(client, build, signal, options) {
     final = await client.getBuild(build.id, signal) ?? final;
     if (!final.manifest) break;
   }
-  return { final, lastLines: (platform2, step) => display.lastLines(platform2, step) };
+  return { final, lastLines: (platform2, step) => display.lastLines(platform2, step), locator };
 }
-async function finish(final, inputs, lastLines, options) {
+async function finish(final, inputs, { lastLines, locator }, options) {
   const outputs = stepOutputs(final, inputs.tags, inputs.push);
   setOutputs(outputs);
   saveSettled("finished");
@@ -24739,7 +24889,9 @@ async function finish(final, inputs, lastLines, options) {
     const lines = lastLines(platform2.platform, platform2.failedStep?.name).filter((l) => l.trim() !== "").slice(-quoted);
     const quote2 = lines.length > 0 ? `
 ${lines.map((l) => `  | ${l}`).join("\n")}` : "";
-    error(`${platform2.platform} ${platform2.state}${platform2.message ? `: ${platform2.message}` : ""}${quote2}`, { title: `dockhand: ${platform2.platform} ${platform2.state}` });
+    const line = locator.lineOf(platform2.platform, platform2.failedStep?.name);
+    const where = line !== void 0 && inputs.dockerfileInWorkspace !== void 0 ? { file: inputs.dockerfileInWorkspace, startLine: line } : {};
+    error(`${platform2.platform} ${platform2.state}${platform2.message ? `: ${platform2.message}` : ""}${quote2}`, { title: `dockhand: ${platform2.platform} ${platform2.state}`, ...where });
   }
   const indexFailed = failed.length === 0 && final.manifest !== void 0 && final.manifest.state !== "succeeded";
   if (indexFailed) {
@@ -24776,6 +24928,5 @@ function describeFailure(err) {
 
 // action/index-main.ts
 await run();
-process.exit();
 /*! For license information please see main.mjs.LEGAL.txt */
 //# sourceMappingURL=main.mjs.map

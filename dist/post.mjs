@@ -20554,6 +20554,11 @@ var DispatcherRequestError = class extends Error {
     const field = this.body?.field;
     return typeof field === "string" ? field : void 0;
   }
+  /** The Dockerfile line a refusal is about, when it names one. */
+  get line() {
+    const line = this.body?.line;
+    return typeof line === "number" && Number.isInteger(line) && line >= 1 ? line : void 0;
+  }
 };
 var DispatcherUnavailableError = class extends Error {
   name = "DispatcherUnavailableError";
@@ -20593,6 +20598,10 @@ var DispatcherClient = class {
   log;
   /** Only its agents are used: a tunnelling one through the runner's proxy, or a plain one. */
   agents;
+  /** Closes the agents' sockets: the step's process ends when its work does, not when an idle connection times out. */
+  close() {
+    this.agents.dispose();
+  }
   /** The proxy requests to the dispatcher go through (HTTP(S)_PROXY, unless NO_PROXY or a loopback address), if any. */
   get proxy() {
     return getProxyUrl(this.base);
@@ -20836,6 +20845,7 @@ var RequestError = class extends Error {
     this.error = problem.error;
     this.field = problem.field;
     this.hint = problem.hint;
+    this.line = problem.line;
     this.problems = problems && problems.length > 0 ? problems : [problem];
   }
   status;
@@ -20843,14 +20853,15 @@ var RequestError = class extends Error {
   error;
   field;
   hint;
+  line;
   /**
    * Every problem found, the first being this error's own. Validation reports
    * them all so a user fixes a request in one round trip, not one per field.
    */
   problems;
-  /** The response body; never includes anything but the three user-facing strings. */
+  /** The response body; never includes anything but the three user-facing strings and the Dockerfile line. */
   toBody() {
-    return { error: this.error, field: this.field, hint: this.hint };
+    return { error: this.error, field: this.field, hint: this.hint, ...this.line !== void 0 ? { line: this.line } : {} };
   }
 };
 function quoteValue(value, max = 80) {
@@ -21065,6 +21076,8 @@ function parseInputs(raw, workspace) {
   } else {
     dockerfile = posix.normalize(dockerfile);
   }
+  const fromWorkspace = relative(workspace, fileAbs);
+  const dockerfileInWorkspace = fromWorkspace === ".." || fromWorkspace.startsWith(`..${sep}`) || isAbsolute(fromWorkspace) ? void 0 : fromWorkspace.split(sep).join("/");
   const push = parseBoolean("push", get("push"), false, fail);
   const tags = [];
   listItems(get("tags"), true).forEach((tag, index) => {
@@ -21134,6 +21147,7 @@ function parseInputs(raw, workspace) {
     githubToken,
     contextDir,
     dockerfile,
+    dockerfileInWorkspace,
     tags,
     buildArgs,
     labels,
@@ -21241,20 +21255,22 @@ async function runPost() {
     info(`build ${state.buildId}: ${state.settled}; nothing to clean up`);
     return;
   }
+  let client;
   try {
     const inputs = getInputs();
-    const client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => info(m), userAgent, retry: { attempts: 5 } });
+    client = new DispatcherClient({ baseUrl: inputs.dispatcherUrl, auth: requestAuth(inputs.auth), log: (m) => info(m), userAgent, retry: { attempts: 5 } });
     const cancelled = await client.cancelBuild(state.buildId, AbortSignal.timeout(6e4));
     info(
       cancelled ? `the step did not finish following build ${state.buildId}: cancelled it at the dispatcher` : `build ${state.buildId} is already gone from the dispatcher`
     );
   } catch (err) {
     warning(`could not cancel build ${state.buildId} at the dispatcher: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    client?.close();
   }
 }
 
 // action/index-post.ts
 await runPost();
-process.exit();
 /*! For license information please see post.mjs.LEGAL.txt */
 //# sourceMappingURL=post.mjs.map

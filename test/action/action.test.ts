@@ -85,6 +85,8 @@ describe("a Linux build on BuildKit", () => {
     expect(result.summary).toContain(`href="${dispatcher.url}/v1/builds/${id}"`);
     // Main finished: nothing left for the post step.
     expect(result.state).toEqual({ buildId: id, settled: "finished" });
+    // And the process ended by itself right after (no process.exit): no socket or timer held it.
+    expect(result.lingeredMs).toBeLessThan(1000);
   });
 });
 
@@ -170,12 +172,14 @@ describe("a failing Dockerfile", () => {
     const context = run({ Dockerfile: `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo compiling-the-app && echo "error CS1002: ; expected" && exit 7\n` });
     const result = await runStep("main", inputs({ platforms: "windows/amd64:ltsc2019", push: "true", tags: `${bed.env.REGISTRY}/action/fail:${unique()}` }), context);
     expect(result.exitCode).toBe(1);
-    // The annotation: titled with the platform, quoting the compiler's line.
-    expect(result.stdout).toMatch(/::error title=dockhand%3A windows\/amd64%3Altsc2019 failed::windows\/amd64:ltsc2019 failed: step build exited with code 7.*%0A.*\| .*error CS1002: ; expected/);
+    // The annotation: titled with the platform, on the RUN's line, quoting the compiler's line.
+    expect(result.stdout).toMatch(/::error title=dockhand%3A windows\/amd64%3Altsc2019 failed,file=Dockerfile,line=2::windows\/amd64:ltsc2019 failed: step build exited with code 7.*%0A.*\| .*error CS1002: ; expected/);
     // The step's failure message says the same.
     expect(result.stdout).toMatch(/::error::build [a-z0-9]{12}: windows\/amd64:ltsc2019 failed in step build \(exit code 7\)\. The last lines are quoted above; full log: http:\/\/127\.0\.0\.1:\d+\/v1\/builds\/[a-z0-9]{12}\/logs/);
     expect(result.summary).toContain("❌ failed: step build exited with code 7");
     expect(result.state["settled"]).toBe("finished");
+    // Nothing was pushed, so images lists nothing (not the tag, which the registry does not serve).
+    expect(JSON.parse(result.outputs["images"]!)).toEqual({ "windows/amd64:ltsc2019": [] });
   });
 });
 

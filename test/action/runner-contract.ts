@@ -22,6 +22,8 @@ export interface StepRun {
   state: Record<string, string>;
   summary: string;
   seconds: number;
+  /** From the last output to the process's exit: what an open socket or timer would keep it alive for. */
+  lingeredMs: number;
 }
 
 export interface Step {
@@ -104,12 +106,18 @@ export function startStep(entry: "main" | "post", inputs: Record<string, string>
   for (const [name, value] of Object.entries(state)) env[`STATE_${name}`] = value;
   Object.assign(env, extraEnv);
   const started = Date.now();
+  let lastOutput = started;
   const child = spawn(process.execPath, [join(repoRoot, `dist/${entry}.mjs`)], { cwd: context.workspace, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
-  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  const record = (chunk: Buffer) => {
+    stdout += chunk.toString();
+    lastOutput = Date.now();
+  };
+  child.stdout!.on("data", record);
+  child.stderr!.on("data", record);
   const done = new Promise<StepRun>((resolve) => {
     child.on("exit", (exitCode, signal) => {
+      const exited = Date.now();
       // Let the pipes drain before reading them.
       setTimeout(
         () =>
@@ -121,6 +129,7 @@ export function startStep(entry: "main" | "post", inputs: Record<string, string>
             state: readCommandFile(stateFile),
             summary: readFileSync(summary, "utf8"),
             seconds: (Date.now() - started) / 1000,
+            lingeredMs: exited - lastOutput,
           }),
         50,
       );
