@@ -116,9 +116,11 @@ export async function run(options: RunOptions = {}): Promise<void> {
     } else {
       const refused = refusedDockerfile(err, inputs);
       if (refused) {
-        // setFailed's annotation names no file: this one points at the Dockerfile line at fault.
+        // setFailed's annotation names no file: this one points at the Dockerfile line at
+        // fault, and the step fails as setFailed would fail it (core.ExitCode.Failure, 1;
+        // written out: @github/local-action's stand-in for @actions/core has no ExitCode).
         core.error(describeFailure(err), refused);
-        process.exitCode = core.ExitCode.Failure;
+        process.exitCode = 1;
       } else {
         core.setFailed(describeFailure(err));
       }

@@ -24814,7 +24814,7 @@ async function run(options = {}) {
       const refused = refusedDockerfile(err, inputs);
       if (refused) {
         error(describeFailure(err), refused);
-        process.exitCode = ExitCode.Failure;
+        process.exitCode = 1;
       } else {
         setFailed(describeFailure(err));
       }
