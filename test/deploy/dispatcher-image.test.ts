@@ -5,11 +5,15 @@
 // and run on the bed's real dockerd; it must become ready and carry a build
 // through to its commit status.
 //
-// The base image: distroless cannot be pulled here, so the test makes one the
-// same shape (Node at /nodejs/bin/node, the nonroot user) from this machine's
-// own Node binary and the libraries it links.
+// The image is built from source by the Dockerfile's two stages, as the
+// release workflow builds it. Neither official base can be pulled here, so
+// the test makes both from this machine's own Node binary and the libraries
+// it links: the run base the shape of distroless (Node at /nodejs/bin/node,
+// the nonroot user, no shell), the build base Node with npm and busybox's
+// shell. The build stage's `npm ci` reaches the npm registry through the
+// host's network (the bed's dockerd has no bridge).
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
@@ -20,12 +24,15 @@ import { type Bed, buildRequest, ctx, finalStates, freePort, postBuild, setUpBed
 import { adaptToBed, applyRbac, configFromConfigMap, render, repoRoot, serviceAccountKubeconfig } from "./deployed.js";
 
 const baseImage = "dockhand-test/node-base:local";
+const buildBaseImage = "dockhand-test/node-build-base:local";
+const revision = "0123456789abcdef0123456789abcdef01234567";
 const image = "dockhand-test/dispatcher:local";
 const container = `dh-dispatcher-image-${process.pid}`;
 const inContainer = { kubeconfig: "/var/run/dockhand/kubeconfig", contexts: "/var/lib/dockhand/contexts" };
 
 let bed: Bed;
 let url = "";
+let metricsPort = 0;
 
 function docker(args: string[], input?: Buffer): string {
   const result = spawnSync("docker", args, { env: { ...bedProcessEnv(), DOCKER_BUILDKIT: "0" }, input, encoding: "buffer", maxBuffer: 1 << 26 });
@@ -34,7 +41,7 @@ function docker(args: string[], input?: Buffer): string {
 }
 
 /** What distroless's nodejs images hold, from this machine's Node: the binary, its shared libraries, the nonroot user. */
-function makeNodeBase(): void {
+function nodeRoot(): string {
   const root = mkdtempSync(join(tmpdir(), "dh-node-base-"));
   chmodSync(root, 0o755); // it becomes the image's /
   mkdirSync(join(root, "nodejs/bin"), { recursive: true });
@@ -49,14 +56,47 @@ function makeNodeBase(): void {
   writeFileSync(join(root, "etc/passwd"), "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n");
   writeFileSync(join(root, "etc/group"), "root:x:0:\nnonroot:x:65532:\n");
   mkdirSync(join(root, "tmp"), { mode: 0o1777 });
-  docker(["import", "-", baseImage], execFileSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 28 }));
+  return root;
+}
+
+function importRoot(root: string, tag: string, env: string[] = []): void {
+  docker(["import", ...env.flatMap((e) => ["--change", `ENV ${e}`]), "-", tag], execFileSync("tar", ["-C", root, "-c", "."], { maxBuffer: 1 << 29 }));
+}
+
+/** The build stage's base, as node:*-slim is for it: Node on the PATH, npm, a shell (busybox's applets). */
+function makeBuildBase(): void {
+  const root = nodeRoot();
+  mkdirSync(join(root, "usr/local/bin"), { recursive: true });
+  mkdirSync(join(root, "usr/bin"), { recursive: true });
+  mkdirSync(join(root, "bin"), { recursive: true });
+  mkdirSync(join(root, "root"), { mode: 0o700 });
+  symlinkSync("/nodejs/bin/node", join(root, "usr/local/bin/node"));
+  const npm = dirname(dirname(realpathSync(execFileSync("sh", ["-c", "command -v npm"], { encoding: "utf8" }).trim())));
+  cpSync(npm, join(root, "usr/lib/node_modules/npm"), { recursive: true });
+  symlinkSync("/usr/lib/node_modules/npm/bin/npm-cli.js", join(root, "usr/local/bin/npm"));
+  const busybox = execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim();
+  copyFileSync(busybox, join(root, "usr/bin/busybox"));
+  chmodSync(join(root, "usr/bin/busybox"), 0o755);
+  for (const applet of execFileSync(busybox, ["--list"], { encoding: "utf8" }).split("\n").filter(Boolean)) {
+    if (!existsSync(join(root, "bin", applet))) symlinkSync("/usr/bin/busybox", join(root, "bin", applet));
+  }
+  symlinkSync("/usr/bin/busybox", join(root, "usr/bin/env")); // npm's #!/usr/bin/env node
+  // This machine's CA bundle, which its Node is told to trust too: the registry may be reached through a TLS proxy.
+  mkdirSync(join(root, "etc/ssl/certs"), { recursive: true });
+  copyFileSync("/etc/ssl/certs/ca-certificates.crt", join(root, "etc/ssl/certs/ca-certificates.crt"));
+  importRoot(root, buildBaseImage, ["PATH=/usr/local/bin:/usr/bin:/bin", "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt", "HOME=/root"]);
 }
 
 beforeAll(async () => {
   bed = await setUpBed("dh-image");
-  execFileSync(process.execPath, ["deploy/images/dispatcher/build.mjs"], { cwd: repoRoot, stdio: "ignore" });
-  makeNodeBase();
-  docker(["build", "-q", "--build-arg", `NODE_IMAGE=${baseImage}`, "-t", image, join(repoRoot, "deploy/images/dispatcher")]);
+  importRoot(nodeRoot(), baseImage);
+  makeBuildBase();
+  // From the repository root, as the release workflow builds it: nothing prepared beforehand.
+  docker([
+    "build", "-q", "--network", "host", "-f", join(repoRoot, "deploy/images/dispatcher/Dockerfile"),
+    "--build-arg", `BUILD_IMAGE=${buildBaseImage}`, "--build-arg", `NODE_IMAGE=${baseImage}`, "--build-arg", `DOCKHAND_REVISION=${revision}`,
+    "-t", image, repoRoot,
+  ]);
 
   const serviceAccount = applyRbac(render("deploy/base"), bed.namespace);
   const kubeconfig = serviceAccountKubeconfig(bed.namespace, serviceAccount);
@@ -64,10 +104,12 @@ beforeAll(async () => {
   const contextsDir = mkdtempSync(join(tmpdir(), "dh-image-contexts-"));
   chmodSync(contextsDir, 0o777); // the PersistentVolume is group-writable through fsGroup 65532
   const port = await freePort();
+  metricsPort = await freePort();
   const config = adaptToBed(configFromConfigMap(render("deploy/base")), {
     namespace: bed.namespace,
     kubeconfig: inContainer.kubeconfig,
     port,
+    metricsPort,
     contextsDir: inContainer.contexts,
     githubUrl: bed.github.url,
     githubToken: "dispatcher-token",
@@ -96,7 +138,7 @@ beforeAll(async () => {
 afterAll(async () => {
   spawnSync("docker", ["rm", "-f", container], { env: bedProcessEnv(), stdio: "ignore" });
   // vfs copies every layer: leave no 100 MB images behind on a bed that is kept.
-  spawnSync("docker", ["rmi", "-f", image, baseImage], { env: bedProcessEnv(), stdio: "ignore" });
+  spawnSync("docker", ["rmi", "-f", image, baseImage, buildBaseImage], { env: bedProcessEnv(), stdio: "ignore" });
   await bed?.close();
 });
 
@@ -112,6 +154,15 @@ describe("the dispatcher image (deploy/images/dispatcher)", () => {
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
+  });
+
+  it("holds only the bundle under /app, built in the image from source, and reports its version and revision on the metrics port", async () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
+    const files = docker(["run", "--rm", "--entrypoint", "/nodejs/bin/node", image, "-e", "console.log(require('fs').readdirSync('/app').sort().join(' '))"]).trim();
+    expect(files).toBe("dispatcher.mjs dispatcher.mjs.LEGAL.txt dispatcher.mjs.map");
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`dockhand_build_info{version="${version}",revision="${revision}",nodejs_version="${process.versions.node}"} 1`);
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
   });
 
   it("carries a build through: upload, a BuildKit Job, pending then success", async () => {

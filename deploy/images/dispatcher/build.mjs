@@ -1,8 +1,8 @@
 // Bundles the dispatcher (dispatcher/main.ts and everything it imports) into
-// one ES module for its container image: deploy/images/dispatcher/app/,
-// the image's build context (not committed). Run from the repository root
-// after `npm ci`: `npm run build:image-app`. No tsx, no node_modules at run
-// time: the image holds Node and this file.
+// one ES module for its container image: deploy/images/dispatcher/app/ (not
+// committed). The Dockerfile's build stage runs it; `npm run build:image-app`
+// runs it here, from the repository root after `npm ci`. No tsx, no
+// node_modules at run time: the image holds Node and this file.
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
 import { nodeBundle } from "../../../action/esbuild-node.mjs";
