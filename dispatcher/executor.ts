@@ -37,6 +37,8 @@ export interface Executor {
   /** Stores the build (idempotently) and resolves once every platform's work is durably recorded. */
   submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult>;
   get(buildId: string): Promise<BuildState | undefined>;
+  /** Every build it knows now, from its cache (GET /v1/builds filters and pages them: model/build-list.ts). */
+  list(): Promise<BuildState[]>;
   cancel(buildId: string, reason: string): Promise<BuildState | undefined>;
   logs(buildId: string, options: LogOptions): AsyncIterable<LogLine>;
   /** The state of every platform build it knows of now, from its cache (metrics). */

@@ -44,6 +44,7 @@ const documentOnlyExecutor: Executor = {
   stop: async () => undefined,
   submit: notForBuilds,
   get: notForBuilds,
+  list: notForBuilds,
   cancel: notForBuilds,
   logs: notForBuilds,
   platformPhases: () => [],

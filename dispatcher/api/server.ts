@@ -14,6 +14,7 @@ import { type SecurityDeps, securityFor } from "./security.js";
 import { logBuildRequests } from "../logging.js";
 import { buildPageRoutes } from "./routes/build-page.js";
 import { buildRoutes } from "./routes/builds.js";
+import { buildListRoutes } from "./routes/build-list.js";
 import { contextRoutes } from "./routes/contexts.js";
 import { healthRoutes } from "./routes/health.js";
 
@@ -62,6 +63,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   contextRoutes(app, { store: deps.store, maxBytes: deps.config.contexts.maxBytes, maxUnpackedBytes: deps.config.contexts.maxUnpackedBytes, signingKey: deps.config.contexts.signingKey, metrics: deps.metrics });
   buildRoutes(app, { ...deps, live: security.live, pullRequests: security.pullRequests, activeJobs: security.activeJobs });
+  buildListRoutes(app, deps);
   githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });
   buildPageRoutes(app, deps);
   healthRoutes(app, { ...deps, metricsOnOwnPort: deps.config.metrics.port !== undefined });

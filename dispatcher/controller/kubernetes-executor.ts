@@ -134,6 +134,20 @@ export class KubernetesExecutor implements Executor {
     return deriveBuildState(buildId, jobs, pods, this.deriveOptions());
   }
 
+  async list(): Promise<BuildState[]> {
+    // From the informers' cache, as the reconciler sees the cluster: a list
+    // costs the API server nothing, however often it is asked.
+    const namespace = this.jobs.namespace;
+    const pods = this.informers.pods.list(namespace);
+    const byBuild = new Map<string, V1Job[]>();
+    for (const job of this.informers.jobs.list(namespace)) {
+      const id = job.metadata?.labels?.[labelKeys.buildId];
+      if (id === undefined) continue;
+      byBuild.set(id, [...(byBuild.get(id) ?? []), job]);
+    }
+    const options = this.deriveOptions();
+    return [...byBuild].flatMap(([id, jobs]) => deriveBuildState(id, jobs, [...pods], options) ?? []);
+  }
   async cancel(buildId: string, reason: string): Promise<BuildState | undefined> {
     await this.jobs.cancel(buildId, reason);
     return this.get(buildId);

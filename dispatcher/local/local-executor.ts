@@ -287,6 +287,10 @@ export class LocalExecutor implements Executor {
     return build ? buildStateOf(build.record) : undefined;
   }
 
+  async list(): Promise<BuildState[]> {
+    return [...this.builds.values()].map((build) => buildStateOf(build.record));
+  }
+
   async cancel(buildId: string, reason: string): Promise<BuildState | undefined> {
     const build = this.builds.get(buildId);
     if (!build) return undefined;

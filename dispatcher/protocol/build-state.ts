@@ -78,7 +78,7 @@ export type BuildStateBody = Static<typeof BuildStateSchema>;
 /**
  * A build's state as an executor derives it: the body without the two URLs
  * the API adds (api/routes/builds.ts), its state the build's phase — as far
- * as its least advanced platform, failed if any failed (reconcile/build-state.ts).
+ * as its least advanced platform, failed if any failed (model/build-phase.ts).
  */
 export interface BuildState extends Omit<BuildStateBody, "url" | "logsUrl" | "state"> {
   state: PlatformPhase;

@@ -100,6 +100,7 @@ function stubExecutor(states: BuildState[]): Executor {
     stop: async () => undefined,
     submit: async () => ({ build, created: true }),
     get: async (id) => (id === build.id ? states[Math.min(reads++, states.length - 1)] : undefined),
+    list: async () => [],
     cancel: async () => undefined,
     ready: async () => true,
     platformPhases: () => [],

@@ -93,6 +93,10 @@ class FinishedCluster implements Executor {
     return this.get(buildId);
   }
 
+  async list(): Promise<BuildState[]> {
+    return Promise.all([...this.builds.keys()].map(async (id) => (await this.get(id))!));
+  }
+
   async *logs(buildId: string): AsyncIterable<LogLine> {
     const build = await this.get(buildId);
     for (const platform of build?.platforms ?? []) {
