@@ -49,6 +49,13 @@ module.exports = {
       to: { path: "^dispatcher/", pathNot: "^dispatcher/protocol/" },
     },
     {
+      name: "only-cli-uses-the-action-client",
+      comment: "The operator CLI shares the Action's HTTP client so the two cannot disagree about the API; nothing else in the dispatcher may lean on the Action.",
+      severity: "error",
+      from: { path: "^dispatcher/", pathNot: "^dispatcher/cli/" },
+      to: { path: "^action/" },
+    },
+    {
       name: "api-only-from-composition-root",
       comment: "The HTTP API is the entry for requests: only the composition root (dispatcher.ts) wires it, so nothing below depends on HTTP.",
       severity: "error",

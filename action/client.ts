@@ -15,6 +15,7 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { request as httpsRequest } from "node:https";
 import { HttpClient } from "@actions/http-client";
 import { getProxyUrl } from "@actions/http-client/lib/proxy";
+import type { BuildListBody } from "../dispatcher/protocol/build-list.js";
 import type { BuildStateBody } from "../dispatcher/protocol/build-state.js";
 import type { RequestAuth } from "./auth.js";
 import { describeDispatcherError } from "./request.js";
@@ -197,6 +198,16 @@ export class DispatcherClient {
     if (response.statusCode === 404) return undefined;
     if (response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "read the build");
     return body as BuildStateBody;
+  }
+
+  /** GET /v1/builds: one page of the builds these credentials cover, newest first (filters as protocol/build-list.ts names them). */
+  async listBuilds(query: Readonly<Record<string, string | undefined>>, signal?: AbortSignal): Promise<BuildListBody> {
+    const params = new URLSearchParams(Object.entries(query).filter((entry): entry is [string, string] => entry[1] !== undefined));
+    const search = params.size > 0 ? `?${params}` : "";
+    const response = await this.send("list the builds", { method: "GET", path: `v1/builds${search}`, bodySha256Hex: emptySha256, signal });
+    const body = await readBody(response);
+    if (response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "list the builds");
+    return body as BuildListBody;
   }
 
   /** DELETE /v1/builds/{id}; undefined when the build is already gone. */

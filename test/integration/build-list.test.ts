@@ -1,6 +1,10 @@
 // GET /v1/builds on the bed: the Kubernetes executor's builds from its
-// informer cache, filtered, paged and limited to what the credentials cover.
+// informer cache, filtered, paged and limited to what the credentials cover;
+// and the `dockhand` CLI (builds, logs, cancel) against the same dispatcher.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../dispatcher/cli/cli.js";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { type Bed, bedSharedSecret, buildRequest, ctx, postBuild, setUpBed, signedFetch, startBedDispatcher, uploadContext } from "./harness.js";
 
@@ -93,4 +97,68 @@ describe("GET /v1/builds", () => {
     expect(unknown.status).toBe(400);
     expect(unknown.body).toMatchObject({ field: "query.repo" });
   });
+});
+
+/** The CLI in-process, against the real dispatcher: what it printed and its exit code. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { env: { DOCKHAND_URL: dispatcher.url, DOCKHAND_SHARED_SECRET: bedSharedSecret, ...env }, out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("the dockhand CLI", () => {
+  it("lists builds as a table and as JSON, following pages with --all", async () => {
+    const table = await cli(["builds", "--repository", repoA]);
+    expect(table.code).toBe(0);
+    const lines = table.out.split("\n");
+    expect(lines[0]).toMatch(/^ID\s+STATE\s+REPOSITORY\s+SHA\s+PLATFORMS\s+CREATED\s+DURATION$/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([ids.a2, ids.a1]);
+    expect(lines[1]).toContain("linux-amd64(buildkit)");
+
+    const paged = await cli(["builds", "--limit", "1", "--all", "--output", "json"]);
+    expect(paged.code).toBe(0);
+    expect(JSON.parse(paged.out).builds.map((b: { id: string }) => b.id)).toEqual([ids.a2, ids.b1, ids.a1]);
+
+    const onePage = await cli(["builds", "--limit", "1"]);
+    expect(onePage.out).toMatch(/more: dockhand builds --cursor \S+ \(or --all\)/);
+  });
+
+  it("prints a build's log lines and exits with its result", async () => {
+    await expect.poll(async () => (await list(`?sha=${shaOf("a")}&state=succeeded`)).body.builds.length, { timeout: 120_000 }).toBe(1);
+    const logs = await cli(["logs", ids.a1!]);
+    expect(logs.code).toBe(0);
+    expect(logs.out).toMatch(/^linux\/amd64 build \| /m);
+    expect(logs.err).toContain(`build ${ids.a1}: succeeded`);
+  }, 150_000);
+
+  it("cancels a build", async () => {
+    // A step that outlasts the test: the build is still running when cancelled.
+    const context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN sleep 300\n`));
+    const res = await postBuild(dispatcher.url, buildRequest(context, { sha: shaOf("d"), platforms: ["linux/amd64"], push: false, idempotencyKey: "list/cancel" }));
+    expect(res.status).toBe(202);
+    const cancelled = await cli(["cancel", res.body.id, "--output", "json"]);
+    expect(cancelled.code).toBe(0);
+    expect(JSON.parse(cancelled.out)).toMatchObject({ id: res.body.id });
+    await expect.poll(async () => (await cli(["builds", "--sha", shaOf("d"), "--output", "json"])).out, { timeout: 30_000 }).toContain('"state": "cancelled"');
+  }, 60_000);
+
+  it("says what to fix: no dispatcher, a wrong filter, an unknown command, a scoped secret", async () => {
+    const noUrl = await runCli(["builds"], { env: {}, out: () => undefined, err: (t) => expect(t).toContain("pass --url") });
+    expect(noUrl).toBe(2);
+    const wrong = await cli(["builds", "--limit", "1000"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain("limit");
+    expect((await cli(["bulids"])).code).toBe(2);
+    const scoped = await cli(["builds", "--repository", repoB], { DOCKHAND_SHARED_SECRET: scopedSecret });
+    expect(scoped.code).toBe(1);
+    expect(scoped.err).toContain(repoB);
+  });
+
+  it("runs as a command (npm run dockhand)", async () => {
+    const { stdout } = await promisify(execFile)("npx", ["tsx", "dispatcher/cli/main.ts", "builds", "--output", "json", "--repository", repoB], {
+      env: { ...process.env, DOCKHAND_URL: dispatcher.url, DOCKHAND_SHARED_SECRET: bedSharedSecret },
+    });
+    expect(JSON.parse(stdout).builds.map((b: { id: string }) => b.id)).toEqual([ids.b1]);
+  }, 60_000);
 });

@@ -60,6 +60,7 @@ describe("architecture rules", () => {
       "dispatcher/local/executor.ts": 'import { jobs } from "../kube/jobs.js";\nimport { route } from "../api/route.js";\nexport const local = [jobs, route];\n',
       "dispatcher/api/route.ts": 'import { local } from "../local/executor.js";\nexport const route = local;\n',
       "action/main.ts": 'import { plan } from "../dispatcher/plan/job.js";\nexport const main = plan;\n',
+      "dispatcher/plan/uses-action.ts": 'import { main } from "../../action/main.js";\nexport const x = main;\n',
     });
     const names = new Set((await violations(dir)).map((v) => v.rule.name));
     expect([...names].sort()).toEqual(
@@ -68,6 +69,7 @@ describe("architecture rules", () => {
         "api-knows-no-executor",
         "api-only-from-composition-root",
         "executors-apart",
+        "only-cli-uses-the-action-client",
         "kube-below-controller",
         "no-circular",
         "protocol-stands-alone",
