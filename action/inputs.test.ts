@@ -40,6 +40,14 @@ describe("defaults", () => {
       statusContext: undefined,
       wait: true,
       timeoutSeconds: undefined,
+      pull: false,
+      noCache: false,
+      secrets: {},
+      cacheFrom: [],
+      cacheTo: [],
+      annotations: [],
+      provenance: undefined,
+      sbom: undefined,
     });
   });
 });
@@ -125,5 +133,86 @@ describe("lists", () => {
   it("splits like docker/build-push-action: newlines, commas where allowed, # comments, blanks dropped", () => {
     expect(listItems("a, b\n\n# c\n d ,", true)).toEqual(["a", "b", "d"]);
     expect(listItems("K=a,b\nL=c", false)).toEqual(["K=a,b", "L=c"]);
+  });
+});
+
+describe("build-push-action's inputs: pull, no-cache, secrets, cache, annotations, attestations", () => {
+  const files: Record<string, Buffer> = {
+    [`${workspace}/.npmrc`]: Buffer.from("//registry.npmjs.org/:_authToken=npm_s3cr3t\n"),
+    [`${workspace}/key.bin`]: Buffer.from([0x00, 0xff, 0xfe]),
+  };
+  const sources = {
+    readFile: (path: string) => {
+      const bytes = files[path];
+      if (!bytes) throw Object.assign(new Error("no such file"), { code: "ENOENT" });
+      return bytes;
+    },
+    env: (name: string) => ({ MY_TOKEN: "env_s3cr3t" })[name],
+  };
+  const parseWith = (raw: Partial<Record<InputName, string>>) => parseInputs((name) => ({ ...minimal, ...raw })[name] ?? "", workspace, sources);
+  const problemsWith = (raw: Partial<Record<InputName, string>>) => {
+    try {
+      parseWith(raw);
+    } catch (err) {
+      if (err instanceof InputError) return err.problems.map((p) => ({ input: p.input, message: p.message }));
+      throw err;
+    }
+    throw new Error("expected an InputError");
+  };
+
+  it("reads every one, secrets from all three inputs", () => {
+    expect(parseWith({
+      pull: "true",
+      "no-cache": "true",
+      secrets: 'GIT_AUTH_TOKEN=ghp_s3cr3t\n"quoted=a ""b"", c"\n# a comment\nspaced=  keeps spaces  ',
+      "secret-files": "npmrc=.npmrc",
+      "secret-envs": "token=MY_TOKEN",
+      "cache-from": "ghcr.io/o/app:cache\ntype=registry,ref=ghcr.io/o/app:main",
+      "cache-to": "type=registry,ref=ghcr.io/o/app:cache,mode=max",
+      annotations: "manifest:org.opencontainers.image.description=An app, with commas\nindex:org.opencontainers.image.version=1.0",
+      provenance: "mode=max",
+      sbom: "true",
+    })).toMatchObject({
+      pull: true,
+      noCache: true,
+      secrets: { GIT_AUTH_TOKEN: "ghp_s3cr3t", quoted: 'a "b", c', spaced: "  keeps spaces  ", npmrc: "//registry.npmjs.org/:_authToken=npm_s3cr3t\n", token: "env_s3cr3t" },
+      cacheFrom: ["ghcr.io/o/app:cache", "type=registry,ref=ghcr.io/o/app:main"],
+      cacheTo: ["type=registry,ref=ghcr.io/o/app:cache,mode=max"],
+      annotations: ["manifest:org.opencontainers.image.description=An app, with commas", "index:org.opencontainers.image.version=1.0"],
+      provenance: "max",
+      sbom: { generator: undefined },
+    });
+  });
+
+  it.each<[string, Partial<Record<InputName, string>>, InputName, string]>([
+    ["pull not a boolean", { pull: "always" }, "pull", 'pull: "always" is not a boolean; use true or false'],
+    ["no-cache not a boolean", { "no-cache": "yes" }, "no-cache", 'no-cache: "yes" is not a boolean; use true or false'],
+    ["a secret without =", { secrets: "ghp_s3cr3t" }, "secrets", "secrets[0]: is not id=value; write one id=value per line"],
+    ["a secret id that is no file name", { secrets: "a/b=x" }, "secrets", 'secrets[0]: id "a/b" is not a secret id'],
+    ["one id from two inputs", { secrets: "token=x", "secret-envs": "token=MY_TOKEN" }, "secret-envs", 'secret-envs[0]: the secret id "token" is set twice (secrets, secret-files and secret-envs share ids); keep one'],
+    ["a secret file that is missing", { "secret-files": "npmrc=missing/.npmrc" }, "secret-files", 'secret-files[0]: cannot read "missing/.npmrc" for the secret "npmrc" (ENOENT)'],
+    ["a secret file that is not text", { "secret-files": "key=key.bin" }, "secret-files", 'secret-files[0]: "key.bin" is not UTF-8 text; secrets travel as text, so base64 it first'],
+    ["an unset environment variable", { "secret-envs": "token=NOT_SET" }, "secret-envs", 'secret-envs[0]: the environment variable "NOT_SET" for the secret "token" is not set'],
+    ["a cache on the runner", { "cache-to": "type=gha,mode=max" }, "cache-to", 'cache-to[0]: "type=gha,mode=max" has type="gha"; dockhand\'s builders run in the cluster'],
+    ["a cache-from with a mode", { "cache-from": "type=registry,ref=ghcr.io/o/a:c,mode=max" }, "cache-from", 'cache-from[0]: "type=registry,ref=ghcr.io/o/a:c,mode=max" has "mode", which dockhand does not pass on; use only type, ref'],
+    ["an annotation with a platform", { annotations: "manifest[linux/amd64]:k=v" }, "annotations", "annotations[0]:"],
+    ["an annotation set twice", { annotations: "k=1\nmanifest:k=2" }, "annotations", "annotations[1]: sets manifest:k again"],
+    ["a provenance buildctl has not", { provenance: "mode=full" }, "provenance", 'provenance: "mode=full" is not a provenance setting; use true (mode=min), mode=max, or false'],
+    ["an sbom it cannot pass on", { sbom: "yes" }, "sbom", 'sbom: "yes" is not an SBOM setting; use true, generator=<scanner image>, or false'],
+    ["a BuildKit option with builder docker", { builder: "docker", "cache-to": "ghcr.io/o/app:cache" }, "cache-to", 'cache-to: needs BuildKit, but builder is "docker"'],
+  ])("%s", (_name, raw, input, message) => {
+    const found = problemsWith(raw);
+    expect(found[0]?.input).toBe(input);
+    expect(found[0]?.message).toContain(message);
+  });
+
+  it("never prints a secret's value in an error", () => {
+    const found = problemsWith({ secrets: `bad id=ghp_s3cr3t\nBIG=${"s3cr3t".repeat(12000)}`, "secret-files": "key=key.bin", "secret-envs": "x" });
+    expect(found.length).toBe(4);
+    expect(JSON.stringify(found)).not.toContain("s3cr3t");
+  });
+
+  it("provenance and sbom false are no BuildKit option, even with builder docker", () => {
+    expect(parseWith({ builder: "docker", provenance: "false", sbom: "false" })).toMatchObject({ provenance: undefined, sbom: undefined });
   });
 });

@@ -5,6 +5,7 @@
 // wrong and what to write instead (docs/style.md §4).
 
 import * as core from "@actions/core";
+import { readFileSync } from "node:fs";
 import { isAbsolute, posix, relative, resolve, sep } from "node:path";
 import {
   type BuilderPreference,
@@ -20,6 +21,21 @@ import {
 import { RequestError } from "../dispatcher/protocol/errors.js";
 import { formatImageReference, parseImageReference } from "../dispatcher/protocol/image-reference.js";
 import { parsePlatform, supportedPlatforms, type PlatformString } from "../dispatcher/protocol/platforms.js";
+import {
+  maxAnnotations,
+  maxCacheEntries,
+  maxSecretBytes,
+  maxSecrets,
+  maxSecretsTotalBytes,
+  parseAnnotation,
+  parseCacheEntry,
+  parseProvenance,
+  parseSbom,
+  type ProvenanceMode,
+  type SbomSetting,
+  secretIdProblem,
+  utf8Length,
+} from "../dispatcher/protocol/build-options.js";
 
 /** Names as in action.yml; where docker/build-push-action has the same input, the same name. */
 export const inputNames = [
@@ -40,6 +56,16 @@ export const inputNames = [
   "status-context",
   "wait",
   "timeout",
+  "pull",
+  "no-cache",
+  "secrets",
+  "secret-files",
+  "secret-envs",
+  "cache-from",
+  "cache-to",
+  "annotations",
+  "provenance",
+  "sbom",
 ] as const;
 export type InputName = (typeof inputNames)[number];
 
@@ -71,7 +97,25 @@ export interface Inputs {
   readonly wait: boolean;
   /** Undefined: wait as long as the job lets the step run. */
   readonly timeoutSeconds: number | undefined;
+  readonly pull: boolean;
+  readonly noCache: boolean;
+  /** BuildKit secrets, id → value, from secrets, secret-files and secret-envs together. */
+  readonly secrets: Readonly<Record<string, string>>;
+  /** As written (the dispatcher parses them with the same rules). */
+  readonly cacheFrom: readonly string[];
+  readonly cacheTo: readonly string[];
+  readonly annotations: readonly string[];
+  readonly provenance: ProvenanceMode | undefined;
+  readonly sbom: SbomSetting | undefined;
 }
+
+/** Where secret-files and secret-envs are read from; the real file system and environment unless a test says otherwise. */
+export interface SecretSources {
+  readFile(path: string): Buffer;
+  env(name: string): string | undefined;
+}
+
+const realSecretSources: SecretSources = { readFile: (path) => readFileSync(path), env: (name) => process.env[name] };
 
 export interface InputProblem {
   readonly input: InputName;
@@ -103,7 +147,7 @@ const githubTokenFormat = new RegExp(githubTokenPattern);
  * when unset). `workspace` is where relative `context` and `file` paths start,
  * as for `docker build` run in the checkout.
  */
-export function parseInputs(raw: (name: InputName) => string, workspace: string): Inputs {
+export function parseInputs(raw: (name: InputName) => string, workspace: string, secretSources: SecretSources = realSecretSources): Inputs {
   const problems: InputProblem[] = [];
   const fail = (input: InputName, message: string) => problems.push({ input, message });
   const get = (name: InputName) => raw(name).trim();
@@ -211,6 +255,15 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
     fail("timeout", "timeout: is set but wait is false; the step returns as soon as the build is accepted, so remove timeout or set wait: true");
   }
 
+  const buildOptions = parseBuildOptions(get, raw, workspace, secretSources, fail);
+  if (builderInput === "docker") {
+    // The classic builder has none of these; the dispatcher would refuse them (plan/buildkit-only-options.ts).
+    const buildkitOnly = (["secrets", "secret-files", "secret-envs", "cache-from", "cache-to", "annotations", "provenance", "sbom"] as const).find((name) => get(name) !== "" && !(name === "provenance" || name === "sbom" ? /^false$/i.test(get(name)) : false));
+    if (buildkitOnly !== undefined) {
+      fail(buildkitOnly, `${buildkitOnly}: needs BuildKit, but builder is "docker" (the dockerd pool's classic builder has no secrets, registry cache, annotations or attestations); set builder: auto or buildkit, or remove ${buildkitOnly}`);
+    }
+  }
+
   if (problems.length > 0) throw new InputError(problems);
   return {
     dispatcherUrl,
@@ -229,7 +282,117 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string)
     statusContext,
     wait,
     timeoutSeconds,
+    ...buildOptions,
   };
+}
+
+type BuildOptions = Pick<Inputs, "pull" | "noCache" | "secrets" | "cacheFrom" | "cacheTo" | "annotations" | "provenance" | "sbom">;
+
+/** The inputs named as in docker/build-push-action: pull, no-cache, secrets*, cache-from/-to, annotations, provenance, sbom. */
+function parseBuildOptions(get: (name: InputName) => string, raw: (name: InputName) => string, workspace: string, sources: SecretSources, fail: Fail): BuildOptions {
+  const pull = parseBoolean("pull", get("pull"), false, fail);
+  const noCache = parseBoolean("no-cache", get("no-cache"), false, fail);
+
+  const secrets: Record<string, string> = {};
+  const addSecret = (input: InputName, index: number, id: string, value: string) => {
+    const idProblem = secretIdProblem(id);
+    if (idProblem) return fail(input, `${input}[${index}]: id ${quote(id)} ${idProblem}`);
+    if (Object.hasOwn(secrets, id)) return fail(input, `${input}[${index}]: the secret id ${quote(id)} is set twice (secrets, secret-files and secret-envs share ids); keep one`);
+    // Never quote a secret's value: the message is printed.
+    if (utf8Length(value) > maxSecretBytes) return fail(input, `${input}[${index}]: the secret ${quote(id)} is larger than ${maxSecretBytes / 1024} KiB; pass a smaller secret, e.g. a token rather than a whole keystore`);
+    secrets[id] = value;
+  };
+  // Not trimmed, as build-push-action reads secrets: a value may end in spaces.
+  secretLines(raw("secrets")).forEach((line, index) => {
+    const equals = line.indexOf("=");
+    if (equals <= 0) return fail("secrets", `secrets[${index}]: is not id=value; write one id=value per line, e.g. GIT_AUTH_TOKEN=\${{ secrets.MY_TOKEN }}`);
+    addSecret("secrets", index, line.slice(0, equals).trim(), line.slice(equals + 1));
+  });
+  listItems(get("secret-files"), false).forEach((line, index) => {
+    const equals = line.indexOf("=");
+    if (equals <= 0) return fail("secret-files", `secret-files[${index}]: ${quote(line)} is not id=path; write one id=path per line, e.g. npmrc=\${{ runner.temp }}/.npmrc`);
+    const id = line.slice(0, equals).trim();
+    const path = unquote(line.slice(equals + 1).trim());
+    let bytes: Buffer;
+    try {
+      bytes = sources.readFile(resolve(workspace, path));
+    } catch (err) {
+      return fail("secret-files", `secret-files[${index}]: cannot read ${quote(path)} for the secret ${quote(id)} (${(err as NodeJS.ErrnoException).code ?? String(err)}); give a file path relative to the workspace that an earlier step wrote`);
+    }
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+    if (text.includes("\uFFFD") || bytes.includes(0)) {
+      return fail("secret-files", `secret-files[${index}]: ${quote(path)} is not UTF-8 text; secrets travel as text, so base64 it first and decode it in the RUN step`);
+    }
+    addSecret("secret-files", index, id, text);
+  });
+  listItems(get("secret-envs"), true).forEach((item, index) => {
+    const equals = item.indexOf("=");
+    if (equals <= 0) return fail("secret-envs", `secret-envs[${index}]: ${quote(item)} is not id=ENV_NAME; write e.g. secret-envs: MY_SECRET=MY_ENV_VAR and set MY_ENV_VAR in the step's env`);
+    const id = item.slice(0, equals).trim();
+    const name = item.slice(equals + 1).trim();
+    const value = sources.env(name);
+    if (value === undefined) return fail("secret-envs", `secret-envs[${index}]: the environment variable ${quote(name)} for the secret ${quote(id)} is not set; set it in the step's env: block`);
+    addSecret("secret-envs", index, id, value);
+  });
+  const secretCount = Object.keys(secrets).length;
+  if (secretCount > maxSecrets) fail("secrets", `secrets: ${secretCount} secrets in all (secrets, secret-files, secret-envs); at most ${maxSecrets}`);
+  const secretBytes = Object.values(secrets).reduce((sum, value) => sum + utf8Length(value), 0);
+  if (secretBytes > maxSecretsTotalBytes) fail("secrets", `secrets: ${Math.ceil(secretBytes / 1024)} KiB in all (secrets, secret-files, secret-envs); at most ${maxSecretsTotalBytes / 1024} KiB`);
+
+  const cacheEntries = (input: "cache-from" | "cache-to") => {
+    const items = listItems(get(input), false);
+    if (items.length > maxCacheEntries) fail(input, `${input}: ${items.length} entries; at most ${maxCacheEntries}`);
+    items.forEach((item, index) => {
+      const parsed = parseCacheEntry(item, input === "cache-from" ? "from" : "to");
+      if (!parsed.ok) fail(input, `${input}[${index}]: ${quote(item)} ${parsed.problem}; ${parsed.hint}`);
+    });
+    return items;
+  };
+  const cacheFrom = cacheEntries("cache-from");
+  const cacheTo = cacheEntries("cache-to");
+
+  const annotations = listItems(get("annotations"), false);
+  if (annotations.length > maxAnnotations) fail("annotations", `annotations: ${annotations.length} entries; at most ${maxAnnotations}`);
+  const seen = new Set<string>();
+  annotations.forEach((item, index) => {
+    const parsed = parseAnnotation(item);
+    if (!parsed.ok) return fail("annotations", `annotations[${index}]: ${quote(item)} ${parsed.problem}; ${parsed.hint}`);
+    const key = `${parsed.annotation.level}:${parsed.annotation.key}`;
+    if (seen.has(key)) fail("annotations", `annotations[${index}]: sets ${key} again; keep one line per key and type`);
+    seen.add(key);
+  });
+
+  const provenance = parseProvenance(get("provenance"));
+  if (!provenance.ok) fail("provenance", `provenance: ${provenance.problem}; ${provenance.hint}`);
+  const sbom = parseSbom(get("sbom"));
+  if (!sbom.ok) fail("sbom", `sbom: ${sbom.problem}; ${sbom.hint}`);
+
+  return {
+    pull,
+    noCache,
+    secrets,
+    cacheFrom,
+    cacheTo,
+    annotations,
+    provenance: provenance.ok ? provenance.value : undefined,
+    sbom: sbom.ok ? sbom.value : undefined,
+  };
+}
+
+/**
+ * The lines of the secrets input, untrimmed except for the line break. A line
+ * wrapped in double quotes is unwrapped (doubled quotes inside become one), as
+ * build-push-action's CSV reading does: its README writes "github_token=…".
+ */
+function secretLines(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== "" && !line.trim().startsWith("#"))
+    .map((line) => unquote(line.trim().startsWith('"') ? line.trim() : line));
+}
+
+function unquote(value: string): string {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1).replaceAll('""', '"') : value;
 }
 
 /** Reads the inputs from the runner (INPUT_* variables) and masks the secrets in the log. */
@@ -237,6 +400,13 @@ export function getInputs(): Inputs {
   const inputs = parseInputs((name) => core.getInput(name), process.env["GITHUB_WORKSPACE"] || process.cwd());
   if (inputs.auth.kind === "secret") core.setSecret(inputs.auth.secret);
   if (inputs.githubToken !== undefined) core.setSecret(inputs.githubToken);
+  // Before anything is printed: the runner masks each registered value in the log.
+  for (const value of Object.values(inputs.secrets)) {
+    if (value.trim() === "") continue;
+    core.setSecret(value);
+    // A multi-line value is also masked line by line: build output may print one line of it.
+    for (const line of value.split(/\r?\n/)) if (line.trim() !== "" && line !== value) core.setSecret(line);
+  }
   return inputs;
 }
 

@@ -36,3 +36,32 @@ describe("dispatcher errors name the input", () => {
     expect(describeDispatcherError(502, "<html>bad gateway</html>")).toBe("the dispatcher answered HTTP 502: <html>bad gateway</html>");
   });
 });
+
+describe("build-push-action's options in the request", () => {
+  it("sends them only when set, so a request without them is unchanged", () => {
+    const body = buildRequestBody(inputs({}), runner, digest);
+    for (const field of ["pull", "noCache", "secrets", "cacheFrom", "cacheTo", "annotations", "provenance", "sbom"]) expect(body).not.toHaveProperty(field);
+  });
+
+  it("sends each as the contract names it", () => {
+    const body = buildRequestBody(
+      inputs({ pull: "true", "no-cache": "true", secrets: "token=s3cr3t", "cache-from": "ghcr.io/o/app:cache", "cache-to": "ghcr.io/o/app:cache", annotations: "index:k=v", provenance: "true", sbom: "generator=ghcr.io/o/scanner:1" }),
+      runner,
+      digest,
+    );
+    expect(body).toMatchObject({ pull: true, noCache: true, secrets: { token: "s3cr3t" }, cacheFrom: ["ghcr.io/o/app:cache"], cacheTo: ["ghcr.io/o/app:cache"], annotations: ["index:k=v"], provenance: "min", sbom: { generator: "ghcr.io/o/scanner:1" } });
+  });
+
+  it("hashes the secrets' ids into the idempotency key, never their values", () => {
+    const key = (secrets: string) => buildRequestBody(inputs({ secrets }), runner, digest).idempotencyKey;
+    expect(key("token=one")).toBe(key("token=two"));
+    expect(key("token=one")).not.toBe(key("other=one"));
+    expect(key("token=one")).not.toBe(key(""));
+  });
+
+  it("names the inputs behind a refusal of secrets", () => {
+    expect(inputForField("secrets")).toBe("secrets, secret-files or secret-envs");
+    expect(inputForField("cacheTo[0]")).toBe("cache-to");
+    expect(inputForField("sbom.generator")).toBe("sbom");
+  });
+});

@@ -11,8 +11,8 @@ import type { RunnerContext } from "./runner.js";
 /** What the Action sends: a body of the contract's schema, always with an idempotency key. */
 export type ActionRequestBody = BuildRequestBody & { idempotencyKey: string };
 
-/** The part of the body the idempotency key hashes: everything but the key and the token. */
-type HashedBody = Omit<BuildRequestBody, "idempotencyKey" | "githubToken">;
+/** The part of the body the idempotency key hashes: everything but the key, the token and the secrets' values (their ids count). */
+type HashedBody = Omit<BuildRequestBody, "idempotencyKey" | "githubToken" | "secrets"> & { secretIds?: string[] };
 
 export function buildRequestBody(inputs: Inputs, runner: RunnerContext, contextDigest: string): ActionRequestBody {
   const body: HashedBody = {
@@ -29,10 +29,21 @@ export function buildRequestBody(inputs: Inputs, runner: RunnerContext, contextD
     platforms: [...inputs.platforms],
     builder: inputs.builder,
     ...(inputs.statusContext !== undefined ? { statusContext: inputs.statusContext } : {}),
+    // build-push-action's options, sent only when set so a request without them stays as it was.
+    ...(inputs.pull ? { pull: true } : {}),
+    ...(inputs.noCache ? { noCache: true } : {}),
+    ...(inputs.cacheFrom.length > 0 ? { cacheFrom: [...inputs.cacheFrom] } : {}),
+    ...(inputs.cacheTo.length > 0 ? { cacheTo: [...inputs.cacheTo] } : {}),
+    ...(inputs.annotations.length > 0 ? { annotations: [...inputs.annotations] } : {}),
+    ...(inputs.provenance !== undefined ? { provenance: inputs.provenance } : {}),
+    ...(inputs.sbom !== undefined ? { sbom: inputs.sbom.generator === undefined ? {} : { generator: inputs.sbom.generator } } : {}),
   };
+  const secretIds = Object.keys(inputs.secrets).sort();
   return {
     ...body,
-    idempotencyKey: idempotencyKey(runner, body),
+    // A secret's value is not hashed: the key is stored in a Job annotation, and a short secret's hash can be guessed.
+    idempotencyKey: idempotencyKey(runner, secretIds.length > 0 ? { ...body, secretIds } : body),
+    ...(secretIds.length > 0 ? { secrets: { ...inputs.secrets } } : {}),
     ...(inputs.githubToken !== undefined ? { githubToken: inputs.githubToken } : {}),
   };
 }
@@ -78,6 +89,14 @@ const fieldInputs: Readonly<Partial<Record<keyof BuildRequestBody, InputName | s
   builder: "builder",
   statusContext: "status-context",
   githubToken: "github-token",
+  pull: "pull",
+  noCache: "no-cache",
+  secrets: "secrets, secret-files or secret-envs",
+  cacheFrom: "cache-from",
+  cacheTo: "cache-to",
+  annotations: "annotations",
+  provenance: "provenance",
+  sbom: "sbom",
   idempotencyKey: "GITHUB_RUN_ID/GITHUB_JOB/GITHUB_ACTION",
 };
 

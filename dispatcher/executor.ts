@@ -35,7 +35,11 @@ export interface Executor {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Stores the build (idempotently) and resolves once every platform's work is durably recorded. */
-  submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult>;
+  /**
+   * `secrets`: the request's BuildKit secrets (id → value), which no plan
+   * carries; the executor keeps them apart from anything stored or logged.
+   */
+  submit(plan: BuildPlan, githubToken: string | undefined, secrets?: Readonly<Record<string, string>>): Promise<SubmitResult>;
   get(buildId: string): Promise<BuildState | undefined>;
   /** Every build it knows now, from its cache (GET /v1/builds filters and pages them: model/build-list.ts). */
   list(): Promise<BuildState[]>;

@@ -24,6 +24,10 @@ const redactPaths = [
   "*.token",
   "secret",
   "*.secret",
+  // A build request's BuildKit secrets (id → value), wherever a request or its body is logged.
+  "secrets",
+  "*.secrets",
+  "*.*.secrets",
   "signingKey",
   "*.signingKey",
   "privateKey",

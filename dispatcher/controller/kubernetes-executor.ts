@@ -119,11 +119,22 @@ export class KubernetesExecutor implements Executor {
       .map((job) => derivePlatformState(job, newestPodOf(job, pods), options).state);
   }
 
-  async submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult> {
+  async submit(plan: BuildPlan, githubToken: string | undefined, secrets: Readonly<Record<string, string>> = {}): Promise<SubmitResult> {
     // Multi-version Windows bases pinned per platform before any Job exists: a base without this version is a 422 that creates nothing.
     const secret = plan.registrySecret === undefined ? this.options.config.registry.secretName : (plan.registrySecret ?? undefined);
     plan = await pinWindowsBases(plan, this.registries(secret).reader, this.options.log);
-    const { jobs, created } = await this.jobs.create(jobManifests(plan, this.options.config));
+    // The build's secrets exist before its pods can start; the Jobs own them once created.
+    const buildSecret = plan.buildSecret;
+    const storedSecret = buildSecret !== undefined && (await this.jobs.storeBuildSecrets(buildSecret, plan.buildId, secrets));
+    let stored: { jobs: V1Job[]; created: boolean };
+    try {
+      stored = await this.jobs.create(jobManifests(plan, this.options.config));
+    } catch (err) {
+      if (storedSecret) await this.jobs.deleteSecret(buildSecret).catch(() => undefined);
+      throw err;
+    }
+    const { jobs, created } = stored;
+    if (buildSecret !== undefined) await this.jobs.adoptBuildSecret(buildSecret, jobs);
     if (githubToken && plan.githubTokenSecret) await this.jobs.storeGitHubToken(plan.githubTokenSecret, jobs, githubToken);
     const build = deriveBuildState(plan.buildId, jobs, [], this.deriveOptions());
     return { build: build!, created };

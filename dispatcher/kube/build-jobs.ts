@@ -62,12 +62,7 @@ export class BuildJobs {
    * the last Job.
    */
   async storeGitHubToken(name: string, jobs: V1Job[], token: string): Promise<void> {
-    const ownerReferences: V1OwnerReference[] = jobs.map((job) => ({
-      apiVersion: "batch/v1",
-      kind: "Job",
-      name: job.metadata!.name!,
-      uid: job.metadata!.uid!,
-    }));
+    const ownerReferences = ownersOf(jobs);
     try {
       await this.core.createNamespacedSecret({
         namespace: this.namespace,
@@ -79,6 +74,43 @@ export class BuildJobs {
       });
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
+    }
+  }
+
+  /**
+   * Stores a build's BuildKit secrets, one key per id, before its Jobs exist
+   * (their pods mount it as soon as they start). Labelled with the build id;
+   * adoptBuildSecret then hands it to the Jobs, so the garbage collector
+   * deletes it with the last of them. Answers whether this call created it
+   * (false: a retried request found it).
+   */
+  async storeBuildSecrets(name: string, buildId: string, secrets: Readonly<Record<string, string>>): Promise<boolean> {
+    try {
+      await this.core.createNamespacedSecret({
+        namespace: this.namespace,
+        body: {
+          metadata: { name, labels: { [labelKeys.managedBy]: managedByValue, [labelKeys.buildId]: buildId } },
+          type: "Opaque",
+          stringData: { ...secrets },
+        },
+      });
+      return true;
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      return false;
+    }
+  }
+
+  /** Makes the build's Jobs own its secrets' Secret (see storeBuildSecrets). */
+  async adoptBuildSecret(name: string, jobs: V1Job[]): Promise<void> {
+    await this.core.patchNamespacedSecret({ namespace: this.namespace, name, body: { metadata: { ownerReferences: ownersOf(jobs) } } }, mergePatch);
+  }
+
+  async deleteSecret(name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({ namespace: this.namespace, name });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
     }
   }
 
@@ -229,6 +261,10 @@ export class BuildJobs {
   async readLog(pod: string, container: string, tailLines?: number): Promise<string> {
     return this.core.readNamespacedPodLog({ namespace: this.namespace, name: pod, container, tailLines });
   }
+}
+
+function ownersOf(jobs: V1Job[]): V1OwnerReference[] {
+  return jobs.map((job) => ({ apiVersion: "batch/v1", kind: "Job", name: job.metadata!.name!, uid: job.metadata!.uid! }));
 }
 
 /** Finished, cancelled or being deleted: the Job runs nothing more and holds no build slot. */

@@ -33,6 +33,8 @@ describe("planBuild", () => {
         buildArgs: { VERSION: "1.0", WINDOWS_VERSION: "ltsc2022", NANOSERVER_TAG: "ltsc2022", SERVERCORE_TAG: "ltsc2022" },
         // sha256("octo-org/app\nDockerfile\n")[:16]
         cacheRef: "127.0.0.1:15000/cache:dbcd48e98ca78992-win-ltsc2022",
+        cacheFrom: [],
+        cacheTo: [],
         // Read by the executor: a multi-version index is pinned to this version's entry.
         windowsBaseImages: ["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
       },

@@ -9,7 +9,9 @@ import { RequestError } from "../protocol/errors.js";
 import { type Builder, chooseBuilder } from "./builder-choice.js";
 import { type ParsedDockerfile, parseDockerfile, resolveStages, type StageResolution } from "./dockerfile-analysis.js";
 import { parseImageReference } from "../protocol/image-reference.js";
-import { type BuildOrigin, githubTokenSecretName, jobName, requestHash } from "./names.js";
+import { type BuildOrigin, buildSecretName, githubTokenSecretName, jobName, requestHash } from "./names.js";
+import type { Annotation, CacheEntry, ProvenanceMode, SbomSetting } from "../protocol/build-options.js";
+import { buildkitOnlyProblem } from "./buildkit-only-options.js";
 import { type Platform, parsePlatform } from "../protocol/platforms.js";
 import { pushRefsFor } from "../protocol/push-refs.js";
 import { checkWindowsBaseTags, windowsBaseTagBuildArgs } from "./windows-base-tags.js";
@@ -48,6 +50,9 @@ export interface PlatformPlan {
   readonly buildArgs: Readonly<Record<string, string>>;
   /** BuildKit registry cache reference, when configured and BuildKit builds this platform. */
   readonly cacheRef: string | undefined;
+  /** The request's registry cache, BuildKit platforms only; with several platforms each ref's tag gets `-<slug>`, as pushed tags do. */
+  readonly cacheFrom: readonly CacheEntry[];
+  readonly cacheTo: readonly CacheEntry[];
   /** Images the needed Windows stages are FROM (after ARG substitution), for BuildKit platforms: their indexes are read to pin each to this version's entry. */
   readonly windowsBaseImages?: readonly string[];
   /** Set by the executor: base image → this version's entry (`repository@sha256:…`), passed to BuildKit as named contexts (windows-base-entries.ts). */
@@ -71,6 +76,16 @@ export interface BuildPlan {
   readonly multiPlatform: boolean;
   readonly idempotencyKey: string | undefined;
   readonly requestHash: string;
+  /** Always pull base images (docker build --pull, BuildKit image-resolve-mode=pull). */
+  readonly pull: boolean;
+  readonly noCache: boolean;
+  /** Ids of the request's BuildKit secrets; their values never enter a plan (the executor gets them apart). */
+  readonly secretIds: readonly string[];
+  /** Name of the Secret the Kubernetes executor stores the secrets in, when there are any. */
+  readonly buildSecret: string | undefined;
+  readonly annotations: readonly Annotation[];
+  readonly provenance: ProvenanceMode | undefined;
+  readonly sbom: SbomSetting | undefined;
   /** Name of the Secret the executor creates for the request's GitHub token, if it sent one. */
   readonly githubTokenSecret: string | undefined;
   readonly targetUrl: string;
@@ -119,6 +134,12 @@ export function planBuild(input: PlanInput): BuildPlan {
     const resolution = resolveStages(parsed, { platform, buildArgs, target: request.target });
     if (platform.os === "windows") checkWindowsBaseTags(resolution, platform.windowsVersion, "file");
     const { builder, reason } = chooseBuilder(request.builder, platform, resolution);
+    if (builder === "docker") {
+      const problem = buildkitOnlyProblem(request, index, platform.request, reason);
+      if (problem) throw new RequestError(problem, 422);
+    }
+    const perPlatform = (entries: readonly CacheEntry[]) =>
+      builder !== "buildkit" ? [] : entries.map((entry) => (multiPlatform ? { ...entry, ref: perPlatformCacheRef(entry.ref, platform) } : entry));
     return {
       platform,
       builder,
@@ -128,6 +149,8 @@ export function planBuild(input: PlanInput): BuildPlan {
       statusContext: `${statusPrefix}/${statusContextSuffix(platform)}`,
       buildArgs,
       cacheRef: builder === "buildkit" ? cacheRef(config, request, platform) : undefined,
+      cacheFrom: perPlatform(request.cacheFrom),
+      cacheTo: perPlatform(request.cacheTo),
       ...(builder === "buildkit" && platform.os === "windows" ? { windowsBaseImages: windowsBasesOf(resolution) } : {}),
     };
   });
@@ -148,6 +171,13 @@ export function planBuild(input: PlanInput): BuildPlan {
     multiPlatform,
     idempotencyKey: request.idempotencyKey,
     requestHash: requestHash(request),
+    pull: request.pull,
+    noCache: request.noCache,
+    secretIds: Object.keys(request.secrets),
+    buildSecret: Object.keys(request.secrets).length > 0 ? buildSecretName(buildId) : undefined,
+    annotations: request.annotations,
+    provenance: request.provenance,
+    sbom: request.sbom,
     githubTokenSecret: request.githubToken === undefined ? undefined : githubTokenSecretName(buildId),
     targetUrl: input.targetUrl ?? `${config.publicUrl}/v1/builds/${buildId}`,
     platforms,
@@ -157,6 +187,15 @@ export function planBuild(input: PlanInput): BuildPlan {
         : undefined,
     validatePlatform: config.registry.validatePlatform && request.push && request.tags.length > 0,
   };
+}
+
+/** `ghcr.io/o/app:cache` → `ghcr.io/o/app:cache-linux-amd64`: each platform is its own build, and two writing one ref would overwrite each other's cache. */
+function perPlatformCacheRef(ref: string, platform: Platform): string {
+  const parsed = parseImageReference(ref);
+  if (!parsed.ok) throw new Error(`planBuild got an unvalidated cache ref ${ref}: ${parsed.problem}`);
+  // A cache pinned by digest (cache-from only) names one manifest: read as it is.
+  if (parsed.reference.digest !== undefined) return ref;
+  return pushRefsFor([{ ...parsed.reference, digest: undefined }], platform.slug, true)[0]!;
 }
 
 function windowsBasesOf(resolution: StageResolution): string[] {

@@ -10,10 +10,14 @@ import { parseImageReference, registryHost } from "../protocol/image-reference.j
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
 import { containerNames } from "./names.js";
 import { namedContextKey } from "./windows-base-entries.js";
+import { type Annotation, formatCacheEntry } from "../protocol/build-options.js";
 
 export const linuxDockerConfigPath = "/dockhand/docker-config";
 export const buildkitTlsPath = "/dockhand/buildkit-tls";
 const buildkitTlsVolume = "buildkit-tls";
+/** The build's Secret, one file per secret id; buildctl reads each with --secret=id=<id>,src=<file>. */
+export const buildSecretsPath = "/dockhand/build-secrets";
+const buildSecretsVolume = "build-secrets";
 
 export function buildkitJob(plan: BuildPlan, platformPlan: PlatformPlan, config: Config): V1Job {
   const env: V1EnvVar[] = dockerConfigEnv(config, linuxDockerConfigPath);
@@ -27,18 +31,28 @@ export function buildkitJob(plan: BuildPlan, platformPlan: PlatformPlan, config:
     volumeMounts.push({ name: buildkitTlsVolume, mountPath: buildkitTlsPath, readOnly: true });
   }
 
+  if (plan.buildSecret !== undefined) {
+    // Files readable by the container's user only; the Job names the Secret, never a value.
+    volumes.push({ name: buildSecretsVolume, secret: { secretName: plan.buildSecret, defaultMode: 0o400 } });
+    volumeMounts.push({ name: buildSecretsVolume, mountPath: buildSecretsPath, readOnly: true });
+  }
+
   const build = stepContainer(containerNames.build, config.buildkit.image, buildctlCommand(plan, platformPlan, config), config, {
     env,
     volumeMounts,
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
   });
+  // buildctl reads the secret files by paths relative to its working directory,
+  // the mounted Secret: a `src=` inside `--secret=id=…,src=…` is no path a
+  // tool rewriting mount paths in argv (the test bed's node agent) can see.
+  const buildStep = plan.buildSecret === undefined ? build : { ...build, workingDir: buildSecretsPath };
 
   return buildJob(plan, platformPlan, config, {
     os: "linux",
     nodeSelector: { ...config.buildkit.nodeSelector, "kubernetes.io/os": "linux" },
     tolerations: tolerationsFrom(config.buildkit.tolerations),
     initContainers: [],
-    containers: [build],
+    containers: [buildStep],
     volumes,
     securityContext: { seccompProfile: { type: "RuntimeDefault" } },
   });
@@ -49,7 +63,13 @@ export function buildkitJob(plan: BuildPlan, platformPlan: PlatformPlan, config:
  * read as another flag; the image names are one CSV field, quoted because it
  * holds commas.
  */
-export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, config: Config): string[] {
+export function buildctlCommand(
+  plan: BuildPlan,
+  platformPlan: PlatformPlan,
+  config: Config,
+  /** Where the secret files are: relative to the working directory in a Job; the local executor's temporary directory. */
+  secretsDir = ".",
+): string[] {
   const tls = config.buildkit.tlsSecret === undefined
     ? []
     : [
@@ -68,7 +88,8 @@ export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, con
     ? []
     : [
         `--output=type=image,"name=${refs.join(",")}",push=${String(plan.push)}` +
-          (plan.push && refs.some(isInsecure) ? ",registry.insecure=true" : ""),
+          (plan.push && refs.some(isInsecure) ? ",registry.insecure=true" : "") +
+          plan.annotations.map((annotation) => `,${csvField(annotationAttribute(annotation))}`).join(""),
       ];
   const cacheRef = platformPlan.cacheRef;
   const cacheInsecure = cacheRef !== undefined && isInsecure(cacheRef) ? ",registry.insecure=true" : "";
@@ -78,6 +99,15 @@ export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, con
         `--export-cache=type=registry,ref=${cacheRef},mode=max${cacheInsecure}`,
         `--import-cache=type=registry,ref=${cacheRef}${cacheInsecure}`,
       ];
+  const insecureAttr = (ref: string): Record<string, string> => (isInsecure(ref) ? { "registry.insecure": "true" } : {});
+  const requestedCache = [
+    ...platformPlan.cacheTo.map((entry) => `--export-cache=${formatCacheEntry(entry, insecureAttr(entry.ref))}`),
+    ...platformPlan.cacheFrom.map((entry) => `--import-cache=${formatCacheEntry(entry, insecureAttr(entry.ref))}`),
+  ];
+  const attestations = [
+    ...(plan.provenance === undefined ? [] : [`--opt=attest:provenance=mode=${plan.provenance}`]),
+    ...(plan.sbom === undefined ? [] : [`--opt=attest:sbom=${plan.sbom.generator === undefined ? "" : `generator=${plan.sbom.generator}`}`]),
+  ];
 
   return [
     "buildctl",
@@ -94,8 +124,24 @@ export function buildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, con
     ...(plan.target === undefined ? [] : [`--opt=target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--opt=build-arg:${name}=${value}`),
     ...Object.entries(plan.labels).map(([key, value]) => `--opt=label:${key}=${value}`),
+    // Always resolve FROM images at the registry, not from buildkitd's store.
+    ...(plan.pull ? ["--opt=image-resolve-mode=pull"] : []),
+    ...attestations,
     ...output,
+    ...(plan.noCache ? ["--no-cache"] : []),
     ...cache,
+    ...requestedCache,
+    ...plan.secretIds.map((id) => `--secret=id=${id},src=${secretsDir === "." ? `./${id}` : `${secretsDir}/${id}`}`),
     "--metadata-file=/dev/termination-log",
   ];
+}
+
+/** buildctl's image exporter attribute for an annotation: `annotation-manifest.<key>=<value>`. */
+function annotationAttribute(annotation: Annotation): string {
+  return `annotation-${annotation.level}.${annotation.key}=${annotation.value}`;
+}
+
+/** One field of buildctl's CSV --output value: quoted, quotes doubled, so a value's commas stay in it. */
+function csvField(value: string): string {
+  return `"${value.replaceAll('"', '""')}"`;
 }

@@ -140,6 +140,9 @@ export function dockerBuildCommand(plan: BuildPlan, platformPlan: PlatformPlan, 
     // not stay behind on the host's disk (the default keeps it).
     "--force-rm",
     `--file=${plan.file}`,
+    // The pool's dockerd keeps base images for months; Windows bases are patched monthly.
+    ...(plan.pull ? ["--pull"] : []),
+    ...(plan.noCache ? ["--no-cache"] : []),
     ...[...extraTags, ...platformPlan.pushRefs].map((ref) => `--tag=${ref}`),
     ...(plan.target === undefined ? [] : [`--target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--build-arg=${name}=${value}`),

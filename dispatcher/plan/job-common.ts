@@ -36,6 +36,7 @@ export function jobAnnotations(plan: BuildPlan, platformPlan: PlatformPlan): Rec
   if (plan.push && pushRef !== undefined) annotations[annotationKeys.pushRef] = pushRef;
   if (plan.idempotencyKey !== undefined) annotations[annotationKeys.idempotencyKey] = plan.idempotencyKey;
   if (plan.githubTokenSecret !== undefined) annotations[annotationKeys.githubTokenSecret] = plan.githubTokenSecret;
+  if (plan.buildSecret !== undefined) annotations[annotationKeys.buildSecret] = plan.buildSecret;
   if (plan.index !== undefined) {
     annotations[annotationKeys.buildPlatforms] = JSON.stringify(plan.platforms.map((p) => p.platform.request));
     annotations[annotationKeys.indexTags] = JSON.stringify(plan.index.tags);

@@ -53,6 +53,8 @@ export const annotationKeys = {
   reported: "dockhand.dev/reported",
   /** Name of the Secret holding this build's GitHub token, when the request brought one. */
   githubTokenSecret: "dockhand.dev/github-token-secret",
+  /** Name of the Secret holding this build's BuildKit secrets (never their values), when the request brought any. */
+  buildSecret: "dockhand.dev/build-secret",
   /** JSON array of every platform string of the build: the index waits for all of them. */
   buildPlatforms: "dockhand.dev/build-platforms",
   /** JSON array of the tags an image index is pushed under (multi-platform builds that push). */
@@ -167,6 +169,11 @@ export function githubTokenSecretName(buildId: string): string {
   return `dh-${buildId}-github-token`;
 }
 
+/** The Secret holding a build's BuildKit secrets, one key per secret id (created by the executor before the Jobs, then owned by them). */
+export function buildSecretName(buildId: string): string {
+  return `dh-${buildId}-secrets`;
+}
+
 export function repositoryHash(repository: string): string {
   return createHash("sha256").update(repository.toLowerCase()).digest("hex").slice(0, 16);
 }
@@ -175,10 +182,13 @@ export function repositoryHash(repository: string): string {
  * Hash of a request, to tell a retried request (same key, same hash) from a key
  * reused for a different build (409). Keys are sorted so property order does
  * not matter; the GitHub token is left out: a retry may carry a fresh one.
+ * Secrets count by id only: the hash is stored in a Job annotation, and a
+ * hash of a short secret (with the rest of the request known) can be guessed.
  */
 export function requestHash(request: object): string {
-  const { githubToken: _token, ...rest } = request as Record<string, unknown>;
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+  const { githubToken: _token, secrets, ...rest } = request as Record<string, unknown>;
+  const secretIds = secrets !== null && typeof secrets === "object" ? Object.keys(secrets).sort() : undefined;
+  return createHash("sha256").update(canonicalJson({ ...rest, ...(secretIds && secretIds.length > 0 ? { secretIds } : {}) })).digest("hex");
 }
 
 function canonicalJson(value: unknown): string {

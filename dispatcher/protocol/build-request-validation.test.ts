@@ -103,7 +103,7 @@ describe("validateBuildRequest rejects", () => {
       body: { ...minimal, dockerfile: "x" },
       problem: {
         error: "dockerfile: is not a known field", field: "dockerfile",
-        hint: "remove it; the fields are repository, sha, ref, context, file, target, tags, buildArgs, labels, push, platforms, builder, statusContext, idempotencyKey, baseImages, registrySecret, githubToken",
+        hint: "remove it; the fields are repository, sha, ref, context, file, target, tags, buildArgs, labels, push, platforms, builder, statusContext, idempotencyKey, baseImages, registrySecret, pull, noCache, secrets, cacheFrom, cacheTo, annotations, provenance, sbom, githubToken",
       },
     },
     {
@@ -303,5 +303,65 @@ describe("normalizeDockerfilePath", () => {
     { input: "\\\\server\\share\\Dockerfile", expected: { ok: false, problem: 'uses "\\"' } },
   ])("$input", ({ input, expected }) => {
     expect(normalizeDockerfilePath(input)).toMatchObject(expected);
+  });
+});
+
+describe("build-push-action's options (pull, noCache, secrets, cache, annotations, attestations)", () => {
+  it("accepts them all and parses what the planner needs", () => {
+    const request = validateBuildRequest({
+      ...minimal,
+      pull: true,
+      noCache: true,
+      secrets: { GIT_AUTH_TOKEN: "ghp_s3cr3t", "npmrc": "//registry.npmjs.org/:_authToken=x\nalways-auth=true" },
+      cacheFrom: ["ghcr.io/octo-org/app:cache"],
+      cacheTo: ["type=registry,ref=ghcr.io/octo-org/app:cache,mode=max"],
+      annotations: ["manifest:org.opencontainers.image.description=App, built", "index:org.opencontainers.image.version=1.0"],
+      provenance: "max",
+      sbom: {},
+    });
+    expect(request).toMatchObject({
+      pull: true,
+      noCache: true,
+      secrets: { GIT_AUTH_TOKEN: "ghp_s3cr3t", npmrc: "//registry.npmjs.org/:_authToken=x\nalways-auth=true" },
+      cacheFrom: [{ ref: "ghcr.io/octo-org/app:cache", attrs: {} }],
+      cacheTo: [{ ref: "ghcr.io/octo-org/app:cache", attrs: { mode: "max" } }],
+      annotations: [
+        { level: "manifest", key: "org.opencontainers.image.description", value: "App, built" },
+        { level: "index", key: "org.opencontainers.image.version", value: "1.0" },
+      ],
+      provenance: "max",
+      sbom: { generator: undefined },
+    });
+  });
+
+  it("defaults to none of them", () => {
+    expect(validateBuildRequest(minimal)).toMatchObject({ pull: false, noCache: false, secrets: {}, cacheFrom: [], cacheTo: [], annotations: [], provenance: undefined, sbom: undefined });
+  });
+
+  it.each<{ name: string; body: Record<string, unknown>; problem: Partial<RequestProblem> }>([
+    { name: "a secret id that is no file name", body: { secrets: { "../x": "v" } }, problem: { field: 'secrets["../x"]', error: 'secrets["../x"]: "../x" is not a secret id' } },
+    { name: "a secret id of dots", body: { secrets: { "..": "v" } }, problem: { field: 'secrets[".."]', error: 'secrets[".."]: id ".." is not a secret id: use letters, digits, _, . and - (the id RUN --mount=type=secret,id=… names)' } },
+    { name: "a secret of the wrong type", body: { secrets: { A: 1 } }, problem: { field: "secrets.A", error: "secrets.A: must be a string" } },
+    { name: "a registry cache of another type", body: { cacheTo: ["type=gha,mode=max"] }, problem: { field: "cacheTo[0]" } },
+    { name: "a cache-from with cache-to attributes", body: { cacheFrom: ["type=registry,ref=r.example/a:c,mode=max"] }, problem: { field: "cacheFrom[0]" } },
+    { name: "the same annotation twice", body: { annotations: ["k=1", "manifest:k=2"] }, problem: { field: "annotations[1]", error: "annotations[1]: sets manifest:k again" } },
+    { name: "an unknown annotation type", body: { annotations: ["blob:k=1"] }, problem: { field: "annotations[0]" } },
+    { name: "a provenance mode buildx does not have", body: { provenance: "full" }, problem: { field: "provenance", error: 'provenance: "full" is not a provenance mode' } },
+    { name: "an SBOM generator that is no image", body: { sbom: { generator: "Not An Image" } }, problem: { field: "sbom.generator" } },
+    { name: "pull as a string", body: { pull: "true" }, problem: { field: "pull", error: "pull: must be true or false" } },
+  ])("rejects $name", ({ body, problem }) => {
+    expect(problemsOf({ ...minimal, ...body })[0]).toMatchObject(problem);
+  });
+
+  it("never puts a secret's value in an error, whatever is wrong with it", () => {
+    const value = "s3cr3t-value-" + "x".repeat(70 * 1024);
+    const problems = problemsOf({ ...minimal, secrets: { BIG: value, "bad id": "s3cr3t-value-2", WRONG: ["s3cr3t-value-3"] } });
+    expect(problems.map((p) => p.field).sort()).toEqual(["secrets.BIG", "secrets.WRONG", 'secrets["bad id"]']);
+    expect(JSON.stringify(problems)).not.toContain("s3cr3t-value");
+  });
+
+  it("limits the secrets' total size, below the 1 MiB request body", () => {
+    const secrets = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`S${i}`, "x".repeat(60 * 1024)]));
+    expect(problemsOf({ ...minimal, secrets })[0]).toMatchObject({ field: "secrets", error: "secrets: hold 307200 bytes together; at most 262144 are allowed" });
   });
 });

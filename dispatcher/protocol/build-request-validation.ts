@@ -23,6 +23,17 @@ import {
   reservedBuildArgPrefix,
 } from "./request-rules.js";
 import { fieldPath, memberPath, pointerSegments } from "./json-pointer.js";
+import {
+  type Annotation,
+  type CacheEntry,
+  type CacheDirection,
+  maxSecretBytes,
+  maxSecretsTotalBytes,
+  parseAnnotation,
+  parseCacheEntry,
+  secretIdProblem,
+  utf8Length,
+} from "./build-options.js";
 
 const fieldHints: Readonly<Record<string, string>> = {
   repository: 'send the GitHub repository as "owner/name" (github.repository)',
@@ -42,6 +53,14 @@ const fieldHints: Readonly<Record<string, string>> = {
   baseImages: "map a Windows version (ltsc2019, ltsc2022, ltsc2025) to a base image reference",
   registrySecret: "name a Secret the dispatcher's policy grants this repository (lowercase letters, digits, - and .), or leave it out",
   githubToken: "send the token as issued by GitHub (e.g. github.token)",
+  pull: "send true or false",
+  noCache: "send true or false",
+  secrets: "map a secret id (letters, digits, _, . and -) to its value, at most 64 KiB each",
+  cacheFrom: 'give registry cache entries like "ghcr.io/owner/app:buildcache" or "type=registry,ref=ghcr.io/owner/app:buildcache"',
+  cacheTo: 'give registry cache entries like "type=registry,ref=ghcr.io/owner/app:buildcache,mode=max"',
+  annotations: 'give annotations as docker/metadata-action outputs them: "manifest:org.opencontainers.image.description=…"',
+  provenance: 'send "min" or "max", or leave it out for none',
+  sbom: 'send {} for BuildKit\'s scanner or {"generator": "<scanner image>"}, or leave it out for none',
 };
 
 const knownFields = Object.keys(BuildRequestSchema.properties);
@@ -90,6 +109,8 @@ const notA: Readonly<Record<string, string>> = {
   statusContext: "is not a usable status context",
   idempotencyKey: "contains control characters",
   registrySecret: "is not a Secret name",
+  secrets: "is not a secret id",
+  provenance: "is not a provenance mode",
 };
 
 function describeSchemaError(error: ValueError, field: string): RequestProblem {
@@ -118,6 +139,7 @@ function describeSchemaError(error: ValueError, field: string): RequestProblem {
       }
       if (root === "buildArgs") return problem(`${quoteValue(segments.at(-1))} is not a valid build-arg name`);
       if (root === "labels") return problem(`${quoteValue(segments.at(-1))} is not a valid label key`);
+      if (root === "secrets") return problem(`${quoteValue(segments.at(-1))} is not a secret id`);
       return problem("is not a known field");
     case ValueErrorType.String:
       return problem("must be a string");
@@ -143,6 +165,7 @@ function describeSchemaError(error: ValueError, field: string): RequestProblem {
     case ValueErrorType.Literal:
       // The token must never appear in an error: errors are logged and echoed.
       if (root === "githubToken") return problem("is not a GitHub token");
+      if (root === "secrets") return problem("is not valid");
       return problem(`${quoteValue(error.value)} ${notA[root] ?? "is not valid"}`);
     default:
       return problem(`is not valid (${error.message})`);
@@ -257,6 +280,50 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
     baseImages[version] = image;
   }
 
+  const secrets = body.secrets ?? {};
+  let secretBytes = 0;
+  for (const [id, value] of Object.entries(secrets)) {
+    const idProblem = secretIdProblem(id);
+    if (idProblem) add(memberField("secrets", id), `id ${quoteValue(id)} ${idProblem}`, fieldHints["secrets"] as string);
+    // Never quote a secret's value: errors are logged and echoed to the workflow log.
+    const bytes = utf8Length(value);
+    if (bytes > maxSecretBytes) add(memberField("secrets", id), `is ${bytes} bytes; at most ${maxSecretBytes} are allowed`, "pass a smaller secret, e.g. a token rather than a whole keystore");
+    secretBytes += bytes;
+  }
+  if (secretBytes > maxSecretsTotalBytes) add("secrets", `hold ${secretBytes} bytes together; at most ${maxSecretsTotalBytes} are allowed`, "pass fewer or smaller secrets");
+
+  const cacheEntries = (field: "cacheFrom" | "cacheTo", direction: CacheDirection): CacheEntry[] =>
+    (body[field] ?? []).flatMap((value, index) => {
+      const parsed = parseCacheEntry(value, direction);
+      if (parsed.ok) return [parsed.entry];
+      add(`${field}[${index}]`, `${quoteValue(value)} ${parsed.problem}`, parsed.hint);
+      return [];
+    });
+  const cacheFrom = cacheEntries("cacheFrom", "from");
+  const cacheTo = cacheEntries("cacheTo", "to");
+
+  const annotations: Annotation[] = [];
+  (body.annotations ?? []).forEach((value, index) => {
+    const parsed = parseAnnotation(value);
+    if (!parsed.ok) {
+      add(`annotations[${index}]`, `${quoteValue(value)} ${parsed.problem}`, parsed.hint);
+      return;
+    }
+    const { level, key } = parsed.annotation;
+    const first = annotations.findIndex((a) => a.level === level && a.key === key);
+    if (first !== -1) {
+      add(`annotations[${index}]`, `sets ${level}:${key} again`, "keep one line per key and type");
+      return;
+    }
+    annotations.push(parsed.annotation);
+  });
+
+  const generator = body.sbom?.generator;
+  if (generator !== undefined) {
+    const parsed = parseImageReference(generator);
+    if (!parsed.ok) add("sbom.generator", `${quoteValue(generator)} ${parsed.problem}`, "give the scanner image, e.g. docker/buildkit-syft-scanner:stable-1");
+  }
+
   const request: BuildRequest = {
     repository: body.repository,
     sha: body.sha,
@@ -275,6 +342,14 @@ function checkSemantics(body: BuildRequestBody): { request: BuildRequest; proble
     baseImages,
     registrySecret: body.registrySecret,
     githubToken: body.githubToken,
+    pull: body.pull ?? false,
+    noCache: body.noCache ?? false,
+    secrets: { ...secrets },
+    cacheFrom,
+    cacheTo,
+    annotations,
+    provenance: body.provenance,
+    sbom: body.sbom === undefined ? undefined : { generator: body.sbom.generator },
   };
   return { request, problems };
 }

@@ -21,6 +21,18 @@ import {
   stageNamePattern,
   statusContextPattern,
 } from "./request-rules.js";
+import {
+  maxAnnotations,
+  maxCacheEntries,
+  maxSecretBytes,
+  maxSecretIdLength,
+  maxSecrets,
+  type Annotation,
+  type CacheEntry,
+  type ProvenanceMode,
+  type SbomSetting,
+  secretIdPattern,
+} from "./build-options.js";
 
 const noControlCharacters = "^[^\\u0000-\\u001f\\u007f]*$";
 
@@ -125,6 +137,44 @@ export const BuildRequestSchema = Type.Object(
         description: "Registry credentials Secret for push and pull, one the dispatcher's policy grants this repository; default the first it grants.",
       }),
     ),
+    pull: Type.Optional(Type.Boolean({ default: false, description: "Always pull base images, even ones the builder has (docker build --pull; BuildKit image-resolve-mode=pull)." })),
+    noCache: Type.Optional(Type.Boolean({ default: false, description: "Build every step anew, using no cache (--no-cache)." })),
+    secrets: Type.Optional(
+      Type.Record(Type.String({ pattern: secretIdPattern, maxLength: maxSecretIdLength }), Type.String({ maxLength: maxSecretBytes }), {
+        additionalProperties: false,
+        maxProperties: maxSecrets,
+        description:
+          "BuildKit secrets, id → value, for RUN --mount=type=secret,id=<id> (BuildKit only). Never stored with the context, logged, or written to a Job spec: kept in a Secret owned by the build's Jobs.",
+      }),
+    ),
+    cacheFrom: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+        maxItems: maxCacheEntries,
+        description: 'Registry cache to import (BuildKit only): "<image ref>" or "type=registry,ref=<image ref>". Several platforms: each reads "<ref>-<platform>".',
+      }),
+    ),
+    cacheTo: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+        maxItems: maxCacheEntries,
+        description:
+          'Registry cache to export (BuildKit only): "<image ref>" or "type=registry,ref=<image ref>[,mode=min|max][,image-manifest=…][,oci-mediatypes=…][,ignore-error=…]". Several platforms: each writes "<ref>-<platform>".',
+      }),
+    ),
+    annotations: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 4500 }), {
+        maxItems: maxAnnotations,
+        description: 'OCI annotations (BuildKit only), "[manifest:|index:|manifest-descriptor:|index-descriptor:]key=value" as docker/metadata-action outputs them; no type means manifest.',
+      }),
+    ),
+    provenance: Type.Optional(
+      Type.Union([Type.Literal("min"), Type.Literal("max")], { description: "SLSA provenance attestation of this mode (BuildKit only); absent: none." }),
+    ),
+    sbom: Type.Optional(
+      Type.Object(
+        { generator: Type.Optional(imageString("Scanner image; default BuildKit's (docker/buildkit-syft-scanner).")) },
+        { additionalProperties: false, description: "SBOM attestation (BuildKit only); absent: none." },
+      ),
+    ),
     githubToken: Type.Optional(
       Type.String({
         minLength: 1,
@@ -162,4 +212,13 @@ export interface BuildRequest {
   /** Undefined: the policy's default for the repository. */
   readonly registrySecret: string | undefined;
   readonly githubToken: string | undefined;
+  readonly pull: boolean;
+  readonly noCache: boolean;
+  /** id → value. Never part of a plan, a Job or a log: the executor stores it apart (a Secret, a 0600 file). */
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly cacheFrom: readonly CacheEntry[];
+  readonly cacheTo: readonly CacheEntry[];
+  readonly annotations: readonly Annotation[];
+  readonly provenance: ProvenanceMode | undefined;
+  readonly sbom: SbomSetting | undefined;
 }

@@ -96,7 +96,7 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
           const existing = buildRequest.idempotencyKey ? await executor.get(buildId) : undefined;
           if (!existing) admitConcurrent(grant.rule, plan.repository, await deps.activeJobs(plan.repository), plan.platforms.length);
         }
-        return executor.submit(plan, buildRequest.githubToken);
+        return executor.submit(plan, buildRequest.githubToken, buildRequest.secrets);
       });
       if (created) metrics.buildsAccepted.inc({ executor: executor.kind });
       request.log.info(

@@ -210,6 +210,16 @@ function actionInputs(overrides: Partial<Record<InputName, string>> = {}): Input
     "status-context": "ci/images",
     wait: "true",
     timeout: "30m",
+    pull: "true",
+    "no-cache": "false",
+    secrets: "",
+    "secret-files": "",
+    "secret-envs": "",
+    "cache-from": "",
+    "cache-to": "",
+    annotations: "manifest:org.opencontainers.image.description=Windows app, built by dockhand",
+    provenance: "mode=max",
+    sbom: "",
     ...overrides,
   };
   return parseInputs((name) => raw[name], workspace);
