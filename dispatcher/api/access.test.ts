@@ -11,6 +11,7 @@ describe("accessOf: every route's access", () => {
     ["HEAD", "/v1/contexts/:sha256", "open"],
     ["GET", "/v1/contexts/:sha256/download", "own-check"],
     ["POST", "/v1/builds", "authenticated"],
+    ["GET", "/v1/builds", "build-list"],
     ["GET", "/v1/builds/:id", "build-read"],
     ["GET", "/v1/builds/:id/logs", "build-read"],
     ["GET", "/v1/builds/:id/events", "build-read"],

@@ -8,6 +8,7 @@
 //   signed URL     GET /v1/contexts/{sha256}/download (checked by its route: build, digest, expiry)
 //   webhook        POST /webhooks/github (GitHub's signature, checked by its route)
 //   build read     GET /v1/builds/{id}[/…]: the id, or credentials (auth.buildReads)
+//   build list     GET /v1/builds (JSON and the builds page): credentials, or nothing (auth.buildList: open)
 //   authenticated  everything else: PUT /v1/contexts, POST /v1/builds, DELETE /v1/builds/{id}
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -29,7 +30,7 @@ declare module "fastify" {
   }
 }
 
-export type Access = "open" | "own-check" | "build-read" | "authenticated";
+export type Access = "open" | "own-check" | "build-read" | "build-list" | "authenticated";
 
 export function accessOf(method: string, route: string | undefined): Access {
   if (route === undefined) return method === "GET" || method === "HEAD" ? "open" : "authenticated";
@@ -37,6 +38,7 @@ export function accessOf(method: string, route: string | undefined): Access {
   if (route === "/v1/contexts/:sha256/download" || route === "/webhooks/github") return "own-check";
   if (route === "/v1/contexts/:sha256" && method === "HEAD") return "open";
   if (route.startsWith("/v1/builds/:id") && (method === "GET" || method === "HEAD")) return "build-read";
+  if (route === "/v1/builds" && method === "GET") return "build-list";
   if ((method === "GET" || method === "HEAD") && !route.startsWith("/v1/")) return "open";
   return "authenticated";
 }
@@ -55,6 +57,11 @@ export function accessControl(app: FastifyInstance, deps: AccessDeps): void {
     const access = accessOf(request.method, request.routeOptions.url);
     if (access === "open" || access === "own-check") return;
     if (access === "build-read" && live.current.auth.buildReads === "capability" && !live.current.auth.disabled) return;
+    if (access === "build-list" && live.current.auth.buildList === "open") {
+      // Whoever reaches it sees every build (auth.buildList: open, behind the operator's own sign-in).
+      request.identity = { kind: "anonymous" };
+      return;
+    }
 
     const identity = await authenticator.authenticate({
       method: request.method,

@@ -14,7 +14,7 @@ import { type SecurityDeps, securityFor } from "./security.js";
 import { logBuildRequests } from "../logging.js";
 import { buildPageRoutes } from "./routes/build-page.js";
 import { buildRoutes } from "./routes/builds.js";
-import { buildListRoutes } from "./routes/build-list.js";
+import { buildListRoutes, buildsPageRoute } from "./routes/build-list.js";
 import { contextRoutes } from "./routes/contexts.js";
 import { healthRoutes } from "./routes/health.js";
 
@@ -66,6 +66,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   buildListRoutes(app, deps);
   githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });
   buildPageRoutes(app, deps);
+  buildsPageRoute(app, deps);
   healthRoutes(app, { ...deps, metricsOnOwnPort: deps.config.metrics.port !== undefined });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;

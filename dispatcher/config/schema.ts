@@ -458,6 +458,11 @@ export const ConfigSchema = Type.Object(
           description:
             '"capability": GET of a build and its logs needs only the build id (unguessable, in the status link repository readers see); "authenticated": the same credentials as writes, for that repository.',
         }),
+        buildList: Type.Union([Type.Literal("authenticated"), Type.Literal("open")], {
+          default: "authenticated",
+          description:
+            '"authenticated": GET /v1/builds (the list, JSON and the builds page) needs credentials and shows what they cover; "open": anyone who reaches it sees every build, and so every build id: only behind your own sign-in (an SSO proxy such as oauth2-proxy) or on a network only your team reaches.',
+        }),
         disabled: Type.Boolean({
           default: false,
           description:
