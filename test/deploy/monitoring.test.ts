@@ -132,6 +132,8 @@ describe("deploy/monitoring: the rules and dashboard match the dispatcher", () =
   });
 });
 
+const labelsOf = (m: Manifest) => (m.metadata.labels ?? {}) as Record<string, string>;
+
 describe("deploy/monitoring: the objects", () => {
   let base: Manifest[];
   let monitoring: Manifest[];
@@ -143,7 +145,7 @@ describe("deploy/monitoring: the objects", () => {
   it("the ServiceMonitor selects the base's metrics Service, whose port reaches the container's metrics.port, and the alerts' job label is that Service", () => {
     const serviceMonitor = monitoring.find((m) => m.kind === "ServiceMonitor")!;
     const selector = serviceMonitor.spec.selector.matchLabels as Record<string, string>;
-    const services = base.filter((m) => m.kind === "Service" && Object.entries(selector).every(([k, v]) => m.metadata.labels?.[k] === v));
+    const services = base.filter((m) => m.kind === "Service" && Object.entries(selector).every(([k, v]) => labelsOf(m)[k] === v));
     expect(services.map((s) => s.metadata.name)).toEqual(["dockhand-metrics"]);
     const service = services[0]!;
     const endpoint = serviceMonitor.spec.endpoints[0];
@@ -163,7 +165,7 @@ describe("deploy/monitoring: the objects", () => {
 
   it("the dashboard ConfigMap carries dashboard.json for Grafana's sidecar", () => {
     const configMap = monitoring.find((m) => m.kind === "ConfigMap")!;
-    expect(configMap.metadata.labels?.grafana_dashboard).toBe("1");
+    expect(labelsOf(configMap).grafana_dashboard).toBe("1");
     expect(JSON.parse(configMap.data["dockhand.json"])).toEqual(dashboard);
   });
 
