@@ -170,6 +170,8 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
     reload().catch((err) => log.error({ err: String((err as Error)?.message ?? err) }, "config reload failed; the previous config stays in force"));
   };
   if (options.reloadConfig) process.on("SIGHUP", onHangup);
+  // Before the executor and the Lease: a metrics port already taken stops start-up while nothing else runs yet.
+  const metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(metrics, config.listen.host, config.metrics.port);
   await executor.start();
   // Every replica serves the API from its own informers; the Lease decides
   // which one reconciles, so each status goes out once however many run.
@@ -195,7 +197,6 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
   await app.listen({ host: config.listen.host, port: config.listen.port });
   const address = app.server.address() as AddressInfo;
   const url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
-  const metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(metrics, config.listen.host, config.metrics.port);
   const metricsUrl = metricsServer ? `${metricsServer.url}/metrics` : `${url}/metrics`;
   log.info({ executor: executor.kind, where: executor.where, listen: url, metrics: metricsUrl, publicUrl: config.publicUrl }, `dispatcher ready: ${executor.kind} executor, ${executor.where}`);
 

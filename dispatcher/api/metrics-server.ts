@@ -25,9 +25,9 @@ export async function startMetricsServer(metrics: Metrics, host: string, port: n
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => reject(new Error(`metrics.port ${port} on ${host}: ${err.message}; pick a free port for metrics.port (DOCKHAND_METRICS_PORT)`)));
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.removeAllListeners("error");
       resolve();
     });
   });
