@@ -77,13 +77,9 @@ function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repo
   };
 }
 
-/**
- * The dockerd pool as the executor's informer sees it, for the pool gauges.
- * The informers are the executor's own (private to controller/); read through
- * an index access until the executor offers the dockerd pods itself.
- */
+/** The dockerd pool as the executor's informer sees it, for the pool gauges. */
 function dockerdPoolOf(kubernetes: KubernetesExecutor, config: Config): DockerdPoolView {
-  const pods = kubernetes["informers"].dockerdPods.list();
+  const pods = kubernetes.dockerdPods();
   return {
     configured: Object.keys(config.dockerPool.pools),
     daemons: pods

@@ -145,6 +145,11 @@ export class KubernetesExecutor implements Executor {
     return deriveBuildState(buildId, jobs, pods, this.deriveOptions());
   }
 
+  /** The dockerd pool's pods as the admission sees them (metrics: the pool's readiness per Windows version). */
+  dockerdPods(): readonly V1Pod[] {
+    return this.informers.dockerdPods.list();
+  }
+
   async list(): Promise<BuildState[]> {
     // From the informers' cache, as the reconciler sees the cluster: a list
     // costs the API server nothing, however often it is asked.
@@ -159,6 +164,7 @@ export class KubernetesExecutor implements Executor {
     const options = this.deriveOptions();
     return [...byBuild].flatMap(([id, jobs]) => deriveBuildState(id, jobs, [...pods], options) ?? []);
   }
+
   async cancel(buildId: string, reason: string): Promise<BuildState | undefined> {
     await this.jobs.cancel(buildId, reason);
     return this.get(buildId);
