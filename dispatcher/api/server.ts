@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/schema.js";
 import type { ContextStore } from "../contexts/context-store.js";
 import type { Executor } from "../executor.js";
+import { isFinalPhase } from "../protocol/phases.js";
 import type { Metrics } from "../metrics.js";
 import { githubWebhookRoutes } from "../webhooks/github-webhooks.js";
 import { accessControl, hashingJsonParser } from "./access.js";
@@ -61,7 +62,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook("onResponse", async (request, reply) => {
     deps.metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? "unknown", status: String(reply.statusCode) });
   });
-  contextRoutes(app, { store: deps.store, maxBytes: deps.config.contexts.maxBytes, maxUnpackedBytes: deps.config.contexts.maxUnpackedBytes, signingKey: deps.config.contexts.signingKey, metrics: deps.metrics });
+  contextRoutes(app, {
+    store: deps.store,
+    maxBytes: deps.config.contexts.maxBytes,
+    maxUnpackedBytes: deps.config.contexts.maxUnpackedBytes,
+    signingKey: deps.config.contexts.signingKey,
+    metrics: deps.metrics,
+    buildEnded: async (buildId) => {
+      const build = await deps.executor.get(buildId);
+      return build === undefined || isFinalPhase(build.state);
+    },
+  });
   buildRoutes(app, { ...deps, live: security.live, pullRequests: security.pullRequests, activeJobs: security.activeJobs });
   buildListRoutes(app, deps);
   githubWebhookRoutes(app, { live: security.live, canceller: security.canceller, log: app.log });

@@ -216,12 +216,16 @@ describe("reading and cancelling builds", () => {
 
 describe("signed context URLs", () => {
   let url: URL;
+  let buildId: string;
   beforeAll(async () => {
     const res = await postBuild(dispatcher.url, request("access/context-url"));
+    buildId = res.body.id;
     const job = await bed.k.batch.readNamespacedJob({ namespace: bed.namespace, name: res.body.platforms[0].job });
     const text = JSON.stringify(job.spec);
     url = new URL(/"(http:\/\/127\.0\.0\.1:\d+\/v1\/contexts\/[0-9a-f]{64}\/download\?[^"]+)"/.exec(text)![1]!);
-    await cancelBuild(dispatcher.url, res.body.id);
+  });
+  afterAll(async () => {
+    await cancelBuild(dispatcher.url, buildId);
   });
 
   it("open the build's own context", async () => {
@@ -243,6 +247,19 @@ describe("signed context URLs", () => {
     const res = await fetch(forged);
     expect(res.status).toBe(403);
     expect((await res.json()).field).toBe("sig");
+  });
+
+  // BuildKit writes the context URL, signature included, into provenance
+  // attestations anyone who pulls the image can read.
+  it("open nothing once their build has ended", async () => {
+    const res = await postBuild(dispatcher.url, request("access/context-url-ended"));
+    const job = await bed.k.batch.readNamespacedJob({ namespace: bed.namespace, name: res.body.platforms[0].job });
+    const own = /"(http:\/\/127\.0\.0\.1:\d+\/v1\/contexts\/[0-9a-f]{64}\/download\?[^"]+)"/.exec(JSON.stringify(job.spec))![1]!;
+    expect((await fetch(own)).status).toBe(200);
+    await cancelBuild(dispatcher.url, res.body.id);
+    const ended = await fetch(own);
+    expect(ended.status).toBe(403);
+    expect(await ended.json()).toMatchObject({ field: "build", error: "context URL belongs to a build that has ended" });
   });
 });
 

@@ -21,6 +21,13 @@ export interface ContextRoutesDeps {
   maxUnpackedBytes: number;
   signingKey: string;
   metrics: Metrics;
+  /**
+   * Whether the build a URL was signed for has ended (or is gone). Its URL
+   * then opens nothing: BuildKit records the context URL, signature
+   * included, in a provenance attestation that anyone who can pull the image
+   * reads, so the URL must not outlive the build that needed it.
+   */
+  buildEnded?: (buildId: string) => Promise<boolean>;
 }
 
 /** Content-addressed build contexts: uploaded once per digest, fetched by build pods through signed URLs. */
@@ -112,6 +119,9 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
       const verdict = verifyContextUrl({ digest: sha256, build: query.build, expires: query.expires, sig: query.sig, key: deps.signingKey });
       if (!verdict.valid) {
         return reply.code(403).send({ error: `context URL is ${verdict.reason}`, field: "sig", hint: "use the URL the dispatcher put in the build's Job; it expires with the build" });
+      }
+      if (query.build !== undefined && deps.buildEnded !== undefined && (await deps.buildEnded(query.build))) {
+        return reply.code(403).send({ error: "context URL belongs to a build that has ended", field: "build", hint: "a context URL opens the context only while its build runs; start a new build" });
       }
       const stream = await deps.store.open(verdict.digest);
       return reply.type("application/gzip").send(stream);
