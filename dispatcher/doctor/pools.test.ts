@@ -1,0 +1,69 @@
+import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import { evaluatePool, toleratesTaint, untoleratedTaints } from "./pools.js";
+import { exitCode } from "./report.js";
+
+const gke = { key: "node.kubernetes.io/os", value: "windows", effect: "NoSchedule" };
+
+describe("toleratesTaint (the scheduler's rule, k8s.io/api/core/v1 toleration.go)", () => {
+  it.each([
+    ["Equal, same key, value and effect", { key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoSchedule" }, true],
+    ["operator defaults to Equal", { key: "node.kubernetes.io/os", value: "windows", effect: "NoSchedule" }, true],
+    ["Equal, other value", { key: "node.kubernetes.io/os", operator: "Equal", value: "linux", effect: "NoSchedule" }, false],
+    ["other key", { key: "os", operator: "Equal", value: "windows", effect: "NoSchedule" }, false],
+    ["Exists on the key, any value", { key: "node.kubernetes.io/os", operator: "Exists" }, true],
+    ["empty effect matches every effect", { key: "node.kubernetes.io/os", operator: "Equal", value: "windows" }, true],
+    ["other effect", { key: "node.kubernetes.io/os", operator: "Equal", value: "windows", effect: "NoExecute" }, false],
+    ["empty key with Exists tolerates everything", { operator: "Exists" }, true],
+  ])("%s", (_name, toleration, expected) => {
+    expect(toleratesTaint(toleration, gke)).toBe(expected);
+  });
+
+  it("PreferNoSchedule keeps no pod off a node", () => {
+    expect(untoleratedTaints([{ key: "a", effect: "PreferNoSchedule" }, { key: "b", effect: "NoExecute" }], [])).toEqual([{ key: "b", effect: "NoExecute" }]);
+  });
+});
+
+const node = (name: string, ready: boolean, taints = [gke]): V1Node => ({
+  metadata: { name },
+  spec: { taints },
+  status: { conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+});
+const dockerd = (name: string, nodeName: string, ready: boolean): V1Pod => ({
+  metadata: { name },
+  spec: { nodeName, containers: [] },
+  status: { phase: "Running", conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+});
+
+describe("evaluatePool", () => {
+  const base = { version: "ltsc2022" as const, selector: { agentpool: "win22" }, tolerations: [gke], daemonNamespace: "dockhand" };
+  it.each([
+    ["healthy", [node("n1", true)], [dockerd("d1", "n1", true)], ["ok", "ok"]],
+    ["no nodes", [], [], ["FAIL", "FAIL"]],
+    ["a Ready node without dockerd", [node("n1", true), node("n2", true)], [dockerd("d1", "n1", true)], ["ok", "FAIL"]],
+    ["dockerd not Ready", [node("n1", true)], [dockerd("d1", "n1", false)], ["ok", "FAIL"]],
+    ["untolerated taint", [node("n1", true, [{ key: "os", value: "windows", effect: "NoSchedule" }])], [dockerd("d1", "n1", true)], ["FAIL", "ok"]],
+    ["no node Ready", [node("n1", false)], [], ["FAIL", "FAIL"]],
+  ] as const)("%s", (_name, nodes, pods, outcomes) => {
+    const rows = evaluatePool({ ...base, nodes: [...nodes], dockerdPods: [...pods] });
+    expect(rows.map((row) => row.outcome)).toEqual(outcomes);
+    for (const row of rows) if (row.outcome === "FAIL") expect(row.fix).toBeTruthy();
+  });
+
+  it("without Node access: nodes not checked, dockerd judged on its pods", () => {
+    const rows = evaluatePool({ ...base, nodes: { unreadable: "this identity may not list Nodes" }, dockerdPods: [dockerd("d1", "n1", true)] });
+    expect(rows.map((row) => row.outcome)).toEqual(["skip", "ok"]);
+    expect(exitCode(rows)).toBe(2);
+  });
+});
+
+describe("exitCode", () => {
+  it.each([
+    [[], 0],
+    [["ok", "ok"], 0],
+    [["ok", "skip"], 2],
+    [["skip", "FAIL"], 1],
+  ] as const)("%j → %i", (outcomes, code) => {
+    expect(exitCode(outcomes.map((outcome) => ({ name: "x", outcome, detail: "" })))).toBe(code);
+  });
+});
