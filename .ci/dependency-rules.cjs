@@ -92,6 +92,20 @@ module.exports = {
       to: { path: "^dispatcher/local/" },
     },
     {
+      name: "doctor-is-a-leaf",
+      comment: "doctor/ is a command of its own that reads every layer to check a deployment; the dispatcher never runs it, so nothing imports it.",
+      severity: "error",
+      from: { path: "^dispatcher/", pathNot: "^dispatcher/doctor/" },
+      to: { path: "^dispatcher/doctor/" },
+    },
+    {
+      name: "doctor-verdicts-pure",
+      comment: "The doctor's verdicts (pools, probe, rbac, report) are pure functions of the facts its I/O files gather, so each red path is a table-driven unit test.",
+      severity: "error",
+      from: { path: "^dispatcher/doctor/(pools|probe|rbac|report|check)\\.ts$" },
+      to: { path: [ioLayers, ioPackages] },
+    },
+    {
       name: "not-to-unresolvable",
       comment: "An import that does not resolve is a build that breaks at run time.",
       severity: "error",

@@ -318,6 +318,15 @@ export async function startGitHubStandIn(options: GitHubStandInOptions = {}): Pr
           },
         };
       }
+      case "repos/get": {
+        // What the doctor reads (dispatcher/doctor/github-check.ts): the
+        // repository as its token sees it; every accepted token may push.
+        const example = api.exampleResponse(operation, 200);
+        return {
+          status: 200,
+          body: { ...example, name: repo, full_name: `${owner}/${repo}`, permissions: { admin: false, maintain: false, push: true, triage: true, pull: true } },
+        };
+      }
       case "repos/list-commit-statuses-for-ref": {
         // Newest first, as GitHub lists them; one page (per_page, default 30, at most 100).
         const ref = match.pathParams.ref ?? "";

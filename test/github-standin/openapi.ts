@@ -154,7 +154,9 @@ export class GitHubOpenApi {
   exampleResponse(operation: Operation, status: number): JsonObject {
     const response = this.resolve(((operation.raw.responses ?? {}) as JsonObject)[String(status)]) as JsonObject;
     const media = (response.content as JsonObject)["application/json"] as JsonObject;
-    const example = this.resolve((media.examples as JsonObject).default) as JsonObject;
+    // Most operations name their example "default"; some (repos/get: "default-response") name it otherwise.
+    const examples = media.examples as JsonObject;
+    const example = this.resolve(examples.default ?? Object.values(examples)[0]!) as JsonObject;
     return structuredClone(example.value) as JsonObject;
   }
 

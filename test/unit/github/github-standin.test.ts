@@ -64,9 +64,9 @@ describe("GitHub stand-in", () => {
   });
 
   it("names a documented operation it does not implement, and still answers 404", async () => {
-    const response = await call("GET", "/repos/octo/widgets");
+    const response = await call("GET", "/repos/octo/widgets/branches");
     expect(response.status).toBe(404);
-    expect(standIn.requests()[0]).toMatchObject({ operationId: "repos/get", validation: { valid: true } });
+    expect(standIn.requests()[0]).toMatchObject({ operationId: "repos/list-branches", validation: { valid: true } });
   });
 
   it.each([
