@@ -9,5 +9,7 @@ import { nodeBundle } from "../../../action/esbuild-node.mjs";
 
 const outdir = "deploy/images/dispatcher/app";
 rmSync(outdir, { recursive: true, force: true });
-await build({ ...nodeBundle, entryPoints: { dispatcher: "dispatcher/main.ts" }, outdir });
-console.log(`${outdir}/dispatcher.mjs`);
+// doctor.mjs beside it: `kubectl -n dockhand exec deploy/dockhand -- /nodejs/bin/node /app/doctor.mjs`
+// checks the deployment with the pod's own config and ServiceAccount (docs/deploy.md, "doctor").
+await build({ ...nodeBundle, entryPoints: { dispatcher: "dispatcher/main.ts", doctor: "dispatcher/doctor/main.ts" }, outdir });
+console.log(`${outdir}/dispatcher.mjs ${outdir}/doctor.mjs`);
