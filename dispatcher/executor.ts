@@ -45,6 +45,12 @@ export interface Executor {
   list(): Promise<BuildState[]>;
   cancel(buildId: string, reason: string): Promise<BuildState | undefined>;
   logs(buildId: string, options: LogOptions): AsyncIterable<LogLine>;
+  /**
+   * Resolves with the build's state once it is final (undefined once it is
+   * gone), woken by the executor's own change feed. The log stream's end
+   * waits on it; without it the route polls get().
+   */
+  settled?(buildId: string, signal: AbortSignal): Promise<BuildState | undefined>;
   /** The state of every platform build it knows of now, from its cache (metrics). */
   platformPhases(): PlatformPhase[];
   /** True when the executor can take builds (API server reachable, caches synced). */

@@ -7,7 +7,7 @@ import { jobManifests } from "../plan/job-manifests.js";
 import { annotationKeys, labelKeys } from "../plan/names.js";
 import { deriveBuildState, derivePlatformState, newestPodOf } from "./state-from-jobs.js";
 import type { BuildState } from "../protocol/build-state.js";
-import type { PlatformPhase } from "../protocol/phases.js";
+import { isFinalPhase, type PlatformPhase } from "../protocol/phases.js";
 import { Reconciler, type ReconcilerLog, type ReconcilerOptions } from "./reconciler.js";
 import type { StatusReporter } from "../model/status-report.js";
 import { ImageIndexStep } from "./image-index-step.js";
@@ -168,6 +168,59 @@ export class KubernetesExecutor implements Executor {
   async cancel(buildId: string, reason: string): Promise<BuildState | undefined> {
     await this.jobs.cancel(buildId, reason);
     return this.get(buildId);
+  }
+
+  /**
+   * The build's state once it is final, as get() answers it, or undefined once
+   * it is gone. Its logs end when its containers exit, which is before the Job
+   * controller marks the Job done and before the reconciler has read the
+   * pushed image back: the log stream waits here so its end carries the final
+   * state. Woken by the informers (the API's answer is never behind their
+   * cache), plus a slow timer for what turns final with time alone
+   * (unschedulableAfterSeconds).
+   */
+  async settled(buildId: string, signal: AbortSignal): Promise<BuildState | undefined> {
+    const namespace = this.jobs.namespace;
+    for (;;) {
+      signal.throwIfAborted();
+      const change = this.nextChange(buildId, signal);
+      try {
+        const jobs = this.informers.jobs.list(namespace).filter((job) => job.metadata?.labels?.[labelKeys.buildId] === buildId);
+        const cached = deriveBuildState(buildId, jobs, [...this.informers.pods.list(namespace)], this.deriveOptions());
+        if (!cached || isFinalPhase(cached.state)) {
+          const build = await this.get(buildId);
+          if (!build || isFinalPhase(build.state)) return build;
+        }
+        await change.next;
+      } finally {
+        change.cancel();
+      }
+    }
+  }
+
+  /** Resolves on the next event of one of the build's Jobs or pods, after 5 s at the latest, or when `signal` aborts. */
+  private nextChange(buildId: string, signal: AbortSignal): { next: Promise<void>; cancel: () => void } {
+    let wake!: () => void;
+    const next = new Promise<void>((resolve) => (wake = resolve));
+    const timer = setTimeout(() => wake(), 5000);
+    const cancel = () => {
+      clearTimeout(timer);
+      this.informers.jobs.off("change", onChange);
+      this.informers.pods.off("change", onChange);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      cancel();
+      wake();
+    };
+    // Every follower listens to the whole namespace's feed: only its own build's objects wake it.
+    const onChange = (object: V1Job | V1Pod) => {
+      if (object?.metadata?.labels?.[labelKeys.buildId] === buildId) onAbort();
+    };
+    this.informers.jobs.on("change", onChange);
+    this.informers.pods.on("change", onChange);
+    signal.addEventListener("abort", onAbort, { once: true });
+    return { next, cancel };
   }
 
   async *logs(buildId: string, options: LogOptions): AsyncIterable<LogLine> {

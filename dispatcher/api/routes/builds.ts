@@ -19,7 +19,7 @@ import { BuildRequestSchema } from "../../protocol/build-request.js";
 import { validateBuildRequest } from "../../protocol/build-request-validation.js";
 import { type BuildState, type BuildStateBody, BuildStateSchema } from "../../protocol/build-state.js";
 import { ErrorSchema } from "../../protocol/error-body.js";
-import { buildLogLines } from "../build-log-lines.js";
+import { buildLogLines, settledState } from "../build-log-lines.js";
 import type { LogStreamEvent } from "../../protocol/build-logs.js";
 import { buildIdParam, notFound, parseResume } from "./build-route-params.js";
 
@@ -149,12 +149,14 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
       if (!(await executor.get(id))) return reply.code(404).send(notFound(id));
       const abort = new AbortController();
       request.raw.on("close", () => abort.abort());
-      const lines = buildLogLines(executor, id, { follow: query.follow === "1" || query.follow === "true", resume: parseResume(query.resume), signal: abort.signal });
+      const follow = query.follow === "1" || query.follow === "true";
+      const lines = buildLogLines(executor, id, { follow, resume: parseResume(query.resume), signal: abort.signal });
       const ndjson = Readable.from(
         (async function* () {
           try {
             for await (const line of lines) yield `${JSON.stringify(line)}\n`;
-            const end = await executor.get(id);
+            // Followed, the stream ends only once the build is final, with that state: never "running".
+            const end = follow ? await settledState(executor, id, abort.signal) : await executor.get(id);
             yield `${JSON.stringify({ event: "end", state: end?.state ?? "unknown" } satisfies LogStreamEvent)}\n`;
           } catch (err) {
             if (!abort.signal.aborted) {
