@@ -5,6 +5,7 @@
 
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { defaultCliImages, pinnedCliMajor, pinnedEngine } from "../plan/docker-engine-compat.js";
+import { hypervNodeLabel } from "../plan/names.js";
 
 /** dockerPool.keepStorage may not be smaller than this: below it every build would prune its own base image. */
 export const minKeepStorage = "10Gi";
@@ -57,6 +58,15 @@ const WindowsPool = (title: string, pool: string) =>
         },
       ),
       tolerations: Tolerations(`Tolerations for the ${title} pool's taints (the same as its dockerd DaemonSet's).`),
+      // Optional rather than defaulted: configs built in code (tests, tools) stay valid without it.
+      isolation: Type.Optional(Type.Union([Type.Literal("process"), Type.Literal("hyperv")], {
+        description: `"process" (unset): ${title} builds run on this pool's own nodes (a process-isolated container needs a host of its build). "hyperv": they run on a newer version's pool, on nodes labelled ${hypervNodeLabel}=true, with docker build --isolation=hyperv (a utility VM of the image's build per RUN step); nodeSelector and tolerations then add to the host pool's. dockerd pool only: BuildKit has no per-build Hyper-V isolation (docs/api.md).`,
+      })),
+      hostVersion: Type.Optional(
+        Type.Union([Type.Literal("ltsc2022"), Type.Literal("ltsc2025")], {
+          description: `With isolation hyperv: the newer Windows version whose process pool runs ${title} builds; unset means the nearest newer version that has one.`,
+        }),
+      ),
     },
     { additionalProperties: false, description: `The ${title} dockerd pool.` },
   );

@@ -8,6 +8,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { parseImageReference } from "../protocol/image-reference.js";
 import { parseImagePrefix } from "../policy/image-prefix.js";
 import { cliImageVersion } from "../plan/docker-engine-compat.js";
+import { hypervHostProblem } from "../plan/windows-host.js";
 import { windowsBuildLabel, windowsBuilds, windowsVersions } from "../protocol/platforms.js";
 import { quantityBytes } from "./quantity.js";
 import { type Config, ConfigSchema, envOverrides, minKeepStorage } from "./schema.js";
@@ -261,8 +262,12 @@ function addDockerPoolProblems(config: Config, add: AddProblem): void {
     const pool = config.dockerPool.pools[version];
     if (pool === undefined) continue;
     const key = `dockerPool.pools.${version}.nodeSelector`;
+    const hostProblem = hypervHostProblem(config, version);
+    if (hostProblem) add(hostProblem.key, hostProblem.message);
     const build = pool.nodeSelector[windowsBuildLabel];
-    if (build !== undefined && build !== windowsBuilds[version]) {
+    if (pool.isolation === "hyperv" && build !== undefined) {
+      add(`${key}["${windowsBuildLabel}"]`, `is set, but ${version} builds with isolation hyperv run on a newer version's nodes, whose build dockhand sets: remove it`);
+    } else if (build !== undefined && build !== windowsBuilds[version]) {
       add(`${key}["${windowsBuildLabel}"]`, `is ${quote(build)}, but ${version} nodes are ${windowsBuilds[version]}: remove it (dockhand sets it) or fix it`);
     }
     const os = pool.nodeSelector["kubernetes.io/os"];

@@ -8,7 +8,7 @@ import type { BuildInformers } from "../kube/informers.js";
 import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
 import type { FieldLogger } from "../logging.js";
-import { windowsVersionOf } from "./state-from-jobs.js";
+import { hostVersionOf } from "./state-from-jobs.js";
 
 export class DockerdAdmissionStep {
   /**
@@ -85,7 +85,8 @@ export class DockerdAdmissionStep {
       if (seen) this.admittedNotYetSeen.delete(name);
       const admittedTo = this.admittedNotYetSeen.get(name) ?? job.metadata.annotations?.[annotationKeys.admittedNode] ?? nodeOfPod(job, pods);
       if (DockerdAdmissionStep.isQueued(job) && admittedTo === undefined) {
-        queued.push({ job: name, version: windowsVersionOf(job), createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
+        // A Hyper-V isolated build waits for an engine of the pool it runs on.
+        queued.push({ job: name, version: hostVersionOf(job), createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
       } else if (admittedTo !== undefined && !isEnded(job)) {
         running.push({ job: name, node: admittedTo });
       }

@@ -4,7 +4,7 @@
 // cluster says in, what to show out.
 
 import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
-import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
+import { annotationKeys, containerNames, hypervNodeLabel, labelKeys } from "../plan/names.js";
 import { explainPreflightFailure } from "../plan/docker-engine-compat.js";
 import { waitsForEngine } from "./dockerd-admission.js";
 import { deriveManifestState, indexPlanOf } from "./index-from-jobs.js";
@@ -153,11 +153,15 @@ function unschedulableFor(job: V1Job, pod: V1Pod | undefined, options: DeriveOpt
   if (/untolerated taint/.test(message)) {
     return `add the pool's taint to ${tolerationsConfigKey(job)}: no node of ${selector || "the pod's selector"} is tolerated (${message})`;
   }
+  // The one label of the selector nothing on a node sets by itself: the operator's word that it runs Hyper-V containers.
+  if (pod.spec?.nodeSelector?.[hypervNodeLabel] !== undefined) {
+    return `no node matches ${selector} (${message}): label the ${hostVersionOf(job)} nodes that can run Hyper-V isolated containers ${hypervNodeLabel}=true (docs/deploy.md, "Hyper-V isolation"), or give ${windowsVersionOf(job)} its own pool with isolation process`;
+  }
   return `no node matches ${selector || "the pod"} (${message})`;
 }
 
 function tolerationsConfigKey(job: V1Job): string {
-  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.pools.${windowsVersionOf(job)}.tolerations` : "buildkit.tolerations";
+  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.pools.${hostVersionOf(job)}.tolerations` : "buildkit.tolerations";
 }
 
 // Waiting reasons of a container the kubelet cannot start: the image reference
@@ -183,7 +187,16 @@ export function stuckContainerFor(job: V1Job, pod: V1Pod | undefined, options: D
 
 /** The config key that names a build pod's image. */
 function imageConfigKey(job: V1Job): string {
-  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.images.${windowsVersionOf(job)}` : "buildkit.image";
+  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.images.${hostVersionOf(job)}` : "buildkit.image";
+}
+
+/**
+ * The version of the nodes a dockerd Job runs on: its own, or for a Hyper-V
+ * isolated build the newer pool's (plan/windows-host.ts). Admission, the
+ * tolerations and the CLI image are that pool's.
+ */
+export function hostVersionOf(job: V1Job): string {
+  return job.metadata?.annotations?.[annotationKeys.hostWindowsVersion] ?? windowsVersionOf(job);
 }
 
 /** ltsc2022 for a windows/amd64:ltsc2022 Job; "<version>" when it has none. */
@@ -193,7 +206,7 @@ export function windowsVersionOf(job: V1Job): string {
 
 function preflightMessage(job: V1Job, pod: V1Pod, step: V1ContainerStatus): string {
   const image = pod.spec?.initContainers?.find((c) => c.name === step.name)?.image ?? step.image;
-  return explainPreflightFailure(step.state?.terminated?.message ?? "", { image, configKey: imageConfigKey(job), windowsVersion: windowsVersionOf(job) });
+  return explainPreflightFailure(step.state?.terminated?.message ?? "", { image, configKey: imageConfigKey(job), windowsVersion: hostVersionOf(job) });
 }
 
 function failedStep(pod: V1Pod | undefined): V1ContainerStatus | undefined {

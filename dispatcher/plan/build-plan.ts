@@ -6,7 +6,8 @@ import { createHash } from "node:crypto";
 import type { BuildRequest } from "../protocol/build-request.js";
 import type { Config } from "../config/schema.js";
 import { RequestError } from "../protocol/errors.js";
-import { type Builder, chooseBuilder } from "./builder-choice.js";
+import { type Builder, chooseBuilder, maxReasonLength } from "./builder-choice.js";
+import { hostChoiceText, type WindowsHost, windowsHostFor } from "./windows-host.js";
 import { type ParsedDockerfile, parseDockerfile, resolveStages, type StageResolution } from "./dockerfile-analysis.js";
 import { parseImageReference } from "../protocol/image-reference.js";
 import { type BuildOrigin, buildSecretName, githubTokenSecretName, jobName, requestHash } from "./names.js";
@@ -55,6 +56,8 @@ export interface PlatformPlan {
   readonly cacheTo: readonly CacheEntry[];
   /** Images the needed Windows stages are FROM (after ARG substitution), for BuildKit platforms: their indexes are read to pin each to this version's entry. */
   readonly windowsBaseImages?: readonly string[];
+  /** dockerd platforms: the nodes it runs on and the isolation (a newer version's pool, Hyper-V isolated, when its pool is isolation hyperv). */
+  readonly windowsHost?: WindowsHost;
   /** Set by the executor: base image → this version's entry (`repository@sha256:…`), passed to BuildKit as named contexts (windows-base-entries.ts). */
   readonly pinnedBases?: Readonly<Record<string, string>>;
 }
@@ -133,7 +136,11 @@ export function planBuild(input: PlanInput): BuildPlan {
     const buildArgs = platformBuildArgs(request, platform);
     const resolution = resolveStages(parsed, { platform, buildArgs, target: request.target });
     if (platform.os === "windows") checkWindowsBaseTags(resolution, platform.windowsVersion, "file");
-    const { builder, reason } = chooseBuilder(request.builder, platform, resolution);
+    const chosen = chooseBuilder(request.builder, platform, resolution);
+    const builder = chosen.builder;
+    const windowsHost = builder === "docker" && platform.os === "windows" ? windowsHostFor(config, platform.windowsVersion) : undefined;
+    const hostText = windowsHost && platform.os === "windows" ? hostChoiceText(platform.windowsVersion, windowsHost) : undefined;
+    const reason = hostText === undefined ? chosen.reason : joinReason(chosen.reason, hostText);
     if (builder === "docker") {
       const problem = buildkitOnlyProblem(request, index, platform.request, reason);
       if (problem) throw new RequestError(problem, 422);
@@ -152,6 +159,7 @@ export function planBuild(input: PlanInput): BuildPlan {
       cacheFrom: perPlatform(request.cacheFrom),
       cacheTo: perPlatform(request.cacheTo),
       ...(builder === "buildkit" && platform.os === "windows" ? { windowsBaseImages: windowsBasesOf(resolution) } : {}),
+      ...(windowsHost ? { windowsHost } : {}),
     };
   });
 
@@ -187,6 +195,17 @@ export function planBuild(input: PlanInput): BuildPlan {
         : undefined,
     validatePlatform: config.registry.validatePlatform && request.push && request.tags.length > 0,
   };
+}
+
+/**
+ * "<builder reason>; <where it runs>" within the status description's 140
+ * characters: the builder reason gives way, since where a build runs (another
+ * version's node) is what a reader would not guess.
+ */
+function joinReason(builderReason: string, hostText: string): string {
+  const room = maxReasonLength - hostText.length - 2;
+  const head = builderReason.length <= room ? builderReason : `${builderReason.slice(0, Math.max(0, room - 1))}…`;
+  return `${head}; ${hostText}`;
 }
 
 /** `ghcr.io/o/app:cache` → `ghcr.io/o/app:cache-linux-amd64`: each platform is its own build, and two writing one ref would overwrite each other's cache. */

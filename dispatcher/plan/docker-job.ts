@@ -8,7 +8,8 @@ import type { BuildPlan, PlatformPlan } from "./build-plan.js";
 import { buildJob, dockerConfigEnv, dockerConfigVolume, dockerConfigVolumeFor, stepContainer, tolerationsFrom } from "./job-common.js";
 import { containerNames } from "./names.js";
 import { preflightCommand } from "./docker-engine-compat.js";
-import { windowsBuildLabel, windowsVersions } from "../protocol/platforms.js";
+import { windowsVersions } from "../protocol/platforms.js";
+import { windowsHostFor } from "./windows-host.js";
 import type { RequestProblem } from "../protocol/errors.js";
 import { quantityBytes } from "../config/quantity.js";
 
@@ -21,8 +22,8 @@ export const windowsDockerConfigPath = "C:\\dockhand\\docker-config";
 export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: Config): V1Job {
   const platform = platformPlan.platform;
   if (platform.os !== "windows") throw new Error(`dockerJob: ${platform.request} is not a Windows platform`);
-  const pool = config.dockerPool.pools[platform.windowsVersion];
-  if (pool === undefined) throw new Error(`dockerJob: no dockerd pool for ${platform.windowsVersion} (checked by missingDockerPool)`);
+  const host = platformPlan.windowsHost ?? windowsHostFor(config, platform.windowsVersion);
+  if (host === undefined) throw new Error(`dockerJob: no dockerd pool for ${platform.windowsVersion} (checked by missingDockerPool)`);
 
   const env: V1EnvVar[] = [
     { name: "DOCKER_HOST", value: dockerHost },
@@ -39,7 +40,9 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
   ];
   // The pipe's ACL admits Administrators only; docker CLI images may default to ContainerUser.
   const securityContext = { windowsOptions: { runAsUserName: "ContainerAdministrator" } };
-  const image = config.dockerPool.images[platform.windowsVersion];
+  // The pod itself is process isolated (Kubernetes runs no Hyper-V pods), so
+  // its CLI image is the host's version even when the build is another's.
+  const image = config.dockerPool.images[host.version];
   const step = (name: string, command: string[]): V1Container =>
     stepContainer(name, image, command, config, { env, volumeMounts, securityContext });
   // The build runs in dockerd, outside the pod: its step requests what the
@@ -65,12 +68,8 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
 
   return buildJob(plan, platformPlan, config, {
     os: "windows",
-    nodeSelector: {
-      ...pool.nodeSelector,
-      "kubernetes.io/os": "windows",
-      [windowsBuildLabel]: platform.windowsBuild,
-    },
-    tolerations: tolerationsFrom(pool.tolerations),
+    nodeSelector: { ...host.nodeSelector },
+    tolerations: tolerationsFrom(host.tolerations),
     initContainers,
     containers: cleanup,
     volumes: [{ name: "docker-engine", hostPath: { path: dockerPipePath } }, ...dockerConfigVolumeFor(config)],
@@ -86,7 +85,7 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
  */
 export function missingDockerPool(plan: BuildPlan, config: Config): RequestProblem | undefined {
   const index = plan.platforms.findIndex(
-    (p) => p.builder === "docker" && p.platform.os === "windows" && config.dockerPool.pools[p.platform.windowsVersion] === undefined,
+    (p) => p.builder === "docker" && p.platform.os === "windows" && windowsHostFor(config, p.platform.windowsVersion) === undefined,
   );
   if (index < 0) return undefined;
   const platformPlan = plan.platforms[index]!;
@@ -143,6 +142,9 @@ export function dockerBuildCommand(plan: BuildPlan, platformPlan: PlatformPlan, 
     // The pool's dockerd keeps base images for months; Windows bases are patched monthly.
     ...(plan.pull ? ["--pull"] : []),
     ...(plan.noCache ? ["--no-cache"] : []),
+    // Each RUN step's container in a utility VM of the image's build, so an
+    // older image builds on a newer host (plan/windows-host.ts).
+    ...(platformPlan.windowsHost?.isolation === "hyperv" ? ["--isolation=hyperv"] : []),
     ...[...extraTags, ...platformPlan.pushRefs].map((ref) => `--tag=${ref}`),
     ...(plan.target === undefined ? [] : [`--target=${plan.target}`]),
     ...Object.entries(platformPlan.buildArgs).map(([name, value]) => `--build-arg=${name}=${value}`),

@@ -32,6 +32,11 @@ export function jobAnnotations(plan: BuildPlan, platformPlan: PlatformPlan): Rec
     [annotationKeys.tags]: JSON.stringify(plan.tags),
     [annotationKeys.requestHash]: plan.requestHash,
   };
+  const host = platformPlan.windowsHost;
+  if (host?.isolation === "hyperv") {
+    annotations[annotationKeys.hostWindowsVersion] = host.version;
+    annotations[annotationKeys.isolation] = host.isolation;
+  }
   const pushRef = platformPlan.pushRefs[0];
   if (plan.push && pushRef !== undefined) annotations[annotationKeys.pushRef] = pushRef;
   if (plan.idempotencyKey !== undefined) annotations[annotationKeys.idempotencyKey] = plan.idempotencyKey;

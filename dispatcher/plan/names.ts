@@ -81,6 +81,10 @@ export const annotationKeys = {
   cancelled: "dockhand.dev/cancelled",
   /** When the Job was cancelled: it is deleted ttlSecondsAfterFinished later, as a finished Job is. */
   cancelledAt: "dockhand.dev/cancelled-at",
+  /** A Windows version built on a newer version's pool (isolation hyperv): that pool's version, e.g. ltsc2022; absent when the build runs on its own version's nodes. */
+  hostWindowsVersion: "dockhand.dev/host-windows-version",
+  /** "hyperv" when the build's RUN steps run Hyper-V isolated; absent for process isolation. */
+  isolation: "dockhand.dev/isolation",
   /** Set by the reconciler on a Job it ended because no node could run it. */
   unschedulable: "dockhand.dev/unschedulable",
 } as const;
@@ -92,6 +96,15 @@ export const annotationKeys = {
  * how it ended, even when the dispatcher was down at the time.
  */
 export const reportFinalizer = "dockhand.dev/report";
+
+/**
+ * The node label an operator puts on Windows nodes that can run Hyper-V
+ * isolated containers (the Hyper-V feature installed, and nested
+ * virtualization when the node is a VM): a Job of a version whose pool is
+ * `isolation: hyperv` selects it. Nothing on the node sets it by itself, so
+ * it is the operator's word (docs/deploy.md, "Hyper-V isolation").
+ */
+export const hypervNodeLabel = "dockhand.dev/hyperv";
 
 /** Labels of the dockerd DaemonSets' pods (deploy/base/dockerd-daemonsets.yaml): the admission finds Ready engines by them. */
 export const dockerdPodLabels = {
