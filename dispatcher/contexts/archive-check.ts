@@ -4,6 +4,7 @@ import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar, { type Header } from "tar-stream";
+import { normaliseEntryName } from "./context-path.js";
 import { ContextError } from "./errors.js";
 
 // An uploaded context is unpacked by a builder on a build host: BuildKit, or
@@ -17,6 +18,20 @@ export interface ArchiveCheckOptions {
   archiveLabel: string;
   /** Limit on the uncompressed tar stream (headers and data): what stops a gzip bomb. */
   maxUnpackedBytes: number;
+  /**
+   * Entries whose content to keep (normalised name → true), read in the same
+   * pass: the Dockerfiles planning reads per build request, so it never has
+   * to unpack the stored archive again. Files larger than `maxKeptBytes` are
+   * not kept.
+   */
+  keep?: (name: string) => boolean;
+  maxKeptBytes?: number;
+}
+
+/** The first entry of a kept name: a file's content, or only its type (a link, a directory, a file too large to keep). */
+export interface KeptEntry {
+  type: string;
+  content?: Buffer;
 }
 
 /** What is wrong with one entry, and what to do about it. */
@@ -81,8 +96,11 @@ export function entryProblem(header: EntryHeader, symlinks: ReadonlyMap<string, 
 export class ArchiveCheck extends Transform {
   /** Set when the bytes were not a readable tar.gz; read it after the stream ended. */
   problem: ContextError | undefined;
+  /** The entries `keep` named, by normalised name, first occurrence only (what a reader of the archive finds first). */
+  readonly kept = new Map<string, KeptEntry>();
   private unpacked = 0;
-  private readonly gunzip = createGunzip();
+  // 64 KiB chunks (zlib's default is 16 KiB): a quarter of the stream calls for the same bytes.
+  private readonly gunzip = createGunzip({ chunkSize: 64 * 1024 });
   private readonly inspected: Promise<void>;
   private inspecting = true;
 
@@ -130,24 +148,24 @@ export class ArchiveCheck extends Transform {
 
   private async inspect(): Promise<void> {
     const extract = tar.extract();
-    const { archiveLabel, maxUnpackedBytes } = this.options;
-    const counter = new Transform({
-      transform: (chunk: Buffer, _encoding, next) => {
-        this.unpacked += chunk.length;
-        if (this.unpacked > maxUnpackedBytes) {
-          next(
-            new ContextError(
-              "too-large",
-              `context ${archiveLabel} unpacks to more than the ${maxUnpackedBytes}-byte limit (contexts.maxUnpackedBytes)`,
-              "exclude what the build does not need with .dockerignore, or raise contexts.maxUnpackedBytes in the dispatcher's config",
-            ),
-          );
-          return;
-        }
-        next(null, chunk);
-      },
-    });
-    const piping = pipeline(this.gunzip, counter, extract);
+    const { archiveLabel, maxUnpackedBytes, keep, maxKeptBytes = 1024 * 1024 } = this.options;
+    // Counted where the gunzip emits, not in a stage of its own: one stream
+    // hop less per chunk, and the limit still stops a bomb at the chunk that
+    // passes it.
+    const counter = (chunk: Buffer) => {
+      this.unpacked += chunk.length;
+      if (this.unpacked > maxUnpackedBytes) {
+        this.gunzip.destroy(
+          new ContextError(
+            "too-large",
+            `context ${archiveLabel} unpacks to more than the ${maxUnpackedBytes}-byte limit (contexts.maxUnpackedBytes)`,
+            "exclude what the build does not need with .dockerignore, or raise contexts.maxUnpackedBytes in the dispatcher's config",
+          ),
+        );
+      }
+    };
+    this.gunzip.on("data", counter);
+    const piping = pipeline(this.gunzip, extract);
     // The entry loop below ends on the first problem; the pipeline's own
     // rejection then only repeats it (or says "premature close").
     piping.catch(() => undefined);
@@ -155,8 +173,25 @@ export class ArchiveCheck extends Transform {
     try {
       for await (const entry of extract) {
         const problem = entryProblem(entry.header, symlinks);
-        entry.resume();
-        if (problem) throw new ContextError("invalid-path", `context ${archiveLabel}: ${problem.problem}`, problem.hint);
+        if (problem) {
+          entry.resume();
+          throw new ContextError("invalid-path", `context ${archiveLabel}: ${problem.problem}`, problem.hint);
+        }
+        const name = keep ? normaliseEntryName(entry.header.name) : "";
+        if (keep && !this.kept.has(name) && keep(name)) {
+          const type = entry.header.type ?? "file";
+          const isFile = type === "file" || type === "contiguous-file";
+          if (isFile && (entry.header.size ?? 0) <= maxKeptBytes) {
+            const chunks: Buffer[] = [];
+            for await (const chunk of entry) chunks.push(chunk as Buffer);
+            this.kept.set(name, { type, content: Buffer.concat(chunks) });
+          } else {
+            this.kept.set(name, { type });
+            entry.resume();
+          }
+        } else {
+          entry.resume();
+        }
         if (entry.header.type === "symlink") {
           symlinks.set(segments(normaliseSeparators(entry.header.name)).join("/"), normaliseSeparators(entry.header.linkname ?? ""));
         }
@@ -165,7 +200,7 @@ export class ArchiveCheck extends Transform {
     } catch (error) {
       this.gunzip.destroy();
       extract.destroy();
-      // The counter's limit error reaches the loop as the extract's error.
+      // The limit error reaches the loop as the extract's error.
       if (error instanceof ContextError) throw error;
       const cause = await piping.then(() => undefined, (pipeError: unknown) => pipeError);
       if (cause instanceof ContextError) throw cause;

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, readdir, rename, stat, unlink, utimes } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ArchiveCheck } from "./archive-check.js";
+import { ArchiveCheck, type KeptEntry } from "./archive-check.js";
+import { normaliseContextPath } from "./context-path.js";
 import { digestHex, parseContextDigest, type ContextDigest } from "./digest.js";
 import { ContextError } from "./errors.js";
 import { readFileFromTarGz } from "./tar-file.js";
@@ -47,6 +48,22 @@ export interface ReadFileOptions {
 // a filesystem, and start with a dot so they never look like a digest.
 const tempPrefix = ".upload-";
 const hexName = /^[0-9a-f]{64}$/;
+// Beside each context: its Dockerfiles' texts, read by the upload's archive
+// check, so a build request never unpacks the stored tar.gz to plan.
+const dockerfilesSuffix = ".dockerfiles.json";
+const dockerfilesName = /^([0-9a-f]{64})\.dockerfiles\.json$/;
+const keptDockerfileBytes = 1024 * 1024;
+
+/** The files a build request may name as its Dockerfile, by the names people give them. */
+function looksLikeDockerfile(name: string): boolean {
+  const base = name.slice(name.lastIndexOf("/") + 1).toLowerCase();
+  return base.includes("dockerfile") || base.includes("containerfile");
+}
+
+/** The sidecar's content: each kept name's first entry, file contents in base64 (bytes as stored). */
+interface DockerfilesIndex {
+  entries: Record<string, { type: string; base64?: string }>;
+}
 
 /**
  * Content-addressed store of build contexts (tar.gz) in one directory. Every
@@ -80,7 +97,12 @@ export class ContextStore {
     const final = this.pathOf(expected);
     const temp = join(this.options.dir, `${tempPrefix}${randomBytes(8).toString("hex")}`);
     const hashing = new HashingLimit(options.maxBytes, expected);
-    const archive = new ArchiveCheck({ archiveLabel: shortDigest(expected), maxUnpackedBytes: options.maxUnpackedBytes });
+    const archive = new ArchiveCheck({
+      archiveLabel: shortDigest(expected),
+      maxUnpackedBytes: options.maxUnpackedBytes,
+      keep: looksLikeDockerfile,
+      maxKeptBytes: keptDockerfileBytes,
+    });
     try {
       // flush: fsync before close, so a crash cannot leave a verified name on unwritten data.
       await pipeline(body, hashing, archive, createWriteStream(temp, { flags: "wx", flush: true }));
@@ -94,6 +116,9 @@ export class ContextStore {
         );
       }
       if (archive.problem) throw archive.problem;
+      // Before the context is in place: a context never shows without its index
+      // once this version stored it (one stored earlier has none: readFile unpacks).
+      await this.writeDockerfiles(final, archive.kept);
       const created = await moveIntoPlace(temp, final);
       if (!created) await touch(final);
       return { digest: expected, size: hashing.bytes, created };
@@ -135,10 +160,48 @@ export class ContextStore {
     const parsed = parseContextDigest(digest);
     const path = this.pathOf(parsed);
     if (!(await touch(path))) throw notStored(parsed);
+    const maxBytes = options.maxBytes ?? 1024 * 1024;
+    const indexed = await this.indexedFile(path, pathInTar, maxBytes);
+    if (indexed) return indexed;
+    // Not a file the index answers for (another name, a link, absent, too
+    // large: cases whose answer or error message the full read gives).
     return readFileFromTarGz(() => createReadStream(path), pathInTar, {
-      maxBytes: options.maxBytes ?? 1024 * 1024,
+      maxBytes,
       archiveLabel: shortDigest(parsed),
     });
+  }
+
+  /** The file from the context's Dockerfiles index, when the index has it as a regular file within maxBytes. */
+  private async indexedFile(contextPath: string, pathInTar: string, maxBytes: number): Promise<Buffer | undefined> {
+    let wanted: string;
+    try {
+      wanted = normaliseContextPath(pathInTar);
+    } catch {
+      return undefined; // readFileFromTarGz says what is wrong with it
+    }
+    if (!looksLikeDockerfile(wanted)) return undefined;
+    let index: DockerfilesIndex;
+    try {
+      index = JSON.parse(await readFile(`${contextPath}${dockerfilesSuffix}`, "utf8")) as DockerfilesIndex;
+    } catch {
+      return undefined; // stored before there were indexes, or unreadable: unpack as before
+    }
+    const entry = Object.hasOwn(index.entries, wanted) ? index.entries[wanted] : undefined;
+    if (entry?.base64 === undefined) return undefined;
+    const content = Buffer.from(entry.base64, "base64");
+    return content.length <= maxBytes ? content : undefined;
+  }
+
+  private async writeDockerfiles(contextPath: string, kept: ReadonlyMap<string, KeptEntry>): Promise<void> {
+    const index: DockerfilesIndex = { entries: {} };
+    for (const [name, entry] of kept) index.entries[name] = { type: entry.type, ...(entry.content ? { base64: entry.content.toString("base64") } : {}) };
+    const temp = join(this.options.dir, `${tempPrefix}${randomBytes(8).toString("hex")}`);
+    try {
+      await writeFile(temp, JSON.stringify(index), { flag: "wx", flush: true });
+      await rename(temp, `${contextPath}${dockerfilesSuffix}`);
+    } finally {
+      await unlink(temp).catch(ignoreMissing);
+    }
   }
 
   /**
@@ -149,14 +212,27 @@ export class ContextStore {
   async sweep(now: Date = new Date()): Promise<{ removed: ContextDigest[] }> {
     const cutoff = now.getTime() - this.options.ttlSeconds * 1000;
     const removed: ContextDigest[] = [];
-    for (const name of await readdir(this.options.dir)) {
+    const names = await readdir(this.options.dir);
+    const present = new Set(names);
+    for (const name of names) {
+      // An index goes with its context: removed below with it, or here when a crash left it alone.
+      const indexOf = dockerfilesName.exec(name)?.[1];
+      if (indexOf !== undefined) {
+        // Written just before its context is linked into place: only an old one is an orphan.
+        const info = present.has(indexOf) ? undefined : await stat(join(this.options.dir, name)).catch(ignoreMissing);
+        if (info !== undefined && info.mtimeMs < cutoff) await unlink(join(this.options.dir, name)).catch(ignoreMissing);
+        continue;
+      }
       const isContext = hexName.test(name);
       if (!isContext && !name.startsWith(tempPrefix)) continue;
       const path = join(this.options.dir, name);
       const info = await stat(path).catch(ignoreMissing);
       if (info === undefined || info.mtimeMs >= cutoff) continue;
       await unlink(path).catch(ignoreMissing);
-      if (isContext) removed.push(`sha256:${name}`);
+      if (isContext) {
+        await unlink(`${path}${dockerfilesSuffix}`).catch(ignoreMissing);
+        removed.push(`sha256:${name}`);
+      }
     }
     return { removed };
   }

@@ -40,6 +40,9 @@ function chunked(bytes: Buffer, size = 1024): Readable {
   return Readable.from(parts);
 }
 
+/** What put() leaves for one context: the archive under its digest, and its Dockerfiles index beside it. */
+const storedNames = (digest: string) => [digest.slice(7), `${digest.slice(7)}.dockerfiles.json`];
+
 describe("ContextStore.put", () => {
   it("stores an upload under its digest and streams it back", async () => {
     const archive = await tarGz([{ name: "Dockerfile", content: "FROM scratch\n" }]);
@@ -52,7 +55,7 @@ describe("ContextStore.put", () => {
     expect(await store.has(digest)).toBe(true);
     expect(await store.has(digest.slice("sha256:".length))).toBe(true);
     expect(await readAll(await store.open(digest))).toEqual(archive);
-    expect(await readdir(dir)).toEqual([digest.slice("sha256:".length)]);
+    expect((await readdir(dir)).sort()).toEqual(storedNames(digest));
   });
 
   it("refuses an upload whose bytes do not hash to the digest, naming both, and leaves no file", async () => {
@@ -106,7 +109,7 @@ describe("ContextStore.put", () => {
 
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(results.every((r) => r.digest === digest && r.size === archive.length)).toBe(true);
-    expect(await readdir(dir)).toEqual([digest.slice("sha256:".length)]);
+    expect((await readdir(dir)).sort()).toEqual(storedNames(digest));
     expect(await readAll(await store.open(digest))).toEqual(archive);
   });
 
@@ -116,7 +119,7 @@ describe("ContextStore.put", () => {
     await store.put(digest, chunked(archive), { maxBytes: 1 << 20, maxUnpackedBytes: 1 << 24 });
     const again = await store.put(digest, chunked(archive), { maxBytes: 1 << 20, maxUnpackedBytes: 1 << 24 });
     expect(again.created).toBe(false);
-    expect(await readdir(dir)).toHaveLength(1);
+    expect((await readdir(dir)).sort()).toEqual(storedNames(digest));
   });
 
   it.each([["sha256:ABC"], ["md5:0123"], ["sha256:" + "0".repeat(63)], ["../" + "0".repeat(64)]])(
@@ -154,6 +157,26 @@ describe("ContextStore.readFile", () => {
     await writeFile(join(dir, digest.slice("sha256:".length)), archive);
     return digest;
   }
+
+  it("answers a Dockerfile from the index the upload's check wrote, without opening the archive again", async () => {
+    const digest = await stored([
+      { name: "./Dockerfile", content: "FROM linux\n" },
+      { name: "./build/windows/Dockerfile.ltsc2022", content: "FROM windows\n" },
+      { name: "./src/main.c", content: "int main(){}" },
+    ]);
+    // The stored archive made unreadable: only the index can answer now.
+    await writeFile(join(dir, digest.slice(7)), "not a tar.gz any more");
+    expect((await store.readFile(digest, "Dockerfile")).toString()).toBe("FROM linux\n");
+    expect((await store.readFile(digest, "./build//windows/Dockerfile.ltsc2022")).toString()).toBe("FROM windows\n");
+    // A name the index does not keep is read from the archive, as before.
+    expect((await caught(store.readFile(digest, "src/main.c"))).code).toBe("invalid-archive");
+  });
+
+  it("reads a context stored before indexes from its archive", async () => {
+    const archive = await tarGz([{ name: "Dockerfile", content: "FROM old\n" }]);
+    const digest = await placed(archive);
+    expect((await store.readFile(digest, "Dockerfile")).toString()).toBe("FROM old\n");
+  });
 
   it("extracts a nested Dockerfile from among other entries", async () => {
     const digest = await stored([
@@ -288,7 +311,19 @@ describe("ContextStore.sweep", () => {
     expect(await store.has(idle)).toBe(false);
     expect(await store.has(checked)).toBe(true);
     expect(await store.has(downloaded)).toBe(true);
-    expect((await readdir(dir)).sort()).toEqual([checked.slice(7), downloaded.slice(7)].sort());
+    expect((await readdir(dir)).sort()).toEqual([...storedNames(checked), ...storedNames(downloaded)].sort());
+  });
+
+  it("removes a context's Dockerfiles index with it, and an index whose context is gone", async () => {
+    const archive = await tarGz([{ name: "Dockerfile", content: "x" }]);
+    const digest = sha256Of(archive);
+    await store.put(digest, chunked(archive), { maxBytes: 1 << 20, maxUnpackedBytes: 1 << 24 });
+    const orphan = `${"e".repeat(64)}.dockerfiles.json`;
+    await writeFile(join(dir, orphan), "{}");
+    const longAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    await utimes(join(dir, orphan), longAgo, longAgo);
+    expect((await store.sweep(new Date(Date.now() + 3601 * 1000))).removed).toEqual([digest]);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it("keeps everything younger than the ttl", async () => {
