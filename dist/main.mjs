@@ -23225,11 +23225,22 @@ function buildRequestBody(inputs, runner, contextDigest) {
     push: inputs.push,
     platforms: [...inputs.platforms],
     builder: inputs.builder,
-    ...inputs.statusContext !== void 0 ? { statusContext: inputs.statusContext } : {}
+    ...inputs.statusContext !== void 0 ? { statusContext: inputs.statusContext } : {},
+    // build-push-action's options, sent only when set so a request without them stays as it was.
+    ...inputs.pull ? { pull: true } : {},
+    ...inputs.noCache ? { noCache: true } : {},
+    ...inputs.cacheFrom.length > 0 ? { cacheFrom: [...inputs.cacheFrom] } : {},
+    ...inputs.cacheTo.length > 0 ? { cacheTo: [...inputs.cacheTo] } : {},
+    ...inputs.annotations.length > 0 ? { annotations: [...inputs.annotations] } : {},
+    ...inputs.provenance !== void 0 ? { provenance: inputs.provenance } : {},
+    ...inputs.sbom !== void 0 ? { sbom: inputs.sbom.generator === void 0 ? {} : { generator: inputs.sbom.generator } } : {}
   };
+  const secretIds = Object.keys(inputs.secrets).sort();
   return {
     ...body,
-    idempotencyKey: idempotencyKey(runner, body),
+    // A secret's value is not hashed: the key is stored in a Job annotation, and a short secret's hash can be guessed.
+    idempotencyKey: idempotencyKey(runner, secretIds.length > 0 ? { ...body, secretIds } : body),
+    ...secretIds.length > 0 ? { secrets: { ...inputs.secrets } } : {},
     ...inputs.githubToken !== void 0 ? { githubToken: inputs.githubToken } : {}
   };
 }
@@ -23260,6 +23271,14 @@ var fieldInputs = {
   builder: "builder",
   statusContext: "status-context",
   githubToken: "github-token",
+  pull: "pull",
+  noCache: "no-cache",
+  secrets: "secrets, secret-files or secret-envs",
+  cacheFrom: "cache-from",
+  cacheTo: "cache-to",
+  annotations: "annotations",
+  provenance: "provenance",
+  sbom: "sbom",
   idempotencyKey: "GITHUB_RUN_ID/GITHUB_JOB/GITHUB_ACTION"
 };
 function inputForField(field) {
@@ -23397,6 +23416,15 @@ var DispatcherClient = class {
     const body = await readBody(response);
     if (response.statusCode === 404) return void 0;
     if (response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "read the build");
+    return body;
+  }
+  /** GET /v1/builds: one page of the builds these credentials cover, newest first (filters as protocol/build-list.ts names them). */
+  async listBuilds(query, signal) {
+    const params = new URLSearchParams(Object.entries(query).filter((entry) => entry[1] !== void 0));
+    const search = params.size > 0 ? `?${params}` : "";
+    const response = await this.send("list the builds", { method: "GET", path: `v1/builds${search}`, bodySha256Hex: emptySha256, signal });
+    const body = await readBody(response);
+    if (response.statusCode !== 200) throw new DispatcherRequestError(response.statusCode ?? 0, body, "list the builds");
     return body;
   }
   /** DELETE /v1/builds/{id}; undefined when the build is already gone. */
@@ -23923,6 +23951,7 @@ var DockerfileLocator = class {
 };
 
 // action/inputs.ts
+import { readFileSync as readFileSync2 } from "node:fs";
 import { isAbsolute as isAbsolute2, posix as posix2, relative, resolve, sep } from "node:path";
 
 // dispatcher/protocol/request-rules.ts
@@ -24137,7 +24166,122 @@ function isWindowsVersion(value) {
   return windowsVersions.includes(value);
 }
 
+// dispatcher/protocol/build-options.ts
+var secretIdPattern = "^[A-Za-z0-9_.-]+$";
+var maxSecretIdLength = 128;
+var maxSecrets = 32;
+var maxSecretBytes = 64 * 1024;
+var maxSecretsTotalBytes = 256 * 1024;
+function secretIdProblem(id) {
+  if (id === "") return "is empty";
+  if (id.length > maxSecretIdLength) return `is longer than ${maxSecretIdLength} characters`;
+  if (!new RegExp(secretIdPattern).test(id) || id === "." || id === "..") return "is not a secret id: use letters, digits, _, . and - (the id RUN --mount=type=secret,id=\u2026 names)";
+  return void 0;
+}
+function utf8Length(value) {
+  return new TextEncoder().encode(value).length;
+}
+var cacheToAttrs = {
+  mode: ["min", "max"],
+  "image-manifest": ["true", "false"],
+  "oci-mediatypes": ["true", "false"],
+  "ignore-error": ["true", "false"]
+};
+var maxCacheEntries = 8;
+function parseCacheEntry(value, direction) {
+  const fail = (problem, hint) => ({ ok: false, problem, hint });
+  const example = direction === "to" ? "type=registry,ref=ghcr.io/owner/app:buildcache,mode=max" : "type=registry,ref=ghcr.io/owner/app:buildcache";
+  if (/[\u0000-\u001f\u007f"]/.test(value)) return fail("contains a quote or control character", `write it as ${example}`);
+  let type = "registry";
+  let ref;
+  const attrs = {};
+  if (!value.includes("=")) {
+    ref = value;
+  } else {
+    let typeSeen = false;
+    for (const field of value.split(",")) {
+      const equals = field.indexOf("=");
+      if (equals <= 0) return fail(`has ${JSON.stringify(field)}, which is not key=value`, `write it as ${example}`);
+      const key = field.slice(0, equals).trim().toLowerCase();
+      const fieldValue = field.slice(equals + 1).trim();
+      if (key === "type") {
+        type = fieldValue;
+        typeSeen = true;
+      } else if (key === "ref") {
+        ref = fieldValue;
+      } else if (direction === "to" && cacheToAttrs[key] !== void 0) {
+        if (!cacheToAttrs[key].includes(fieldValue)) return fail(`has ${key}=${JSON.stringify(fieldValue)}`, `use ${key}=${cacheToAttrs[key].join(" or ")}`);
+        attrs[key] = fieldValue;
+      } else if (key === "registry.insecure") {
+        return fail("sets registry.insecure", "leave it out: the dispatcher's operator lists plain-HTTP registries in registry.insecureRegistries, and the dispatcher adds it for those");
+      } else {
+        const known = direction === "to" ? ["type", "ref", ...Object.keys(cacheToAttrs)] : ["type", "ref"];
+        return fail(`has ${JSON.stringify(key)}, which dockhand does not pass on`, `use only ${known.join(", ")}`);
+      }
+    }
+    if (!typeSeen && ref === void 0) return fail("names no ref", `write it as ${example}`);
+  }
+  if (type !== "registry") {
+    return fail(
+      `has type=${JSON.stringify(type)}; dockhand's builders run in the cluster, where only a registry cache is in reach (a runner's directory, the runner's GitHub cache service or inline cache are not)`,
+      `use ${example}`
+    );
+  }
+  if (ref === void 0 || ref === "") return fail("names no ref", `write it as ${example}`);
+  const parsed = parseImageReference(ref);
+  if (!parsed.ok) return fail(`ref ${JSON.stringify(ref)} ${parsed.problem}`, `give an image reference, e.g. ${example}`);
+  if (direction === "to" && parsed.reference.digest !== void 0) return fail(`ref ${JSON.stringify(ref)} has a digest`, "cache is written under a tag: remove the @sha256:\u2026 part");
+  return { ok: true, entry: { ref, attrs } };
+}
+var annotationLevels = ["manifest", "index", "manifest-descriptor", "index-descriptor"];
+var maxAnnotations = 64;
+var maxAnnotationValueLength = 4096;
+var annotationKey = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
+function parseAnnotation(value) {
+  const fail = (problem, hint) => ({ ok: false, problem, hint });
+  const equals = value.indexOf("=");
+  if (equals <= 0) return fail("is not [type:]key=value", "write one annotation per line, e.g. manifest:org.opencontainers.image.description=My app (docker/metadata-action's annotations output)");
+  let name = value.slice(0, equals);
+  const annotationValue = value.slice(equals + 1);
+  let level = "manifest";
+  const colon = name.indexOf(":");
+  if (colon !== -1) {
+    const prefix = name.slice(0, colon);
+    if (/[[\],]/.test(prefix)) {
+      return fail(`has the type ${JSON.stringify(prefix)}; each platform is its own build here, so an annotation names one type and no platform`, `use one of ${annotationLevels.join(", ")}, e.g. manifest:${name.slice(colon + 1)}=\u2026`);
+    }
+    if (!annotationLevels.includes(prefix)) return fail(`has the type ${JSON.stringify(prefix)}`, `use ${annotationLevels.join(", ")}, or no type (manifest)`);
+    level = prefix;
+    name = name.slice(colon + 1);
+  }
+  if (!annotationKey.test(name)) return fail(`has the key ${JSON.stringify(name)}, which is not an annotation key`, "use letters, digits, ., _, / and -, e.g. org.opencontainers.image.description");
+  if (annotationValue.length > maxAnnotationValueLength) return fail(`has a value longer than ${maxAnnotationValueLength} characters`, "shorten it");
+  if (/[\u0000-\u001f\u007f]/.test(annotationValue)) return fail("has a control character or line break in its value", "annotation values are one line of text");
+  return { ok: true, annotation: { level, key: name, value: annotationValue } };
+}
+function parseProvenance(value) {
+  const text = value.trim();
+  if (text === "" || /^false$/i.test(text)) return { ok: true, value: void 0 };
+  if (/^true$/i.test(text)) return { ok: true, value: "min" };
+  const match = /^mode=(min|max)$/.exec(text);
+  if (match) return { ok: true, value: match[1] };
+  return { ok: false, problem: `${JSON.stringify(text)} is not a provenance setting`, hint: "use true (mode=min), mode=max, or false" };
+}
+function parseSbom(value) {
+  const text = value.trim();
+  if (text === "" || /^false$/i.test(text)) return { ok: true, value: void 0 };
+  if (/^true$/i.test(text)) return { ok: true, value: { generator: void 0 } };
+  const match = /^generator=(.+)$/.exec(text);
+  if (match) {
+    const parsed = parseImageReference(match[1]);
+    if (!parsed.ok) return { ok: false, problem: `generator ${JSON.stringify(match[1])} ${parsed.problem}`, hint: "give the scanner image, e.g. generator=docker/buildkit-syft-scanner:stable-1" };
+    return { ok: true, value: { generator: match[1] } };
+  }
+  return { ok: false, problem: `${JSON.stringify(text)} is not an SBOM setting`, hint: "use true, generator=<scanner image>, or false" };
+}
+
 // action/inputs.ts
+var realSecretSources = { readFile: (path) => readFileSync2(path), env: (name) => process.env[name] };
 var InputError = class extends Error {
   constructor(problems) {
     super(problems.map((p) => p.message).join("\n"));
@@ -24154,7 +24298,7 @@ var buildArgName = new RegExp(buildArgNamePattern);
 var labelKey = new RegExp(labelKeyPattern);
 var statusContextFormat = new RegExp(statusContextPattern);
 var githubTokenFormat = new RegExp(githubTokenPattern);
-function parseInputs(raw, workspace) {
+function parseInputs(raw, workspace, secretSources = realSecretSources) {
   const problems = [];
   const fail = (input, message) => problems.push({ input, message });
   const get = (name) => raw(name).trim();
@@ -24252,6 +24396,13 @@ function parseInputs(raw, workspace) {
   if (!wait && timeoutSeconds !== void 0) {
     fail("timeout", "timeout: is set but wait is false; the step returns as soon as the build is accepted, so remove timeout or set wait: true");
   }
+  const buildOptions = parseBuildOptions(get, raw, workspace, secretSources, fail);
+  if (builderInput === "docker") {
+    const buildkitOnly = ["secrets", "secret-files", "secret-envs", "cache-from", "cache-to", "annotations", "provenance", "sbom"].find((name) => get(name) !== "" && !(name === "provenance" || name === "sbom" ? /^false$/i.test(get(name)) : false));
+    if (buildkitOnly !== void 0) {
+      fail(buildkitOnly, `${buildkitOnly}: needs BuildKit, but builder is "docker" (the dockerd pool's classic builder has no secrets, registry cache, annotations or attestations); set builder: auto or buildkit, or remove ${buildkitOnly}`);
+    }
+  }
   if (problems.length > 0) throw new InputError(problems);
   return {
     dispatcherUrl,
@@ -24269,13 +24420,107 @@ function parseInputs(raw, workspace) {
     builder: builderInput,
     statusContext,
     wait,
-    timeoutSeconds
+    timeoutSeconds,
+    ...buildOptions
   };
+}
+function parseBuildOptions(get, raw, workspace, sources, fail) {
+  const pull = parseBoolean("pull", get("pull"), false, fail);
+  const noCache = parseBoolean("no-cache", get("no-cache"), false, fail);
+  const secrets = {};
+  const addSecret = (input, index, id, value) => {
+    const idProblem = secretIdProblem(id);
+    if (idProblem) return fail(input, `${input}[${index}]: id ${quote(id)} ${idProblem}`);
+    if (Object.hasOwn(secrets, id)) return fail(input, `${input}[${index}]: the secret id ${quote(id)} is set twice (secrets, secret-files and secret-envs share ids); keep one`);
+    if (utf8Length(value) > maxSecretBytes) return fail(input, `${input}[${index}]: the secret ${quote(id)} is larger than ${maxSecretBytes / 1024} KiB; pass a smaller secret, e.g. a token rather than a whole keystore`);
+    secrets[id] = value;
+  };
+  secretLines(raw("secrets")).forEach((line, index) => {
+    const equals = line.indexOf("=");
+    if (equals <= 0) return fail("secrets", `secrets[${index}]: is not id=value; write one id=value per line, e.g. GIT_AUTH_TOKEN=\${{ secrets.MY_TOKEN }}`);
+    addSecret("secrets", index, line.slice(0, equals).trim(), line.slice(equals + 1));
+  });
+  listItems(get("secret-files"), false).forEach((line, index) => {
+    const equals = line.indexOf("=");
+    if (equals <= 0) return fail("secret-files", `secret-files[${index}]: ${quote(line)} is not id=path; write one id=path per line, e.g. npmrc=\${{ runner.temp }}/.npmrc`);
+    const id = line.slice(0, equals).trim();
+    const path = unquote(line.slice(equals + 1).trim());
+    let bytes;
+    try {
+      bytes = sources.readFile(resolve(workspace, path));
+    } catch (err) {
+      return fail("secret-files", `secret-files[${index}]: cannot read ${quote(path)} for the secret ${quote(id)} (${err.code ?? String(err)}); give a file path relative to the workspace that an earlier step wrote`);
+    }
+    const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+    if (text.includes("\uFFFD") || bytes.includes(0)) {
+      return fail("secret-files", `secret-files[${index}]: ${quote(path)} is not UTF-8 text; secrets travel as text, so base64 it first and decode it in the RUN step`);
+    }
+    addSecret("secret-files", index, id, text);
+  });
+  listItems(get("secret-envs"), true).forEach((item, index) => {
+    const equals = item.indexOf("=");
+    if (equals <= 0) return fail("secret-envs", `secret-envs[${index}]: ${quote(item)} is not id=ENV_NAME; write e.g. secret-envs: MY_SECRET=MY_ENV_VAR and set MY_ENV_VAR in the step's env`);
+    const id = item.slice(0, equals).trim();
+    const name = item.slice(equals + 1).trim();
+    const value = sources.env(name);
+    if (value === void 0) return fail("secret-envs", `secret-envs[${index}]: the environment variable ${quote(name)} for the secret ${quote(id)} is not set; set it in the step's env: block`);
+    addSecret("secret-envs", index, id, value);
+  });
+  const secretCount = Object.keys(secrets).length;
+  if (secretCount > maxSecrets) fail("secrets", `secrets: ${secretCount} secrets in all (secrets, secret-files, secret-envs); at most ${maxSecrets}`);
+  const secretBytes = Object.values(secrets).reduce((sum, value) => sum + utf8Length(value), 0);
+  if (secretBytes > maxSecretsTotalBytes) fail("secrets", `secrets: ${Math.ceil(secretBytes / 1024)} KiB in all (secrets, secret-files, secret-envs); at most ${maxSecretsTotalBytes / 1024} KiB`);
+  const cacheEntries = (input) => {
+    const items = listItems(get(input), false);
+    if (items.length > maxCacheEntries) fail(input, `${input}: ${items.length} entries; at most ${maxCacheEntries}`);
+    items.forEach((item, index) => {
+      const parsed = parseCacheEntry(item, input === "cache-from" ? "from" : "to");
+      if (!parsed.ok) fail(input, `${input}[${index}]: ${quote(item)} ${parsed.problem}; ${parsed.hint}`);
+    });
+    return items;
+  };
+  const cacheFrom = cacheEntries("cache-from");
+  const cacheTo = cacheEntries("cache-to");
+  const annotations = listItems(get("annotations"), false);
+  if (annotations.length > maxAnnotations) fail("annotations", `annotations: ${annotations.length} entries; at most ${maxAnnotations}`);
+  const seen = /* @__PURE__ */ new Set();
+  annotations.forEach((item, index) => {
+    const parsed = parseAnnotation(item);
+    if (!parsed.ok) return fail("annotations", `annotations[${index}]: ${quote(item)} ${parsed.problem}; ${parsed.hint}`);
+    const key = `${parsed.annotation.level}:${parsed.annotation.key}`;
+    if (seen.has(key)) fail("annotations", `annotations[${index}]: sets ${key} again; keep one line per key and type`);
+    seen.add(key);
+  });
+  const provenance = parseProvenance(get("provenance"));
+  if (!provenance.ok) fail("provenance", `provenance: ${provenance.problem}; ${provenance.hint}`);
+  const sbom = parseSbom(get("sbom"));
+  if (!sbom.ok) fail("sbom", `sbom: ${sbom.problem}; ${sbom.hint}`);
+  return {
+    pull,
+    noCache,
+    secrets,
+    cacheFrom,
+    cacheTo,
+    annotations,
+    provenance: provenance.ok ? provenance.value : void 0,
+    sbom: sbom.ok ? sbom.value : void 0
+  };
+}
+function secretLines(value) {
+  return value.split(/\r?\n/).filter((line) => line.trim() !== "" && !line.trim().startsWith("#")).map((line) => unquote(line.trim().startsWith('"') ? line.trim() : line));
+}
+function unquote(value) {
+  return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1).replaceAll('""', '"') : value;
 }
 function getInputs() {
   const inputs = parseInputs((name) => getInput(name), process.env["GITHUB_WORKSPACE"] || process.cwd());
   if (inputs.auth.kind === "secret") setSecret(inputs.auth.secret);
   if (inputs.githubToken !== void 0) setSecret(inputs.githubToken);
+  for (const value of Object.values(inputs.secrets)) {
+    if (value.trim() === "") continue;
+    setSecret(value);
+    for (const line of value.split(/\r?\n/)) if (line.trim() !== "" && line !== value) setSecret(line);
+  }
   return inputs;
 }
 function parseDispatcherUrl(value, fail) {
@@ -24630,7 +24875,7 @@ function stepOutputs(build, tags, push) {
 }
 
 // action/runner.ts
-import { readFileSync as readFileSync2 } from "node:fs";
+import { readFileSync as readFileSync3 } from "node:fs";
 var RunnerContextError = class extends Error {
   name = "RunnerContextError";
 };
@@ -24661,7 +24906,7 @@ function pullRequestHeadSha(env) {
   const path = env["GITHUB_EVENT_PATH"];
   if (event !== "pull_request" && event !== "pull_request_target" || !path) return void 0;
   try {
-    const payload = JSON.parse(readFileSync2(path, "utf8"));
+    const payload = JSON.parse(readFileSync3(path, "utf8"));
     const sha = payload.pull_request?.head?.sha;
     return typeof sha === "string" && /^[0-9a-f]{40}$/.test(sha) ? sha : void 0;
   } catch {

@@ -35,7 +35,7 @@ async function step(dockerfile: string, inputs: Record<string, string>) {
 }
 
 describe("a Dockerfile the dispatcher refuses", () => {
-  it.each([
+  it.each<{ name: string; dockerfile: string; inputs: Record<string, string>; line: string; error: RegExp }>([
     {
       name: "builder buildkit with a Windows RUN: the RUN",
       dockerfile: "# the app, built on Windows\nARG BASE=mcr.microsoft.com/windows/servercore:ltsc2022\n\nFROM ${BASE}\nCOPY src C:/src\nRUN cl /c C:\\src\\main.c\n",
