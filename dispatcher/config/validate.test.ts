@@ -48,6 +48,7 @@ describe("resolveConfig", () => {
         oidc: { issuer: "https://token.actions.githubusercontent.com", clockSkewSeconds: 60 },
         sharedSecrets: [],
         buildReads: "capability",
+        buildList: "authenticated",
         disabled: false,
       },
       webhooks: {},

@@ -117,6 +117,21 @@ describe("doctor on a healthy bed", () => {
     expect(run.stdout).toMatch(/config: loads\s+FAIL\s+invalid dockhand config/);
     expect(run.stdout).toContain("publicUrl");
   });
+
+  it("runs as `dockhand doctor` too (the operator CLI), with the same checks and exit code", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "dh-doctor-")), "config.yaml");
+    writeFileSync(file, stringify(rawConfig()));
+    const run = await promisify(execFile)("npx", ["tsx", "dispatcher/cli/main.ts", "doctor", "--config", file, "--only", "registry,buildkit", "--output", "json"], {
+      cwd: repoRoot,
+      env: { ...process.env, KUBECONFIG: bed.env.KUBECONFIG },
+      encoding: "utf8",
+      timeout: 120_000,
+    }).then((out) => ({ ...out, status: 0 }), (error: { stdout: string; code: number }) => ({ stdout: error.stdout, status: error.code }));
+    const report = JSON.parse(run.stdout) as { exitCode: number; checks: CheckResult[] };
+    expect(report.checks.map((check) => check.name)).toEqual(expect.arrayContaining([expect.stringMatching(/^registry/), expect.stringMatching(/^buildkit/)]));
+    expect(report.checks.filter((check) => check.outcome !== "ok")).toEqual([]);
+    expect(run.status).toBe(report.exitCode);
+  }, 150_000);
 });
 
 describe("doctor turns each check red with its fix", () => {

@@ -10,6 +10,7 @@ import { nodeBundle } from "../../../action/esbuild-node.mjs";
 const outdir = "deploy/images/dispatcher/app";
 rmSync(outdir, { recursive: true, force: true });
 // doctor.mjs beside it: `kubectl -n dockhand exec deploy/dockhand -- /nodejs/bin/node /app/doctor.mjs`
-// checks the deployment with the pod's own config and ServiceAccount (docs/deploy.md, "doctor").
-await build({ ...nodeBundle, entryPoints: { dispatcher: "dispatcher/main.ts", doctor: "dispatcher/doctor/main.ts" }, outdir });
-console.log(`${outdir}/dispatcher.mjs ${outdir}/doctor.mjs`);
+// checks the deployment with the pod's own config and ServiceAccount (docs/deploy.md, "doctor");
+// cli.mjs is the operator's `dockhand` command (docs/cli.md).
+await build({ ...nodeBundle, entryPoints: { dispatcher: "dispatcher/main.ts", doctor: "dispatcher/doctor/main.ts", cli: "dispatcher/cli/main.ts" }, outdir });
+console.log(`${outdir}/dispatcher.mjs ${outdir}/doctor.mjs ${outdir}/cli.mjs`);
