@@ -2,6 +2,7 @@
 // registry Secret, the GitHub stand-in for statuses. Everything a test needs
 // to send builds the way the Action does and see what GitHub would see.
 
+import { PatchStrategy, setHeaderOptions, type V1Job } from "@kubernetes/client-node";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -11,6 +12,7 @@ import { stringify } from "yaml";
 import { sha256Hex, signRequest } from "../../dispatcher/protocol/request-signature.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import type { Config } from "../../dispatcher/config/schema.js";
+import { reportFinalizer } from "../../dispatcher/plan/names.js";
 import { startDispatcher, type Dispatcher } from "../../dispatcher/dispatcher.js";
 import { bedEnv, type BedEnv } from "../bed/bed-env.js";
 import { tarGz } from "../bed/context-server.js";
@@ -93,6 +95,23 @@ export async function setUpBed(prefix: string): Promise<Bed> {
     config: (port) => resolveConfig(rawConfig(port), {}, "test"),
     async close() {
       await github.close();
+      // The test's dispatchers are gone: a Job still holding the report
+      // finalizer would keep the namespace Terminating for good, and the
+      // controllers busy with it for the rest of the run.
+      const jobs = await k.batch.listNamespacedJob({ namespace }).catch(() => ({ items: [] as V1Job[] }));
+      const held = jobs.items.filter((job) => job.metadata?.finalizers?.includes(reportFinalizer));
+      for (let i = 0; i < held.length; i += 16) {
+        await Promise.all(
+          held.slice(i, i + 16).map((job) =>
+            k.batch
+              .patchNamespacedJob(
+                { namespace, name: job.metadata!.name!, body: [{ op: "remove", path: "/metadata/finalizers" }] },
+                setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+              )
+              .catch(() => undefined),
+          ),
+        );
+      }
       await k.core.deleteNamespace({ name: namespace }).catch(() => undefined);
     },
   };
