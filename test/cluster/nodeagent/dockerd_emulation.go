@@ -18,6 +18,16 @@ package nodeagent
 // What it is not: a Windows engine, or one engine per node. Every node's
 // proxy reaches the same daemon, so an image built "on" one node is visible
 // on all of them, and containers run as Linux containers.
+//
+// Isolation (the one request it reads, hyperv_emulation.go): Linux dockerd
+// refuses every `docker build --isolation` but "default", and a Windows
+// dockerd accepts process and hyperv, then fails a hyperv build on a host
+// without the Hyper-V feature. So the proxy reads each request's line and
+// query: a build asking for isolation hyperv is refused as a Windows host
+// without the feature refuses it, unless the node has the EMULATED feature
+// (the file node/<node>/windows-features/Microsoft-Hyper-V), in which case
+// the isolation parameter is dropped and the Linux dockerd builds it (as a
+// Linux container: no utility VM here).
 
 import (
 	"context"
@@ -120,7 +130,7 @@ func RunEmulatedDockerd(ctx context.Context, o EmulatedDockerdOptions, log io.Wr
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
-			proxyConn(ctx, c, o.Upstream, log)
+			proxyRequests(ctx, c, o.Upstream, nodeDirOfPipe(o.Listen), log)
 		}()
 	}
 	_ = os.Remove(o.Listen)
@@ -133,35 +143,4 @@ func RunEmulatedDockerd(ctx context.Context, o EmulatedDockerdOptions, log io.Wr
 	case <-time.After(2 * time.Second):
 	}
 	return nil
-}
-
-// proxyConn copies both ways until both sides are done, half-closing so a
-// client that finished writing (or a daemon that finished answering) is
-// seen as such; hijacked streams (attach, BuildKit sessions) pass unchanged.
-func proxyConn(ctx context.Context, client net.Conn, upstream string, log io.Writer) {
-	defer client.Close()
-	var d net.Dialer
-	up, err := d.DialContext(ctx, "unix", upstream)
-	if err != nil {
-		fmt.Fprintf(log, "EMULATED dockerd: bed dockerd unreachable: %v\n", err)
-		return
-	}
-	defer up.Close()
-	stop := context.AfterFunc(ctx, func() {
-		client.Close()
-		up.Close()
-	})
-	defer stop()
-	var wg sync.WaitGroup
-	wg.Add(2)
-	copyHalf := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-	}
-	go copyHalf(up, client)
-	go copyHalf(client, up)
-	wg.Wait()
 }

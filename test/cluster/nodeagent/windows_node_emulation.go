@@ -38,8 +38,12 @@ package nodeagent
 //     handed to a POSIX shell, so only command lines that mean the same in
 //     both shells work.
 //
+//   - Hyper-V isolation, as far as a node refuses it: a build with
+//     --isolation=hyperv is refused unless the node has the emulated Hyper-V
+//     feature (hyperv_emulation.go); with it, it builds as any other.
+//
 // Not emulated: a Windows kernel or Windows containers, a Windows engine per
-// node (images built on one node are visible on all), Hyper-V isolation,
+// node (images built on one node are visible on all), Hyper-V utility VMs,
 // powershell, %VAR% expansion, Windows users/ACLs, and the Windows kubelet's
 // own behaviour (its stats, its CSI proxy). The command lines run on the
 // Linux host.
