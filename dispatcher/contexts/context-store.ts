@@ -72,6 +72,11 @@ interface DockerfilesIndex {
  * to now: atime is not reliable on noatime mounts.
  */
 export class ContextStore {
+  /** Indexes read, by context path: a context never changes, so neither does its index. */
+  private readonly indexes = new Map<string, DockerfilesIndex>();
+  /** When this process last touched each context: a build request touches it twice (has, then readFile). */
+  private readonly touched = new Map<string, number>();
+
   private constructor(private readonly options: ContextStoreOptions) {}
 
   static async create(options: ContextStoreOptions): Promise<ContextStore> {
@@ -82,7 +87,7 @@ export class ContextStore {
   /** Whether the context is stored; touches it when it is (a HEAD is a sign of imminent use). */
   async has(digest: string): Promise<boolean> {
     const path = this.pathOf(parseContextDigest(digest));
-    return touch(path);
+    return this.touch(path);
   }
 
   /**
@@ -120,7 +125,7 @@ export class ContextStore {
       // once this version stored it (one stored earlier has none: readFile unpacks).
       await this.writeDockerfiles(final, archive.kept);
       const created = await moveIntoPlace(temp, final);
-      if (!created) await touch(final);
+      if (!created) await this.touch(final);
       return { digest: expected, size: hashing.bytes, created };
     } finally {
       await unlink(temp).catch(ignoreMissing);
@@ -151,7 +156,7 @@ export class ContextStore {
   async open(digest: string): Promise<Readable> {
     const parsed = parseContextDigest(digest);
     const path = this.pathOf(parsed);
-    if (!(await touch(path))) throw notStored(parsed);
+    if (!(await this.touch(path))) throw notStored(parsed);
     return createReadStream(path);
   }
 
@@ -159,7 +164,7 @@ export class ContextStore {
   async readFile(digest: string, pathInTar: string, options: ReadFileOptions = {}): Promise<Buffer> {
     const parsed = parseContextDigest(digest);
     const path = this.pathOf(parsed);
-    if (!(await touch(path))) throw notStored(parsed);
+    if (!(await this.touch(path))) throw notStored(parsed);
     const maxBytes = options.maxBytes ?? 1024 * 1024;
     const indexed = await this.indexedFile(path, pathInTar, maxBytes);
     if (indexed) return indexed;
@@ -180,16 +185,37 @@ export class ContextStore {
       return undefined; // readFileFromTarGz says what is wrong with it
     }
     if (!looksLikeDockerfile(wanted)) return undefined;
-    let index: DockerfilesIndex;
-    try {
-      index = JSON.parse(await readFile(`${contextPath}${dockerfilesSuffix}`, "utf8")) as DockerfilesIndex;
-    } catch {
-      return undefined; // stored before there were indexes, or unreadable: unpack as before
+    let index = this.indexes.get(contextPath);
+    if (!index) {
+      try {
+        index = JSON.parse(await readFile(`${contextPath}${dockerfilesSuffix}`, "utf8")) as DockerfilesIndex;
+      } catch {
+        return undefined; // stored before there were indexes, or unreadable: unpack as before
+      }
+      // A bounded cache: the oldest entry goes first (Map keeps insertion order).
+      if (this.indexes.size >= 256) this.indexes.delete(this.indexes.keys().next().value!);
+      this.indexes.set(contextPath, index);
     }
     const entry = Object.hasOwn(index.entries, wanted) ? index.entries[wanted] : undefined;
     if (entry?.base64 === undefined) return undefined;
     const content = Buffer.from(entry.base64, "base64");
     return content.length <= maxBytes ? content : undefined;
+  }
+
+  /**
+   * Sets the context's mtime to now (the sweep's clock), once a second at
+   * most: utimes is a metadata write, and on a busy disk the two of every
+   * build request were a good part of its wait.
+   */
+  private async touch(path: string): Promise<boolean> {
+    const now = Date.now();
+    const last = this.touched.get(path);
+    if (last !== undefined && now - last < 1000 && (await exists(path))) return true;
+    if (this.touched.size >= 1024) this.touched.clear();
+    const stored = await touch(path);
+    if (stored) this.touched.set(path, now);
+    else this.touched.delete(path);
+    return stored;
   }
 
   private async writeDockerfiles(contextPath: string, kept: ReadonlyMap<string, KeptEntry>): Promise<void> {
@@ -229,6 +255,8 @@ export class ContextStore {
       const info = await stat(path).catch(ignoreMissing);
       if (info === undefined || info.mtimeMs >= cutoff) continue;
       await unlink(path).catch(ignoreMissing);
+      this.touched.delete(path);
+      this.indexes.delete(path);
       if (isContext) {
         await unlink(`${path}${dockerfilesSuffix}`).catch(ignoreMissing);
         removed.push(`sha256:${name}`);

@@ -90,14 +90,21 @@ export function buildRoutes(app: FastifyInstance, deps: BuildRoutesDeps): void {
       const planned = planBuild({ request: buildRequest, config, dockerfile, buildId, contextUrl });
       authorizePlacement(identity, planned, grant.rule);
       const plan = { ...planned, origin: originOf(identity, buildRequest), registrySecret: grant.registrySecret };
-      const { build, created } = await gate.run(plan.repository, async () => {
-        if (grant.rule?.rule.maxConcurrentBuilds !== undefined && deps.activeJobs) {
-          // A retry of a build that exists already creates nothing: it is never refused.
-          const existing = buildRequest.idempotencyKey ? await executor.get(buildId) : undefined;
-          if (!existing) admitConcurrent(grant.rule, plan.repository, await deps.activeJobs(plan.repository), plan.platforms.length);
-        }
-        return executor.submit(plan, buildRequest.githubToken, buildRequest.secrets);
-      });
+      const submit = () => executor.submit(plan, buildRequest.githubToken, buildRequest.secrets);
+      const limit = grant.rule?.rule.maxConcurrentBuilds;
+      const activeJobs = deps.activeJobs;
+      // Only a repository with a limit counts then creates, one request at a
+      // time; any other's requests create their Jobs side by side (run one
+      // behind another, a burst of 32 waited 32 Job creations for the last).
+      const { build, created } =
+        limit === undefined || !activeJobs
+          ? await submit()
+          : await gate.run(plan.repository, async () => {
+              // A retry of a build that exists already creates nothing: it is never refused.
+              const existing = buildRequest.idempotencyKey ? await executor.get(buildId) : undefined;
+              if (!existing) admitConcurrent(grant.rule!, plan.repository, await activeJobs(plan.repository), plan.platforms.length);
+              return submit();
+            });
       if (created) metrics.buildsAccepted.inc({ executor: executor.kind });
       request.log.info(
         { buildId, repository: plan.repository, sha: plan.sha, created, platforms: plan.platforms.map((p) => ({ platform: p.platform.request, builder: p.builder, reason: p.reason })) },
