@@ -2,8 +2,11 @@ import {
   BatchV1Api,
   CoreV1Api,
   type KubeConfig,
+  type KubernetesObject,
   ListWatch,
+  type V1Container,
   type V1Job,
+  type V1ObjectMeta,
   type V1Pod,
   Watch,
 } from "@kubernetes/client-node";
@@ -34,26 +37,25 @@ export function buildInformers(
   const selector = `${labelKeys.managedBy}=${managedByValue}`;
   const batch = kc.makeApiClient(BatchV1Api);
   const core = kc.makeApiClient(CoreV1Api);
-  const watch = new Watch(kc);
   const jobs = new ListWatch<V1Job>(
     `/apis/batch/v1/namespaces/${namespace}/jobs`,
-    watch,
-    () => batch.listNamespacedJob({ namespace, labelSelector: selector }),
+    new TrimmingWatch(kc, trimJob),
+    async () => trimList(await batch.listNamespacedJob({ namespace, labelSelector: selector }), trimJob),
     false,
     selector,
   );
   const pods = new ListWatch<V1Pod>(
     `/api/v1/namespaces/${namespace}/pods`,
-    watch,
-    () => core.listNamespacedPod({ namespace, labelSelector: selector }),
+    new TrimmingWatch(kc, trimPod),
+    async () => trimList(await core.listNamespacedPod({ namespace, labelSelector: selector }), trimPod),
     false,
     selector,
   );
   const dockerdSelector = `${dockerdPodLabels.name}=${dockerdPodLabels.nameValue}`;
   const dockerdPods = new ListWatch<V1Pod>(
     `/api/v1/namespaces/${dockerdNamespace}/pods`,
-    watch,
-    () => core.listNamespacedPod({ namespace: dockerdNamespace, labelSelector: dockerdSelector }),
+    new TrimmingWatch(kc, trimPod),
+    async () => trimList(await core.listNamespacedPod({ namespace: dockerdNamespace, labelSelector: dockerdSelector }), trimPod),
     false,
     dockerdSelector,
   );
@@ -83,4 +85,78 @@ export function buildInformers(
       await Promise.all([jobs.stop(), pods.stop(), dockerdPods.stop()]);
     },
   };
+}
+
+// The caches hold every build's Jobs and pods for as long as they exist, and
+// most of each object is read by nobody here: managedFields (often half the
+// object), and the pod template's and pods' containers beyond their names and
+// images (command lines, env, volume mounts, resources). What is kept is what
+// the reconciler, the state derivation, the admission, logs and metrics read:
+// metadata, status, and these parts of spec. The API's answers to get() and
+// every write still see whole objects; only the caches are trimmed.
+
+function trimMetadata(metadata: V1ObjectMeta | undefined): V1ObjectMeta | undefined {
+  if (!metadata?.managedFields) return metadata;
+  const { managedFields: _unread, ...kept } = metadata;
+  return kept;
+}
+
+const nameAndImage = (containers: V1Container[] | undefined) => containers?.map(({ name, image }) => ({ name, image }));
+
+/** suspend and ttlSecondsAfterFinished (reconciler), the template's volumes (registry-credentials: which Secret pushes). */
+export function trimJob(job: V1Job): V1Job {
+  const spec = job.spec;
+  const volumes = spec?.template?.spec?.volumes;
+  return {
+    apiVersion: job.apiVersion,
+    kind: job.kind,
+    metadata: trimMetadata(job.metadata),
+    spec: spec && {
+      suspend: spec.suspend,
+      ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished,
+      template: { spec: { containers: [], ...(volumes ? { volumes } : {}) } },
+    },
+    status: job.status,
+  };
+}
+
+/** nodeName, nodeSelector (why unschedulable), each step's name and image (logs, pull errors). */
+export function trimPod(pod: V1Pod): V1Pod {
+  const spec = pod.spec;
+  return {
+    apiVersion: pod.apiVersion,
+    kind: pod.kind,
+    metadata: trimMetadata(pod.metadata),
+    spec: spec && {
+      nodeName: spec.nodeName,
+      nodeSelector: spec.nodeSelector,
+      ...(spec.initContainers ? { initContainers: nameAndImage(spec.initContainers) } : {}),
+      containers: nameAndImage(spec.containers) ?? [],
+    },
+    status: pod.status,
+  };
+}
+
+function trimList<T extends KubernetesObject, L extends { items: T[] }>(list: L, trim: (object: T) => T): L {
+  return { ...list, items: list.items.map(trim) };
+}
+
+/** A Watch whose events carry trimmed objects (ListWatch caches what it is handed). */
+class TrimmingWatch<T extends KubernetesObject> extends Watch {
+  constructor(
+    kc: KubeConfig,
+    private readonly trim: (object: T) => T,
+  ) {
+    super(kc);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: any, watchObj?: any) => void,
+    done: (err: any) => void,
+  ): Promise<AbortController> {
+    // BOOKMARK and ERROR events carry no object of T's kind: passed as they are.
+    return super.watch(path, queryParams, (phase, object, watchObject) => callback(phase, phase === "ADDED" || phase === "MODIFIED" || phase === "DELETED" ? this.trim(object as T) : object, watchObject), done);
+  }
 }
