@@ -1,113 +1,216 @@
-// Accept latency and throughput of POST /v1/builds against the bed's real API
-// server, side by side with bare Job creation through @kubernetes/client-node
-// in the same run (the baseline), and the dispatcher's memory while it tracks
-// many builds. Run: test/bed/up && npx tsx bench/accept-latency.ts [count]
+// Accept latency of POST /v1/builds against its floor, and the dispatcher's
+// memory against a bare node:http server's, in one run on the bed.
 //
-// Builds target a Windows pool no node belongs to, so their pods stay
-// Pending: the bench measures the dispatcher, not the builds.
+//   test/bed/up && npx tsx bench/accept-latency.ts [requests] [tracked] [rounds]
+//
+// Three paths create the same Job with the same ServiceAccount token (deploy/
+// base's RBAC, a TokenRequest kubeconfig): the bundled dispatcher's
+// `POST /v1/builds` (context stored, plan, signed URL, Job created); a bare
+// node:https POST of the Job (the floor: what creating a Job costs at all);
+// and @kubernetes/client-node's createNamespacedJob. Each at 4 and at 32
+// concurrent, `requests` per path and concurrency, in `rounds` alternating
+// rounds so the shared machine's load falls on all three alike.
+//
+// Memory (process RSS from /proc, both processes measured the same way): the
+// bundled dispatcher idle after start-up and five builds, next to a bare
+// node:http server that answered the same number of requests; then while
+// it tracks `tracked` builds (their pods stay Pending: BuildKit's
+// nodeSelector names no node), minus idle.
+//
+// BENCH_CPU_PROF=<dir> runs the dispatcher with `node --cpu-prof` into <dir>.
 
-import { BatchV1Api } from "@kubernetes/client-node";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { BatchV1Api, KubeConfig, type V1Job } from "@kubernetes/client-node";
+import { build, type BuildOptions } from "esbuild";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, openSync, readFileSync } from "node:fs";
+import { Agent, request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { jobManifests } from "../dispatcher/plan/job-manifests.js";
 import { planBuild } from "../dispatcher/plan/build-plan.js";
 import { validateBuildRequest } from "../dispatcher/protocol/build-request-validation.js";
+import { applyRbac, render, repoRoot } from "../test/deploy/deployed.js";
 import { buildRequest, ctx, freePort, postBuild, setUpBed, uploadContext, writeConfigFile } from "../test/integration/harness.js";
 
-const count = Number(process.argv[2] ?? 200);
-const tracked = Number(process.argv[3] ?? 500);
-const concurrency = 4;
+const requests = Number(process.argv[2] ?? 200);
+const tracked = Number(process.argv[3] ?? 1000);
+const rounds = Number(process.argv[4] ?? 4);
+const concurrencies = [4, 32];
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
-async function timed(n: number, one: (i: number) => Promise<void>): Promise<{ latencies: number[]; seconds: number }> {
+/** `n` calls of `one`, `concurrency` at a time; each call's latency in ms. */
+async function timed(n: number, concurrency: number, one: () => Promise<void>): Promise<number[]> {
   const latencies: number[] = [];
   let next = 0;
-  const start = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        const i = next++;
+      while (next++ < n) {
         const t = performance.now();
-        await one(i);
+        await one();
         latencies.push(performance.now() - t);
       }
     }),
   );
-  return { latencies: latencies.sort((a, b) => a - b), seconds: (performance.now() - start) / 1000 };
+  return latencies;
 }
 
-const bed = await setUpBed("bench");
-const port = await freePort();
-// No GitHub here: statuses would go at GitHub's pace (one write a second) and
-// measure GitHub, not dockhand; without credentials they are only logged.
-const configFile = writeConfigFile(bed, port, ({ github: _github, ...raw }) => raw);
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const child = spawn(process.execPath, ["--import", "tsx", "dispatcher/main.ts"], {
-  cwd: repoRoot,
-  env: {
-    ...process.env,
-    DOCKHAND_CONFIG: configFile,
-    DOCKHAND_LOG_LEVEL: "warn",
-  },
-  stdio: ["ignore", "inherit", "inherit"],
-});
-const url = `http://127.0.0.1:${port}`;
-try {
-  for (let i = 0; ; i++) {
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) break;
-    if (i > 300) throw new Error("dispatcher did not start");
-    await new Promise((r) => setTimeout(r, 200));
+/** VmRSS of a process, MiB. */
+const rssOf = (pid: number) => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode})`);
+    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    await sleep(100);
   }
-  const rssOf = async () => {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 2 ** 20;
-  };
+  throw new Error(`${url} did not answer`);
+}
+
+// The bundle's options, shared with the image build (a .mjs: no types to import).
+const { nodeBundle } = (await import("../action/esbuild-node.mjs" as string)) as { nodeBundle: BuildOptions };
+
+const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+console.log(`load average at start: ${load()} (${(await import("node:os")).cpus().length} cores)`);
+
+const bed = await setUpBed("bench-accept");
+const children: ChildProcess[] = [];
+try {
+  // The dispatcher as deployed: bundled (deploy/images/dispatcher/build.mjs's
+  // options), with deploy/base's ServiceAccount and nothing more.
+  const out = mkdtempSync(join(tmpdir(), "dh-bench-bundle-"));
+  await build({ ...nodeBundle, entryPoints: { dispatcher: join(repoRoot, "dispatcher/main.ts") }, outdir: out, logLevel: "error" });
+  const serviceAccount = applyRbac(render(join(repoRoot, "deploy/base")), bed.namespace);
+  const saKubeconfig = join(mkdtempSync(join(tmpdir(), "dh-bench-sa-")), "kubeconfig");
+  const minted = spawnSync(join(bed.env.BED_BIN, "testcluster"), ["sa-kubeconfig", "--kubeconfig", bed.env.KUBECONFIG, "--namespace", bed.namespace, "--name", serviceAccount, "--out", saKubeconfig], { encoding: "utf8" });
+  if (minted.status !== 0) throw new Error(`sa-kubeconfig: ${minted.stderr}`);
+
+  const port = await freePort();
+  // No GitHub: statuses would go at GitHub's pace and measure GitHub.
+  const configFile = writeConfigFile(bed, port, ({ github: _github, ...raw }) => ({
+    ...raw,
+    kubernetes: { ...(raw["kubernetes"] as object), kubeconfig: saKubeconfig },
+    buildkit: { ...(raw["buildkit"] as object), nodeSelector: { "dockhand.dev/bench": "no-node-has-this" } },
+    limits: { ...(raw["limits"] as object), unschedulableAfterSeconds: 3600 },
+  }));
+  const profile = process.env["BENCH_CPU_PROF"];
+  // Its log to a file, as a container runtime keeps it (at info, the default level).
+  const logFile = join(out, "dispatcher.log");
+  const dispatcher = spawn(process.execPath, [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), join(out, "dispatcher.mjs")], {
+    env: { ...process.env, DOCKHAND_CONFIG: configFile, DOCKHAND_LOG_LEVEL: process.env["DOCKHAND_LOG_LEVEL"] ?? "info" },
+    stdio: ["ignore", openSync(logFile, "w"), "inherit"],
+  });
+  children.push(dispatcher);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${url}/readyz`, dispatcher);
+
+  const barePort = await freePort();
+  const bareServer = spawn(process.execPath, ["-e", `require("node:http").createServer((q, s) => s.end("ok")).listen(${barePort}, "127.0.0.1")`], { stdio: "inherit" });
+  children.push(bareServer);
+  await waitFor(`http://127.0.0.1:${barePort}/`, bareServer);
+
   const dockerfile = `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo never-runs\n`;
   const context = await uploadContext(url, ctx(dockerfile));
-  const request = (key: string) =>
-    buildRequest(context, { platforms: ["windows/amd64:ltsc2025"], tags: [`${bed.env.REGISTRY}/bench/app:1`], idempotencyKey: key });
+  let sequence = 0;
+  const request = () => buildRequest(context, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/bench/app:1`], idempotencyKey: `bench-${sequence++}` });
+  for (let i = 0; i < 5; i++) {
+    await postBuild(url, request());
+    await fetch(`http://127.0.0.1:${barePort}/`).then((r) => r.text());
+  }
+  await sleep(2000);
+  const idle = { dispatcher: rssOf(dispatcher.pid!), bare: rssOf(bareServer.pid!) };
 
-  // Warm both paths (TLS sessions, JIT) before measuring.
-  for (let i = 0; i < 5; i++) await postBuild(url, request(`warm-${i}`));
-  const rssIdle = await rssOf();
+  // The floors: the Job the dispatcher would create (with its finalizer, as
+  // BuildJobs.create adds it), less the managed-by label so the dispatcher's
+  // informers neither cache nor reconcile it.
+  const config = { ...bed.config(port), buildkit: { ...bed.config(port).buildkit, nodeSelector: { "dockhand.dev/bench": "no-node-has-this" } } };
+  const template = jobManifests(planBuild({ request: validateBuildRequest(request()), config, dockerfile, buildId: "benchfloor000", contextUrl: `${url}/x` }), config)[0]!;
+  const { ["app.kubernetes.io/managed-by"]: _managed, ...labels } = template.metadata!.labels!;
+  let floorSequence = 0;
+  const floorJob = (): V1Job => ({ ...template, metadata: { ...template.metadata, labels, name: `floor-${floorSequence++}`, finalizers: ["dockhand.dev/report"] } });
+  const kc = new KubeConfig();
+  kc.loadFromFile(saKubeconfig);
+  const cluster = kc.getCurrentCluster()!;
+  const token = kc.getCurrentUser()!.token!;
+  const tls: { ca?: Buffer } = {};
+  await kc.applyToHTTPSOptions(tls);
+  const agent = new Agent({ keepAlive: true, ca: tls.ca });
+  const jobsPath = `/apis/batch/v1/namespaces/${bed.namespace}/jobs`;
+  const bare = () =>
+    new Promise<void>((resolve, reject) => {
+      const body = JSON.stringify(floorJob());
+      const req = httpsRequest(new URL(jobsPath, cluster.server), { method: "POST", agent, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => (res.statusCode === 201 ? resolve() : reject(new Error(`bare POST: ${res.statusCode} ${Buffer.concat(chunks)}`))));
+        res.on("error", reject);
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+  const batch = kc.makeApiClient(BatchV1Api);
+  const paths: Record<string, () => Promise<void>> = {
+    "dispatcher POST /v1/builds": async () => {
+      const res = await postBuild(url, request());
+      if (res.status !== 202) throw new Error(`POST /v1/builds: ${res.status} ${JSON.stringify(res.body)}`);
+    },
+    "bare node:https Job POST (floor)": bare,
+    "client-node createNamespacedJob": async () => {
+      await batch.createNamespacedJob({ namespace: bed.namespace, body: floorJob() });
+    },
+  };
+  for (const path of Object.values(paths)) await timed(10, 4, path); // TLS sessions, JIT
 
-  const dispatcherRun = await timed(count, async (i) => {
-    const res = await postBuild(url, request(`bench-${i}`));
-    if (res.status !== 202) throw new Error(`POST /v1/builds: ${res.status} ${JSON.stringify(res.body)}`);
-  });
+  const results = new Map<string, number[]>();
+  for (const concurrency of concurrencies) {
+    for (let round = 0; round < rounds; round++) {
+      // Alternate the order too: no path always runs right after another.
+      const order = round % 2 === 0 ? Object.keys(paths) : Object.keys(paths).reverse();
+      for (const name of order) {
+        const key = `${concurrency}|${name}`;
+        results.set(key, [...(results.get(key) ?? []), ...(await timed(Math.ceil(requests / rounds), concurrency, paths[name]!))]);
+      }
+    }
+  }
+  const loadAfterAccept = load();
 
-  // Baseline: the same Job manifest, created directly.
-  const config = bed.config(port);
-  const batch = bed.k.kc.makeApiClient(BatchV1Api);
-  const template = jobManifests(
-    planBuild({ request: validateBuildRequest(request("baseline")), config, dockerfile, buildId: "baselinejob00", contextUrl: `${url}/x` }),
-    config,
-  )[0]!;
-  const bareRun = await timed(count, async (i) => {
-    await batch.createNamespacedJob({ namespace: bed.namespace, body: { ...template, metadata: { ...template.metadata, name: `bare-${i}` } } });
-  });
+  while (sequence < tracked) await timed(Math.min(100, tracked - sequence), 8, paths["dispatcher POST /v1/builds"]!);
+  await sleep(5000);
+  const trackedRss = rssOf(dispatcher.pid!);
 
-  for (let i = count; i < tracked; i++) await postBuild(url, request(`bench-${i}`));
-  await new Promise((r) => setTimeout(r, 3000));
-  const rssTracked = await rssOf();
-
-  const row = (name: string, run: { latencies: number[]; seconds: number }) =>
-    `| ${name} | ${percentile(run.latencies, 50).toFixed(1)} | ${percentile(run.latencies, 99).toFixed(1)} | ${(count / run.seconds).toFixed(1)} |`;
-  console.log(`\nPOST /v1/builds vs bare Job creation, ${count} requests, concurrency ${concurrency}\n`);
-  console.log("| path | p50 ms | p99 ms | requests/s |\n| --- | --- | --- | --- |");
-  console.log(row("dispatcher POST /v1/builds", dispatcherRun));
-  console.log(row("bare createNamespacedJob", bareRun));
-  console.log(
-    `\nratio dispatcher/bare: p50 ${(percentile(dispatcherRun.latencies, 50) / percentile(bareRun.latencies, 50)).toFixed(2)}×, ` +
-      `p99 ${(percentile(dispatcherRun.latencies, 99) / percentile(bareRun.latencies, 99)).toFixed(2)}×, ` +
-      `throughput ${(count / dispatcherRun.seconds / (count / bareRun.seconds)).toFixed(2)}×`,
-  );
-  console.log(`dispatcher RSS: ${rssIdle.toFixed(0)} MiB idle → ${rssTracked.toFixed(0)} MiB tracking ${tracked} builds`);
+  console.log(`\nPOST /v1/builds against its floor: ${requests} requests per path and concurrency, ${rounds} alternating rounds\n`);
+  console.log("| concurrent | path | p50 ms | p99 ms | p50 − floor ms | p99 / floor |\n| --- | --- | --- | --- | --- | --- |");
+  for (const concurrency of concurrencies) {
+    const floor = results.get(`${concurrency}|bare node:https Job POST (floor)`)!.sort((a, b) => a - b);
+    for (const name of Object.keys(paths)) {
+      const l = results.get(`${concurrency}|${name}`)!.sort((a, b) => a - b);
+      console.log(
+        `| ${concurrency} | ${name} | ${percentile(l, 50).toFixed(1)} | ${percentile(l, 99).toFixed(1)} | ${(percentile(l, 50) - percentile(floor, 50)).toFixed(1)} | ${(percentile(l, 99) / percentile(floor, 99)).toFixed(2)}× |`,
+      );
+    }
+  }
+  console.log("goal: dispatcher p50 − floor ≤ 10 ms, p99 / floor ≤ 1.5×");
+  console.log(`\nmemory (VmRSS): dispatcher idle ${idle.dispatcher.toFixed(1)} MiB, bare node:http ${idle.bare.toFixed(1)} MiB: ratio ${(idle.dispatcher / idle.bare).toFixed(2)}× (goal ≤ 1.5×)`);
+  console.log(`tracking ${sequence} builds: ${trackedRss.toFixed(1)} MiB, +${(trackedRss - idle.dispatcher).toFixed(1)} MiB over idle (goal ≤ +50 MiB)`);
+  const logLines = readFileSync(logFile, "utf8").split("\n").length - 1;
+  console.log(`dispatcher log: ${logLines} lines for ${sequence} builds (${logFile})`);
+  console.log(`load average: after accept ${loadAfterAccept}, at end ${load()}`);
+  if (profile) dispatcher.kill("SIGINT"); // --cpu-prof writes its profile on a clean exit
+  await sleep(profile ? 3000 : 0);
 } finally {
-  child.kill("SIGTERM");
+  for (const child of children) child.kill("SIGTERM");
+  // Nothing reports on these Jobs once the dispatcher is gone: let the namespace go.
+  const batch = bed.k.batch;
+  const jobs = await batch.listNamespacedJob({ namespace: bed.namespace });
+  const names = jobs.items.filter((j) => j.metadata?.finalizers?.length).map((j) => j.metadata!.name!);
+  while (names.length) {
+    await Promise.all(
+      names.splice(0, 32).map((name) =>
+        batch.patchNamespacedJob({ namespace: bed.namespace, name, body: [{ op: "remove", path: "/metadata/finalizers" }] }).catch(() => undefined),
+      ),
+    );
+  }
   await bed.close();
 }
