@@ -155,7 +155,8 @@ function unschedulableFor(job: V1Job, pod: V1Pod | undefined, options: DeriveOpt
   }
   // The one label of the selector nothing on a node sets by itself: the operator's word that it runs Hyper-V containers.
   if (pod.spec?.nodeSelector?.[hypervNodeLabel] !== undefined) {
-    return `no node matches ${selector} (${message}): label the ${hostVersionOf(job)} nodes that can run Hyper-V isolated containers ${hypervNodeLabel}=true (docs/deploy.md, "Hyper-V isolation"), or give ${windowsVersionOf(job)} its own pool with isolation process`;
+    // First, since a status description keeps 140 characters.
+    return `no ${hostVersionOf(job)} node labelled ${hypervNodeLabel}=true takes this Hyper-V isolated build: label those that run Hyper-V containers (docs/deploy.md, "Hyper-V isolation"), or give ${windowsVersionOf(job)} its own pool with isolation process; no node matches ${selector} (${message})`;
   }
   return `no node matches ${selector || "the pod"} (${message})`;
 }
