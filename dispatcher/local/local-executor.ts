@@ -21,7 +21,9 @@
 // step, where the reconciler writes Job annotations.
 
 import { execFile } from "node:child_process";
-import { appendFile, readFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Config } from "../config/schema.js";
 import { type Executor, IdempotencyConflict, type LogOptions, type SubmitResult } from "../executor.js";
 import type { LogLine } from "../protocol/build-logs.js";
@@ -101,6 +103,8 @@ class LocalBuild {
   /** Consecutive failures per key of `reporting`, for the retry's back-off. */
   readonly failures = new Map<string, number>();
   private waiters = new Set<() => void>();
+  /** The request's BuildKit secrets: in memory only, never in build.json (a restarted dispatcher ends the build anyway). */
+  secrets: Readonly<Record<string, string>> = {};
 
   constructor(readonly record: BuildRecord) {}
 
@@ -237,7 +241,7 @@ export class LocalExecutor implements Executor {
     return ok;
   }
 
-  async submit(plan: BuildPlan, githubToken: string | undefined): Promise<SubmitResult> {
+  async submit(plan: BuildPlan, githubToken: string | undefined, secrets: Readonly<Record<string, string>> = {}): Promise<SubmitResult> {
     if (!this.started || this.stopping) throw new Error("the local executor is not running (start() it first)");
     const existing = this.builds.get(plan.buildId);
     if (existing) {
@@ -255,12 +259,14 @@ export class LocalExecutor implements Executor {
         return localPlatformSteps(plan, platformPlan, this.options.config, {
           buildkitAddress: this.buildkitAddress,
           metadataFile: this.store.metadataFile(plan.buildId, slug),
+          ...(plan.secretIds.length > 0 ? { secretsDir: secretsDirFor(plan.buildId, slug) } : {}),
         });
       },
       new Date(),
     );
     // Registered before the first await, so a concurrent duplicate finds it.
     const build = new LocalBuild(record);
+    build.secrets = { ...secrets };
     this.builds.set(record.id, build);
     build.persisted = this.store.createBuildDirs(record).then(() => this.store.save(record));
     try {
@@ -489,6 +495,17 @@ export class LocalExecutor implements Executor {
     const logFile = this.store.logFile(build.record.id, platform.slug, step.name);
     step.state = "running";
     step.startedAt = new Date().toISOString();
+    const secretsDir = platform.engine === "buildctl" && Object.keys(build.secrets).length > 0 ? secretsDirFor(build.record.id, platform.slug) : undefined;
+    if (secretsDir !== undefined) await writeSecretFiles(secretsDir, build.secrets);
+    try {
+      return await this.runStepProcess(build, platform, step, logFile);
+    } finally {
+      // The step has exited (or never started): its secrets leave the disk with it.
+      if (secretsDir !== undefined) await rm(secretsDir, { recursive: true, force: true });
+    }
+  }
+
+  private async runStepProcess(build: LocalBuild, platform: PlatformRecord, step: StepRecord, logFile: string): Promise<StepExit> {
     const running = await startStep(step.argv, stepEnvironment(platform.engine, this.dockerHost, process.env), logFile);
     const key = `${platform.slug}/${step.name}`;
     if (running.pid > 0) {
@@ -744,4 +761,20 @@ function run(argv: string[], env: Record<string, string>): Promise<{ ok: boolean
       resolve({ ok: false, missing, stdout, problem });
     });
   });
+}
+
+/**
+ * Where a platform's build step finds its secrets: a directory only this
+ * user can enter, one 0600 file per secret id, for buildctl's
+ * `--secret=id=<id>,src=<dir>/<id>` (argv names paths, never values).
+ */
+function secretsDirFor(buildId: string, slug: string): string {
+  return join(tmpdir(), `dockhand-secrets-${buildId}-${slug}`);
+}
+
+async function writeSecretFiles(dir: string, secrets: Readonly<Record<string, string>>): Promise<void> {
+  // A directory left by a dispatcher that died mid-step is replaced, never reused: its mode is not ours to trust.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o700 });
+  for (const [id, value] of Object.entries(secrets)) await writeFile(join(dir, id), value, { mode: 0o600, flag: "wx" });
 }

@@ -144,3 +144,33 @@ describe("digests", () => {
   ];
   for (const row of rows) it(row.name, () => expect(row.read()).toBe(row.expected));
 });
+
+describe("build-push-action's options on the local executor", () => {
+  const linux = "FROM alpine:3.20\nRUN --mount=type=secret,id=token cat /run/secrets/token\n";
+  const planFor = (request: Record<string, unknown>) => planBuild({ request: testRequest({ platforms: ["linux/amd64"], ...request }), config: testConfig(), dockerfile: linux, buildId: "abcdefghijkl", contextUrl });
+
+  it("gives buildctl the secret files in its own directory, by path", () => {
+    const plan = planFor({ secrets: { token: "s3cr3t-value" } });
+    const steps = localPlatformSteps(plan, plan.platforms[0]!, testConfig(), { buildkitAddress: "tcp://127.0.0.1:11234", metadataFile: "/state/m.json", secretsDir: "/tmp/dockhand-secrets-x" });
+    expect(steps.steps[0]!.argv).toContain("--secret=id=token,src=/tmp/dockhand-secrets-x/token");
+    expect(JSON.stringify(steps)).not.toContain("s3cr3t-value");
+  });
+
+  it.each([
+    ["secrets", { secrets: { token: "v" } }],
+    ["cacheTo", { cacheTo: ["r.example/app:cache"] }],
+    ["annotations", { annotations: ["k=v"] }],
+    ["provenance", { provenance: "max" }],
+  ])("refuses %s (422) without a BuildKit address, rather than build without it on the classic builder", (field, request) => {
+    const plan = planFor(request);
+    expect(() => localPlatformSteps(plan, plan.platforms[0]!, testConfig(), { buildkitAddress: undefined, metadataFile: "/m" })).toThrow(
+      expect.objectContaining({ status: 422, field, hint: expect.stringContaining("local.buildkitAddress") }),
+    );
+  });
+
+  it("still builds with pull and no-cache on the classic builder", () => {
+    const plan = planFor({ pull: true, noCache: true });
+    const steps = localPlatformSteps(plan, plan.platforms[0]!, testConfig(), { buildkitAddress: undefined, metadataFile: "/m" });
+    expect(steps.steps[0]!.argv).toEqual(expect.arrayContaining(["--pull", "--no-cache"]));
+  });
+});

@@ -8,6 +8,7 @@ import { buildctlCommand } from "../plan/buildkit-job.js";
 import { dockerBuildCommand } from "../plan/docker-job.js";
 import { containerNames } from "../plan/names.js";
 import { truncateDescription } from "../model/status-description.js";
+import { RequestError } from "../protocol/errors.js";
 
 /** Where the Jobs' buildctl writes its metadata; the local executor writes a file instead. */
 const jobMetadataFlag = "--metadata-file=/dev/termination-log";
@@ -36,6 +37,8 @@ export interface LocalTarget {
   readonly buildkitAddress: string | undefined;
   /** Where buildctl writes its result metadata for this platform. */
   readonly metadataFile: string;
+  /** The directory the build step's secret files are written to (the build's secret ids, each a 0600 file), when it has secrets. */
+  readonly secretsDir?: string;
 }
 
 export function localPlatformSteps(plan: BuildPlan, platformPlan: PlatformPlan, config: Config, target: LocalTarget): LocalPlatformSteps {
@@ -52,10 +55,33 @@ export function localPlatformSteps(plan: BuildPlan, platformPlan: PlatformPlan, 
   // BuildKit platforms: a developer running the dispatcher next to Docker
   // expects a Linux Dockerfile to build. BuildKit-only syntax (RUN --mount,
   // heredocs) then fails in the build log with Docker's own message.
+  // BuildKit-only options are refused instead: built without its secret or
+  // its attestations, an image would be wrong without a word.
+  const buildkitOnly = buildkitOnlyOption(plan, platformPlan);
+  if (buildkitOnly !== undefined) {
+    throw new RequestError(
+      {
+        error: `${buildkitOnly}: the local executor builds ${platformPlan.platform.request} with the Docker daemon's classic builder (${platformPlan.builder === "docker" ? platformPlan.reason : "it has no BuildKit address"}), which cannot do it`,
+        field: buildkitOnly,
+        hint: platformPlan.builder === "docker" ? "build that platform with BuildKit (builder: buildkit), or leave the option out" : "set local.buildkitAddress in the dispatcher's config (a buildkitd this host reaches), or leave the option out",
+      },
+      422,
+    );
+  }
   const reason = platformPlan.builder === "docker"
     ? platformPlan.reason
     : truncateDescription(`Docker daemon: no BuildKit address for the local executor (planned: ${platformPlan.reason})`);
   return { builder: "docker", reason, engine: "docker", steps: dockerSteps(plan, platformPlan), metadataFile: undefined };
+}
+
+/** The first option only BuildKit has that the plan asks of this platform (the request field), if any. */
+function buildkitOnlyOption(plan: BuildPlan, platformPlan: PlatformPlan): string | undefined {
+  if (plan.secretIds.length > 0) return "secrets";
+  if (plan.annotations.length > 0) return "annotations";
+  if (plan.provenance !== undefined) return "provenance";
+  if (plan.sbom !== undefined) return "sbom";
+  if (platformPlan.cacheFrom.length > 0 || platformPlan.cacheTo.length > 0) return platformPlan.cacheFrom.length > 0 ? "cacheFrom" : "cacheTo";
+  return undefined;
 }
 
 /** docker-job.ts's steps: the build, then one push per reference (in parallel, as the Job's containers run). */
@@ -77,7 +103,7 @@ function localBuildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, confi
     ...config,
     buildkit: { ...config.buildkit, address: target.buildkitAddress!, tlsSecret: undefined },
   };
-  const argv = buildctlCommand(plan, platformPlan, localConfig);
+  const argv = buildctlCommand(plan, platformPlan, localConfig, target.secretsDir);
   const index = argv.indexOf(jobMetadataFlag);
   if (index < 0) throw new Error(`buildctlCommand no longer passes ${jobMetadataFlag}; update the local executor`);
   argv[index] = `--metadata-file=${target.metadataFile}`;

@@ -97,6 +97,47 @@ describe("secrets", () => {
     await waitFor(async () => (await bed.k.core.listNamespacedSecret({ namespace: bed.namespace })).items.every((s) => s.metadata!.name !== secretName), 60_000);
   });
 
+  it("reach RUN --mount=type=secret through the local executor, from 0600 files that are gone after the step", async () => {
+    const value = `local-s3cr3t-${nonce}-${randomBytes(8).toString("hex")}`;
+    const sha = createHash("sha256").update(value).digest("hex");
+    const port = await freePort();
+    const config = resolveConfig({ ...bed.rawConfig(port), executor: "local", local: { buildkitAddress: bed.env.BUILDKIT_HOST, dockerHost: `unix://${join(bed.env.BED_DIR, "docker/docker.sock")}` } }, {}, "test");
+    const savedPath = process.env["PATH"];
+    process.env["PATH"] = `${bed.env.BED_BIN}:${savedPath}`; // buildctl from PATH, as a deployment has it
+    const local = await startDispatcher(config, { logger: pino({ level: "warn" }) });
+    try {
+      const context = await uploadContext(local.url, ctx([
+        `FROM ${bed.env.LINUX_BASE_IMAGE}`,
+        `RUN --mount=type=secret,id=token,required=true test "$(sha256sum /run/secrets/token | cut -c1-64)" = "${sha}" && echo "local secret reached the build ${nonce}" && sleep 2`,
+      ].join("\n")));
+      const res = await postBuild(local.url, buildRequest(context, { platforms: ["linux/amd64"], push: false, tags: [], secrets: { token: value }, idempotencyKey: `options/local-secret/${nonce}` }));
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      // While the step runs: the directory and its file, readable by this user only.
+      const dir = join(tmpdir(), `dockhand-secrets-${res.body.id}-linux-amd64`);
+      let modes: string | undefined;
+      await waitFor(async () => {
+        modes = `${(statSync(dir).mode & 0o777).toString(8)} ${(statSync(join(dir, "token")).mode & 0o777).toString(8)}`;
+        return true;
+      }, 60_000);
+      expect(modes).toBe("700 600");
+      await waitForStatuses(bed.github, (all) => all.some((s) => s.target_url?.endsWith(`/v1/builds/${res.body.id}`) && finalStates.has(s.state)), 120_000);
+      const state = await (await fetch(`${local.url}/v1/builds/${res.body.id}`)).json();
+      const logs = await (await fetch(`${local.url}/v1/builds/${res.body.id}/logs`)).text();
+      expect(state.platforms[0].state, logs).toBe("succeeded");
+      expect(logs).toContain(`local secret reached the build ${nonce}`);
+      expect(logs).not.toContain(value);
+      expect(() => statSync(dir)).toThrow(/ENOENT/);
+      // The executor's state (build.json: argv, steps) names the path, never the value.
+      const stateDir = join(config.contexts.dir, "..", "local-builds", "builds", res.body.id);
+      const stored = filesUnder(stateDir).map((file) => readFileSync(file, "utf8")).join("\n");
+      expect(stored).toContain(`--secret=id=token,src=${dir}/token`);
+      expect(stored).not.toContain(value);
+    } finally {
+      await local.close();
+      process.env["PATH"] = savedPath;
+    }
+  });
+
   it("are refused for a platform the dockerd pool builds, saying what to do, and create nothing", async () => {
     // A Windows RUN stage (the emulated pool runs a Linux base): the classic builder's, which has no secrets to give it.
     const context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo needs a token\n`));

@@ -120,7 +120,9 @@ export function contextRoutes(app: FastifyInstance, deps: ContextRoutesDeps): vo
       if (!verdict.valid) {
         return reply.code(403).send({ error: `context URL is ${verdict.reason}`, field: "sig", hint: "use the URL the dispatcher put in the build's Job; it expires with the build" });
       }
-      if (query.build !== undefined && deps.buildEnded !== undefined && (await deps.buildEnded(query.build))) {
+      // A context that is not stored answers 404 first, as it always did: the
+      // doctor's probe signs a URL for no build and no context and expects that.
+      if (query.build !== undefined && deps.buildEnded !== undefined && (await deps.store.has(verdict.digest)) && (await deps.buildEnded(query.build))) {
         return reply.code(403).send({ error: "context URL belongs to a build that has ended", field: "build", hint: "a context URL opens the context only while its build runs; start a new build" });
       }
       const stream = await deps.store.open(verdict.digest);
