@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { InputError, type InputName, listItems, parseInputs } from "./inputs.js";
+import { describe, expect, it, vi } from "vitest";
+import { getInputs, InputError, type InputName, listItems, parseInputs } from "./inputs.js";
 
 const workspace = "/home/runner/work/app/app";
 const minimal: Partial<Record<InputName, string>> = {
@@ -214,5 +214,35 @@ describe("build-push-action's inputs: pull, no-cache, secrets, cache, annotation
 
   it("provenance and sbom false are no BuildKit option, even with builder docker", () => {
     expect(parseWith({ builder: "docker", provenance: "false", sbom: "false" })).toMatchObject({ provenance: undefined, sbom: undefined });
+  });
+});
+
+describe("getInputs masks every secret before anything is printed", () => {
+  it("registers each value, and each line of a multi-line one, with the runner (::add-mask::)", () => {
+    const env = {
+      "INPUT_DISPATCHER-URL": "https://dockhand.example.com",
+      INPUT_PLATFORMS: "linux/amd64",
+      INPUT_SECRETS: "token=ghp_one\nempty=",
+      "INPUT_SECRET-ENVS": "key=DOCKHAND_TEST_KEY",
+      DOCKHAND_TEST_KEY: "-----BEGIN KEY-----\nbWFza2VkLWxpbmU=\n-----END KEY-----",
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    const printed: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => (printed.push(String(chunk)), true));
+    try {
+      expect(Object.keys(getInputs().secrets)).toEqual(["token", "empty", "key"]);
+    } finally {
+      write.mockRestore();
+      for (const [name, value] of Object.entries(saved)) if (value === undefined) delete process.env[name]; else process.env[name] = value;
+    }
+    const masks = printed.join("").split("\n").filter((line) => line.startsWith("::add-mask::"));
+    expect(masks).toEqual([
+      "::add-mask::ghp_one",
+      "::add-mask::-----BEGIN KEY-----%0AbWFza2VkLWxpbmU=%0A-----END KEY-----",
+      "::add-mask::-----BEGIN KEY-----",
+      "::add-mask::bWFza2VkLWxpbmU=",
+      "::add-mask::-----END KEY-----",
+    ]);
   });
 });

@@ -6,7 +6,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -44,6 +44,32 @@ async function build(body: Record<string, unknown>, url = dispatcher.url, contex
   const state = await (await fetch(`${url}/v1/builds/${id}`)).json();
   const logs = await (await fetch(`${url}/v1/builds/${id}/logs`)).text();
   return { id, state, logs: logs.split("\n").filter(Boolean).map((line) => JSON.parse(line).line as string).filter((line) => typeof line === "string") };
+}
+
+/**
+ * A stand-in SBOM generator (BuildKit's SBOM scanner protocol: it writes
+ * `<scan>.spdx.json` in-toto statements to $BUILDKIT_SCAN_DESTINATION):
+ * the default, docker/buildkit-syft-scanner, is on Docker Hub, which the bed
+ * does not reach. Built with the bed's buildctl into the bed registry.
+ */
+async function pushStandInScanner(ref: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "dh-scanner-"));
+  try {
+    const statement = JSON.stringify({
+      _type: "https://in-toto.io/Statement/v0.1",
+      predicateType: "https://spdx.dev/Document",
+      predicate: { spdxVersion: "SPDX-2.3", dataLicense: "CC0-1.0", SPDXID: "SPDXRef-DOCUMENT", name: `dockhand-stand-in-scan-${nonce}`, documentNamespace: `https://dockhand.invalid/${nonce}`, creationInfo: { created: "2026-01-01T00:00:00Z", creators: ["Tool: dockhand-test"] }, packages: [] },
+    });
+    writeFileSync(join(dir, "scan.spdx.json"), statement);
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY scan.spdx.json /scan.spdx.json\nCMD ["sh", "-c", "cp /scan.spdx.json \\"$BUILDKIT_SCAN_DESTINATION/dockhand.spdx.json\\""]\n`);
+    const code = await run(join(bed.env.BED_BIN, "buildctl"), [
+      "--addr", bed.env.BUILDKIT_HOST, "build", "--frontend=dockerfile.v0", `--local=context=${dir}`, `--local=dockerfile=${dir}`,
+      `--output=type=image,name=${ref},push=true,registry.insecure=true`,
+    ]);
+    expect(code, "building the stand-in scanner").toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function filesUnder(dir: string): string[] {
@@ -279,6 +305,23 @@ describe("attestations and annotations", () => {
     expect(predicate.predicateType).toMatch(/slsa\.dev\/provenance/);
     // mode=max records the build's steps.
     expect(JSON.stringify(predicate)).toContain("echo attested > /a");
+  });
+
+  it("puts an SBOM from the generator image into the pushed index", async () => {
+    const scanner = `${bed.env.REGISTRY}/bed/options-sbom-scanner:${nonce}`;
+    await pushStandInScanner(scanner);
+    const context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo scanned > /s\n`));
+    const repo = "bed/options-sbom";
+    const done = await build(buildRequest(context, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/${repo}:${nonce}`], sbom: { generator: scanner }, idempotencyKey: `options/sbom/${nonce}` }));
+    expect(done.state.platforms[0].state, done.logs.join("\n")).toBe("succeeded");
+    const index = await readManifest(bed.env.REGISTRY, repo, nonce);
+    const attestation = index.body.manifests.find((m: any) => m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest");
+    expect(attestation, JSON.stringify(index.body)).toBeDefined();
+    const statement = await readManifest(bed.env.REGISTRY, repo, attestation.digest);
+    const layer = statement.body.layers.find((l: any) => l.annotations?.["in-toto.io/predicate-type"] === "https://spdx.dev/Document");
+    expect(layer, JSON.stringify(statement.body)).toBeDefined();
+    const sbom = await (await fetch(`http://${bed.env.REGISTRY}/v2/${repo}/blobs/${layer.digest}`)).json();
+    expect(sbom.predicate.name).toBe(`dockhand-stand-in-scan-${nonce}`);
   });
 });
 
