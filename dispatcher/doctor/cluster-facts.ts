@@ -10,6 +10,8 @@ import type { WindowsVersion } from "../protocol/platforms.js";
 import { apiStatus } from "../kube/api-errors.js";
 import { labelSelectorText, poolSelector, type PoolFacts } from "./pools.js";
 import { probeJob, type ProbeFacts, type ProbePool } from "./probe.js";
+import type { HypervPoolFacts } from "./hyperv.js";
+import { hypervHostVersion } from "../plan/windows-host.js";
 
 export async function poolFacts(kc: KubeConfig, config: Config, version: WindowsVersion): Promise<PoolFacts> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -38,6 +40,21 @@ export async function poolFacts(kc: KubeConfig, config: Config, version: Windows
       ),
   ]);
   return { version, selector, tolerations: config.dockerPool.pools[version]?.tolerations ?? [], nodes, daemonNamespace, dockerdPods: pods };
+}
+
+/** The host pool's Nodes of a hyperv version (by the host pool's selector, not the Hyper-V label: the unlabelled ones are the finding). */
+export async function hypervPoolFacts(kc: KubeConfig, config: Config, version: WindowsVersion): Promise<HypervPoolFacts> {
+  const hostVersion = hypervHostVersion(config, version);
+  if (hostVersion === undefined) return { version, hostVersion, hostNodes: [] };
+  const core = kc.makeApiClient(CoreV1Api);
+  const hostNodes = await core.listNode({ labelSelector: labelSelectorText(poolSelector(config, hostVersion)) }).then(
+    (list) => list.items,
+    (error: unknown) => {
+      if (apiStatus(error) === 403) return { unreadable: "this identity may not list Nodes" };
+      throw error;
+    },
+  );
+  return { version, hostVersion, hostNodes };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

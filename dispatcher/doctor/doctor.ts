@@ -5,10 +5,11 @@ import { randomBytes } from "node:crypto";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
 import { signContextUrl } from "../contexts/signed-url.js";
-import { windowsVersions } from "../protocol/platforms.js";
+import { type WindowsVersion, windowsVersions } from "../protocol/platforms.js";
 import { type CheckResult, timed } from "./check.js";
 import { checkBuildkit } from "./buildkit-check.js";
-import { poolFacts, runProbe } from "./cluster-facts.js";
+import { hypervPoolFacts, poolFacts, runProbe } from "./cluster-facts.js";
+import { evaluateHypervPool } from "./hyperv.js";
 import { checkGitHub, checkWebhookSecret } from "./github-check.js";
 import { evaluatePool } from "./pools.js";
 import { evaluateProbe, poolName, type ProbePool } from "./probe.js";
@@ -53,13 +54,19 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
       }),
     );
   }
+  // A hyperv version has no nodes of its own: its row is about the host pool's Hyper-V label, and the host's probe tries its engine.
+  const hyperv = (version: WindowsVersion) => config.dockerPool.pools[version]?.isolation === "hyperv";
   for (const version of versions) {
     if (wanted("pools")) {
-      groups.push(timed(`pool ${version}`, 30, "can the doctor reach the API server? (kubectl get nodes)", async () => evaluatePool(await poolFacts(kc, config, version))));
+      groups.push(
+        timed(`pool ${version}`, 30, "can the doctor reach the API server? (kubectl get nodes)", async () =>
+          hyperv(version) ? evaluateHypervPool(await hypervPoolFacts(kc, config, version)) : evaluatePool(await poolFacts(kc, config, version)),
+        ),
+      );
     }
   }
   if (wanted("probes")) {
-    const pools: ProbePool[] = [...versions.map((version) => ({ kind: "windows" as const, version })), { kind: "buildkit" }];
+    const pools: ProbePool[] = [...versions.filter((version) => !hyperv(version)).map((version) => ({ kind: "windows" as const, version })), { kind: "buildkit" }];
     for (const pool of pools) {
       // A context digest nobody uploaded, signed as the dispatcher signs: the
       // dispatcher answers 404 only after it accepted the signature.

@@ -9,13 +9,15 @@
 // file's alone and removed in afterAll.
 
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import type { Config } from "../../dispatcher/config/schema.js";
 import type { RecordedStatus } from "../github-standin/github-standin.js";
 import { readManifest } from "../bed/registry.js";
+import { KubeConfig } from "@kubernetes/client-node";
+import { runDoctor } from "../../dispatcher/doctor/doctor.js";
 import {
   type Bed,
   bedDockerPool,
@@ -91,6 +93,8 @@ afterAll(async () => {
     if (labelledBefore === undefined) setLabel(false);
     else kubectl("label", "node", hostNode, "--overwrite", `${hypervLabel}=${labelledBefore}`);
     setFeature(false);
+    // The directory too: nothing on the bed had it before (test/README.md).
+    rmSync(dirname(featureFile), { recursive: true, force: true });
     await bed.close();
   }
 });
@@ -113,6 +117,21 @@ async function jobOf(name: string) {
 }
 
 describe("an ltsc2019 pool with isolation hyperv", () => {
+  it("the doctor's pool row reads the ltsc2022 node's Hyper-V label: FAIL with the fix without it, ok with it", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(bed.env.KUBECONFIG);
+    const config = {
+      ...bed.config(8080),
+      dockerPool: { ...bed.config(8080).dockerPool, pools: { ...bedDockerPool().pools, ltsc2019: { nodeSelector: { [hypervLabel]: "true" }, tolerations: windowsTolerations, isolation: "hyperv" as const } } },
+    };
+    const row = async () =>
+      (await runDoctor({ config, kc, serviceAccount: "dockhand-dispatcher", probeTimeoutSeconds: 30, only: ["pools"] })).find((r) => r.name === "pool ltsc2019 (hyperv): nodes");
+    setLabel(false);
+    expect(await row()).toMatchObject({ outcome: "FAIL", detail: expect.stringContaining(`no ltsc2022 node is labelled ${hypervLabel}=true (${hostNode})`) });
+    setLabel(true);
+    expect(await row()).toMatchObject({ outcome: "ok", detail: expect.stringContaining(`on 1 ltsc2022 node labelled ${hypervLabel}=true (${hostNode})`) });
+  });
+
   it("places the build on the ltsc2022 node labelled Hyper-V capable, runs docker build --isolation=hyperv there, and says so in every status", async () => {
     setLabel(true);
     setFeature(true);
