@@ -9,6 +9,8 @@ export interface ImagePlatformRecord {
   digest: string;
   mediaType: string;
   size: number;
+  /** Attestation manifests BuildKit pushed for the image (provenance, SBOM): the build's image index lists them too. */
+  attestations?: { digest: string; mediaType: string; size: number }[];
 }
 
 export function parseImagePlatformRecord(text: string | undefined): ImagePlatformRecord | undefined {

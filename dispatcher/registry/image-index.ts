@@ -12,6 +12,8 @@ export interface IndexEntry {
   readonly digest: string;
   readonly size: number;
   readonly platform: { readonly os: string; readonly architecture: string; readonly "os.version"?: string };
+  /** An attestation manifest's `vnd.docker.reference.*` (BuildKit's attestation storage). */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export interface ImageIndex {
@@ -35,6 +37,7 @@ export function imageIndex(entries: readonly IndexEntry[]): ImageIndex {
         os: entry.platform.os,
         ...(entry.platform["os.version"] ? { "os.version": entry.platform["os.version"] } : {}),
       },
+      ...(entry.annotations ? { annotations: { ...entry.annotations } } : {}),
     })),
   };
   const bytes = JSON.stringify(document);

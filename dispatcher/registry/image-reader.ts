@@ -30,6 +30,8 @@ export interface PushedImage {
   /** The image manifest itself (an index pushed by the platform is followed to its one image). */
   readonly manifest: ManifestDescriptor;
   readonly platform: ImageConfigPlatform;
+  /** The attestation manifests (provenance, SBOM) BuildKit pushed beside the image in the platform's index, if any. */
+  readonly attestations?: readonly ManifestDescriptor[];
 }
 
 interface ManifestBody {
@@ -89,12 +91,18 @@ export class ImageReader {
    */
   async pushedImage(host: string, repository: string, digest: string): Promise<PushedImage> {
     let { descriptor, body } = await this.manifest(host, repository, digest);
+    let attestations: ManifestDescriptor[] = [];
     if (body.manifests) {
       const images = body.manifests.filter((m) => !m.annotations?.["vnd.docker.reference.type"] && m.platform?.os !== "unknown");
       if (images.length !== 1 || !images[0]!.digest) {
         throw new ImageReadError(`${host}/${repository}@${digest} is an index of ${images.length} images, not the one image a platform build pushes`);
       }
-      ({ descriptor, body } = await this.manifest(host, repository, images[0]!.digest));
+      const imageDigest = images[0]!.digest;
+      // Kept so a multi-platform index can carry them too: without them it would drop the platform's provenance and SBOM.
+      attestations = body.manifests
+        .filter((m) => m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest" && m.annotations["vnd.docker.reference.digest"] === imageDigest && m.digest && m.size !== undefined)
+        .map((m) => ({ mediaType: m.mediaType ?? mediaTypes.ociManifest, digest: m.digest!, size: m.size! }));
+      ({ descriptor, body } = await this.manifest(host, repository, imageDigest));
     }
     const configDigest = body.config?.digest;
     if (!configDigest) throw new ImageReadError(`${host}/${repository}@${descriptor.digest} (${descriptor.mediaType}) names no image config`);
@@ -104,6 +112,6 @@ export class ImageReader {
       architecture: String(config.architecture ?? ""),
       ...(typeof config["os.version"] === "string" ? { "os.version": config["os.version"] } : {}),
     };
-    return { manifest: descriptor, platform };
+    return { manifest: descriptor, platform, ...(attestations.length > 0 ? { attestations } : {}) };
   }
 }

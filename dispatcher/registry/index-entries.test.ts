@@ -36,6 +36,23 @@ describe("indexEntries", () => {
     ]);
   });
 
+  it("follows each image with the attestation manifests BuildKit pushed for it, as its attestation storage lays them out", () => {
+    const attestation = { digest: digest("3"), mediaType: "application/vnd.oci.image.manifest.v1+json", size: 840 };
+    const entries = indexEntries([
+      { platform: "linux/amd64", name: "b linux", record: { ...imageRecord("linux", undefined, "1"), attestations: [attestation] } },
+      { platform: "windows/amd64:ltsc2022", name: "b win", record: imageRecord("windows", "10.0.20348.2700", "2") },
+    ]);
+    expect(entries).toEqual([
+      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: digest("1"), size: 480, platform: { os: "linux", architecture: "amd64" } },
+      {
+        ...attestation,
+        platform: { os: "unknown", architecture: "unknown" },
+        annotations: { "vnd.docker.reference.digest": digest("1"), "vnd.docker.reference.type": "attestation-manifest" },
+      },
+      { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: digest("2"), size: 480, platform: { os: "windows", architecture: "amd64", "os.version": "10.0.20348.2700" } },
+    ]);
+  });
+
   it("refuses a platform with no image record, naming it", () => {
     expect(() => indexEntries([{ platform: "linux/amd64", name: "dh-x-linux-amd64", record: undefined }])).toThrow("dh-x-linux-amd64: succeeded without an image record");
   });

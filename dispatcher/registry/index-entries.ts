@@ -15,13 +15,25 @@ export interface ReadBackPlatform {
   readonly record: ImagePlatformRecord | undefined;
 }
 
-/** One entry per platform, in platform order, so the same build always yields the same index bytes. */
+/**
+ * One entry per platform, in platform order, so the same build always yields
+ * the same index bytes; each followed by its attestation manifests, as
+ * BuildKit's attestation storage lays them out (platform unknown/unknown,
+ * `vnd.docker.reference.digest` naming the image): a platform's provenance
+ * and SBOM stay reachable from the build's tag.
+ */
 export function indexEntries(platforms: readonly ReadBackPlatform[]): IndexEntry[] {
   return [...platforms]
     .sort((a, b) => a.platform.localeCompare(b.platform))
-    .map(({ platform, name, record }) => {
+    .flatMap(({ platform, name, record }) => {
       if (!record) throw new Error(`${name}: succeeded without an image record`);
-      return { mediaType: record.mediaType, digest: record.digest, size: record.size, platform: entryPlatform(platform, record) };
+      const image: IndexEntry = { mediaType: record.mediaType, digest: record.digest, size: record.size, platform: entryPlatform(platform, record) };
+      const attestations = (record.attestations ?? []).map((attestation): IndexEntry => ({
+        ...attestation,
+        platform: { os: "unknown", architecture: "unknown" },
+        annotations: { "vnd.docker.reference.digest": record.digest, "vnd.docker.reference.type": "attestation-manifest" },
+      }));
+      return [image, ...attestations];
     });
 }
 

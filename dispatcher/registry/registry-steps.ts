@@ -41,7 +41,8 @@ export async function readPushedImage(
   const digest = platform.digest ?? (await reader.manifest(host, repository, parsed.reference.tag ?? "latest")).descriptor.digest;
   const image = await reader.pushedImage(host, repository, digest);
   const check = validate ? checkImagePlatform(platform.platform, image.platform) : ({ ok: true } as const);
-  return check.ok ? { digest, record: { ...image.platform, ...image.manifest } } : { digest, mismatch: check.message };
+  const attestations = image.attestations === undefined ? {} : { attestations: image.attestations.map((a) => ({ ...a })) };
+  return check.ok ? { digest, record: { ...image.platform, ...image.manifest, ...attestations } } : { digest, mismatch: check.message };
 }
 
 /**

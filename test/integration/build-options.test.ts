@@ -307,6 +307,34 @@ describe("attestations and annotations", () => {
     expect(JSON.stringify(predicate)).toContain("echo attested > /a");
   });
 
+  it("keeps each platform's provenance in the image index of a multi-platform build", async () => {
+    // COPY-only Windows beside Linux: both on BuildKit, so both can attest.
+    const dockerfile = [
+      `ARG NANOSERVER_TAG=ltsc2022`,
+      `FROM ${bed.env.WINDOWS_BASE_IMAGE}:\${NANOSERVER_TAG} AS base-windows`,
+      `FROM ${bed.env.LINUX_BASE_IMAGE} AS base-linux`,
+      `FROM base-\${TARGETOS}`,
+      `COPY app.txt /app.txt`,
+    ].join("\n");
+    const context = await uploadContext(dispatcher.url, ctx(dockerfile, { "app.txt": nonce }));
+    const repo = "bed/options-attest-multi";
+    const res = await postBuild(dispatcher.url, buildRequest(context, { platforms: ["linux/amd64", "windows/amd64:ltsc2022"], tags: [`${bed.env.REGISTRY}/${repo}:${nonce}`], provenance: "min", idempotencyKey: `options/attest-multi/${nonce}` }));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    await waitForStatuses(bed.github, (all) => statusesFor(all.filter((s) => s.target_url?.endsWith(`/v1/builds/${res.body.id}`)), "dockhand/manifest").some((s) => finalStates.has(s.state)), 240_000);
+    const state = await (await fetch(`${dispatcher.url}/v1/builds/${res.body.id}`)).json();
+    expect(state.manifest, JSON.stringify(state)).toMatchObject({ state: "succeeded" });
+    const index = await readManifest(bed.env.REGISTRY, repo, nonce);
+    expect(index.digest).toBe(state.manifest.digest);
+    const images = index.body.manifests.filter((m: any) => m.platform.os !== "unknown");
+    const attestations = index.body.manifests.filter((m: any) => m.annotations?.["vnd.docker.reference.type"] === "attestation-manifest");
+    expect(images.map((m: any) => m.platform.os).sort()).toEqual(["linux", "windows"]);
+    expect(attestations.map((m: any) => m.annotations["vnd.docker.reference.digest"]).sort()).toEqual(images.map((m: any) => m.digest).sort());
+    for (const attestation of attestations) {
+      const statement = await readManifest(bed.env.REGISTRY, repo, attestation.digest);
+      expect(statement.body.layers.some((l: any) => /slsa\.dev\/provenance/.test(l.annotations?.["in-toto.io/predicate-type"] ?? ""))).toBe(true);
+    }
+  });
+
   it("puts an SBOM from the generator image into the pushed index", async () => {
     const scanner = `${bed.env.REGISTRY}/bed/options-sbom-scanner:${nonce}`;
     await pushStandInScanner(scanner);
