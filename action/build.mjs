@@ -16,5 +16,10 @@ await build({
   // Sourcemaps hold absolute paths unless told otherwise; keep dist/ the
   // same on every machine so CI can compare it byte for byte.
   sourceRoot: "../",
+  // Whitespace and syntax minified, names kept: a third of the bytes a
+  // runner reads and parses on every step's start, while stack traces still
+  // name the functions (and the sourcemap maps them to action/).
+  minifyWhitespace: true,
+  minifySyntax: true,
 });
 console.log(`dist/: ${Object.keys(entryPoints).map((e) => `${e}.mjs`).join(", ")}`);

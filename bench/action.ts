@@ -10,6 +10,9 @@
 //
 //   npx tsx bench/action.ts [files=10000] [runs=3]
 //
+// BENCH_BASELINE_DIST=<dir with main.mjs> adds that bundle's cold start,
+// measured in the same rounds (e.g. the previous release's dist/).
+//
 // Needs a fresh `npm run build` (dist/) and GNU tar; no bed.
 
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -39,7 +42,7 @@ for (const entry of ["main", "post"]) {
 }
 
 // --- cold start to first request
-async function coldStart(): Promise<number> {
+async function coldStart(bundle = join(root, "dist/main.mjs")): Promise<number> {
   let firstRequest = 0;
   const server = createServer((req, res) => {
     firstRequest ||= performance.now();
@@ -63,7 +66,7 @@ async function coldStart(): Promise<number> {
     INPUT_PLATFORMS: "linux/amd64",
   };
   const started = performance.now();
-  const child = spawn(process.execPath, [join(root, "dist/main.mjs")], { env, stdio: "ignore" });
+  const child = spawn(process.execPath, [bundle], { env, stdio: "ignore" });
   while (!firstRequest) await new Promise((r) => setTimeout(r, 1));
   child.kill("SIGKILL");
   await new Promise((r) => child.on("exit", r));
@@ -78,13 +81,19 @@ function bareNode(): number {
   return performance.now() - started;
 }
 
+const baselineDist = process.env["BENCH_BASELINE_DIST"];
 const starts: number[] = [];
 const bare: number[] = [];
-for (let i = 0; i < Math.max(5, runs); i++) {
+const baseline: number[] = [];
+for (let i = 0; i < Math.max(baselineDist ? 15 : 5, runs); i++) {
   bare.push(bareNode());
   starts.push(await coldStart());
+  if (baselineDist) baseline.push(await coldStart(join(baselineDist, "main.mjs")));
 }
 console.log(`cold start to first request: ${median(starts).toFixed(0)} ms (bare node start and exit: ${median(bare).toFixed(0)} ms; ratio ${(median(starts) / median(bare)).toFixed(2)}×)`);
+if (baselineDist) {
+  console.log(`baseline ${baselineDist}/main.mjs: ${median(baseline).toFixed(0)} ms (ratio to bare ${(median(baseline) / median(bare)).toFixed(2)}×); this dist / baseline ${(median(starts) / median(baseline)).toFixed(2)}×`);
+}
 
 // --- packing throughput
 // Source-like text in many small files plus a few large incompressible
