@@ -123,18 +123,9 @@ export class KubernetesExecutor implements Executor {
     // Multi-version Windows bases pinned per platform before any Job exists: a base without this version is a 422 that creates nothing.
     const secret = plan.registrySecret === undefined ? this.options.config.registry.secretName : (plan.registrySecret ?? undefined);
     plan = await pinWindowsBases(plan, this.registries(secret).reader, this.options.log);
-    // The build's secrets exist before its pods can start; the Jobs own them once created.
-    const buildSecret = plan.buildSecret;
-    const storedSecret = buildSecret !== undefined && (await this.jobs.storeBuildSecrets(buildSecret, plan.buildId, secrets));
-    let stored: { jobs: V1Job[]; created: boolean };
-    try {
-      stored = await this.jobs.create(jobManifests(plan, this.options.config));
-    } catch (err) {
-      if (storedSecret) await this.jobs.deleteSecret(buildSecret).catch(() => undefined);
-      throw err;
-    }
-    const { jobs, created } = stored;
-    if (buildSecret !== undefined) await this.jobs.adoptBuildSecret(buildSecret, jobs);
+    const { jobs, created } = await this.jobs.create(jobManifests(plan, this.options.config));
+    // Owned by the Jobs; their build pods wait for it to mount (kube/build-jobs.ts).
+    if (plan.buildSecret !== undefined) await this.jobs.storeBuildSecrets(plan.buildSecret, plan.buildId, jobs, secrets);
     if (githubToken && plan.githubTokenSecret) await this.jobs.storeGitHubToken(plan.githubTokenSecret, jobs, githubToken);
     const build = deriveBuildState(plan.buildId, jobs, [], this.deriveOptions());
     return { build: build!, created };

@@ -78,39 +78,25 @@ export class BuildJobs {
   }
 
   /**
-   * Stores a build's BuildKit secrets, one key per id, before its Jobs exist
-   * (their pods mount it as soon as they start). Labelled with the build id;
-   * adoptBuildSecret then hands it to the Jobs, so the garbage collector
-   * deletes it with the last of them. Answers whether this call created it
-   * (false: a retried request found it).
+   * Stores a build's BuildKit secrets, one key per id, in a Secret owned by
+   * its Jobs, so the garbage collector deletes it with the last of them; the
+   * Jobs' spec only names it. Created after the Jobs (an owner needs their
+   * uids) with `create` alone, the one write on Secrets the dispatcher's Role
+   * grants: a build pod that starts first waits, as the kubelet waits for any
+   * Secret volume, until it exists. A retried request finds it (AlreadyExists).
    */
-  async storeBuildSecrets(name: string, buildId: string, secrets: Readonly<Record<string, string>>): Promise<boolean> {
+  async storeBuildSecrets(name: string, buildId: string, jobs: V1Job[], secrets: Readonly<Record<string, string>>): Promise<void> {
     try {
       await this.core.createNamespacedSecret({
         namespace: this.namespace,
         body: {
-          metadata: { name, labels: { [labelKeys.managedBy]: managedByValue, [labelKeys.buildId]: buildId } },
+          metadata: { name, labels: { [labelKeys.managedBy]: managedByValue, [labelKeys.buildId]: buildId }, ownerReferences: ownersOf(jobs) },
           type: "Opaque",
           stringData: { ...secrets },
         },
       });
-      return true;
     } catch (err) {
       if (!isAlreadyExists(err)) throw err;
-      return false;
-    }
-  }
-
-  /** Makes the build's Jobs own its secrets' Secret (see storeBuildSecrets). */
-  async adoptBuildSecret(name: string, jobs: V1Job[]): Promise<void> {
-    await this.core.patchNamespacedSecret({ namespace: this.namespace, name, body: { metadata: { ownerReferences: ownersOf(jobs) } } }, mergePatch);
-  }
-
-  async deleteSecret(name: string): Promise<void> {
-    try {
-      await this.core.deleteNamespacedSecret({ namespace: this.namespace, name });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
     }
   }
 

@@ -182,7 +182,7 @@ export function githubTokenSecretName(buildId: string): string {
   return `dh-${buildId}-github-token`;
 }
 
-/** The Secret holding a build's BuildKit secrets, one key per secret id (created by the executor before the Jobs, then owned by them). */
+/** The Secret holding a build's BuildKit secrets, one key per secret id (created by the executor, owned by the build's Jobs). */
 export function buildSecretName(buildId: string): string {
   return `dh-${buildId}-secrets`;
 }

@@ -111,9 +111,10 @@ describe("the Role of deploy/base", () => {
 describe("the dispatcher on the ServiceAccount's token", () => {
   it("builds on the dockerd pool and with BuildKit, reports pending then success, and leads through the Lease", async () => {
     const windows = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo rbac ${Date.now()} > /r.txt\n`));
-    const linux = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /d\n`));
+    // With a BuildKit secret: its Secret is made with the Role's create alone, owned by the Job.
+    const linux = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /d\nRUN --mount=type=secret,id=token,required=true test "$(cat /run/secrets/token)" = rbac-secret\n`));
     const win = await postBuild(dispatcher.url, buildRequest(windows, { platforms: ["windows/amd64:ltsc2022"], tags: [`${bed.env.REGISTRY}/bed/rbac-win:1`], idempotencyKey: "rbac/win" }));
-    const lin = await postBuild(dispatcher.url, buildRequest(linux, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/bed/rbac-linux:1`], idempotencyKey: "rbac/linux" }));
+    const lin = await postBuild(dispatcher.url, buildRequest(linux, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/bed/rbac-linux:1`], secrets: { token: "rbac-secret" }, idempotencyKey: "rbac/linux" }));
     expect(win.status, JSON.stringify(win.body)).toBe(202);
     expect(lin.status, JSON.stringify(lin.body)).toBe(202);
     expect(win.body.platforms[0].builder).toBe("docker");
