@@ -82,7 +82,7 @@ describe("restart", () => {
 
 describe("a crash right after GitHub answered a result", () => {
   it("sends each result once: the restarted dispatcher finds it on GitHub and records it instead of sending it again", async () => {
-    let url = child && child.exitCode === null ? `http://127.0.0.1:${port}` : await startProcess();
+    let url = alive(child) ? `http://127.0.0.1:${port}` : await startProcess();
     const context = await uploadContext(url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /crash-${Date.now()}\n`));
     const res = await postBuild(url, buildRequest(context, { platforms: ["linux/amd64"], tags: [`${bed.env.REGISTRY}/bed/crash-after-result:1`], idempotencyKey: `crash/${Date.now()}` }));
     expect(res.status).toBe(202);
@@ -109,17 +109,33 @@ describe("a crash right after GitHub answered a result", () => {
 
 describe("a crash after a pending was recorded and before it went out", () => {
   it("still shows pending first: the restarted dispatcher finds nothing of the build on GitHub and sends pending before the result", async () => {
-    let url = child && child.exitCode === null ? `http://127.0.0.1:${port}` : await startProcess();
+    let url = alive(child) ? `http://127.0.0.1:${port}` : await startProcess();
     const nonce = Date.now();
     const context = await uploadContext(url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /lost-pending-${nonce}\n`));
     let buildId = "";
-    // The pending never reaches GitHub: the dispatcher dies as it sends it (it recorded it on the Job first).
+    // The pending never reaches GitHub (it was recorded on the Job first), and nothing else of the build does
+    // until the dispatcher dies. It dies once the build's Job has succeeded: the pod fetched its context
+    // from this dispatcher, so killing it sooner would fail the build instead (a race the machine's load decides).
     const killed = new Promise<void>((resolve) => {
+      let killing = false;
       bed.github.onStatusRequest((body) => {
-        if (body.state !== "pending" || !String(body.target_url).endsWith(`/v1/builds/${buildId}`) || buildId === "") return undefined;
-        bed.github.onStatusRequest(undefined);
-        child!.kill("SIGKILL");
-        child!.once("exit", () => resolve());
+        if (buildId === "" || !String(body.target_url).endsWith(`/v1/builds/${buildId}`)) return undefined;
+        if (!killing && body.state === "pending") {
+          killing = true;
+          void (async () => {
+            const deadline = Date.now() + 90_000;
+            while (Date.now() < deadline) {
+              const jobs = await bed.k.batch.listNamespacedJob({ namespace: bed.namespace, labelSelector: `dockhand.dev/build-id=${buildId}` });
+              if ((jobs.items[0]?.status?.succeeded ?? 0) === 1) break;
+              await new Promise((r) => setTimeout(r, 200));
+            }
+            child!.kill("SIGKILL");
+            child!.once("exit", () => {
+              bed.github.onStatusRequest(undefined);
+              resolve();
+            });
+          })();
+        }
         return "drop";
       });
     });
@@ -147,7 +163,7 @@ describe("GitHub failing", () => {
     { kind: "server-error" as const, times: 2 },
     { kind: "secondary-rate-limit" as const, times: 1 },
   ])("still delivers each status exactly once after $times × $kind", async ({ kind, times }) => {
-    const url = child && child.exitCode === null ? `http://127.0.0.1:${port}` : await startProcess();
+    const url = alive(child) ? `http://127.0.0.1:${port}` : await startProcess();
     const context = await uploadContext(url, ctx(`FROM ${bed.env.LINUX_BASE_IMAGE}\nCOPY Dockerfile /copied-${kind}\n`));
     const injectedBefore = bed.github.requests().filter((r) => r.injected).length;
     bed.github.failNext(times, kind, { retryAfterSeconds: 1 });
@@ -161,3 +177,8 @@ describe("GitHub failing", () => {
     expect(injected.map((r) => r.injected)).toEqual(Array(times).fill(kind));
   });
 });
+
+/** A child that has neither exited nor been killed (a killed one has no exit code, only its signal). */
+function alive(p: ChildProcess | undefined): p is ChildProcess {
+  return p !== undefined && p.exitCode === null && p.signalCode === null;
+}
