@@ -156,10 +156,11 @@ describe("the dispatcher image (deploy/images/dispatcher)", () => {
     expect(ready.status).toBe(200);
   });
 
-  it("holds only the bundle under /app, built in the image from source, and reports its version and revision on the metrics port", async () => {
+  it("holds only the bundles under /app, built in the image from source, and reports its version and revision on the metrics port", async () => {
     const { version } = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string };
     const files = docker(["run", "--rm", "--entrypoint", "/nodejs/bin/node", image, "-e", "console.log(require('fs').readdirSync('/app').sort().join(' '))"]).trim();
-    expect(files).toBe("dispatcher.mjs dispatcher.mjs.LEGAL.txt dispatcher.mjs.map");
+    // The dispatcher, the doctor (kubectl exec … /app/doctor.mjs) and the operator CLI, each with its sourcemap and licences.
+    expect(files).toBe(["cli", "dispatcher", "doctor"].flatMap((entry) => [`${entry}.mjs`, `${entry}.mjs.LEGAL.txt`, `${entry}.mjs.map`]).join(" "));
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toContain(`dockhand_build_info{version="${version}",revision="${revision}",nodejs_version="${process.versions.node}"} 1`);
     expect((await fetch(`${url}/metrics`)).status).toBe(404);

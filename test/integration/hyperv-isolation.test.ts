@@ -99,7 +99,10 @@ afterAll(async () => {
   }
 });
 
-const runDockerfile = () => `FROM ${bed.env.LINUX_BASE_IMAGE}\nRUN echo built-for-\${WINDOWS_VERSION}\n`;
+// The ARG makes each version's RUN, and so its image, its own: with one Linux base for
+// every version, the same RUN would give ltsc2019 and ltsc2022 one cached image on
+// win-ltsc2022-0's engine, and one build's cleanup would delete it under the other.
+const runDockerfile = () => `FROM ${bed.env.LINUX_BASE_IMAGE}\nARG WINDOWS_VERSION\nRUN echo built-for-\${WINDOWS_VERSION}\n`;
 
 async function submit(platforms: string[], key: string, tags: string[] = [`${bed.env.REGISTRY}/bed/hyperv-${key}:1`]) {
   const context = await uploadContext(dispatcher.url, ctx(runDockerfile()));
@@ -136,7 +139,7 @@ describe("an ltsc2019 pool with isolation hyperv", () => {
     setLabel(true);
     setFeature(true);
     const build = await submit(["windows/amd64:ltsc2019"], "placed");
-    expect(build.platforms[0]!.builderReason).toBe(`windows stage #0 has RUN (line 2): dockerd pool; ${hostChoice}`);
+    expect(build.platforms[0]!.builderReason).toBe(`windows stage #0 has RUN (line 3): dockerd pool; ${hostChoice}`);
 
     const job = await jobOf(build.platforms[0]!.job);
     expect(job.spec?.template.spec?.nodeSelector).toMatchObject({ [hypervLabel]: "true", "node.kubernetes.io/windows-build": "10.0.20348", agentpool: "win22" });
