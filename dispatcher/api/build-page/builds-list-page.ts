@@ -8,7 +8,7 @@ import type { BuildListQuery } from "../../protocol/build-list.js";
 import type { BuildState } from "../../protocol/build-state.js";
 import { isFinalPhase, platformPhases } from "../../protocol/phases.js";
 import { createdAtOf } from "../../model/build-list.js";
-import { escapeHtml } from "./page.js";
+import { duration, escapeHtml } from "./page.js";
 import { pageStyle } from "./page-style.js";
 
 export interface BuildsPageInput {
@@ -90,11 +90,6 @@ function row(build: BuildState, now: Date): string {
 
 /** From the first platform's creation to the last one's end (or now, while it runs). */
 function buildDuration(build: BuildState, now: Date): string {
-  const start = Date.parse(createdAtOf(build));
-  if (!Number.isFinite(start)) return "";
-  const ends = build.platforms.map((p) => Date.parse(p.finishedAt ?? "")).filter(Number.isFinite);
-  const end = isFinalPhase(build.state) && ends.length > 0 ? Math.max(...ends) : now.getTime();
-  const seconds = Math.max(0, Math.round((end - start) / 1000));
-  const m = Math.floor(seconds / 60);
-  return m > 0 ? `${m}m ${String(seconds % 60).padStart(2, "0")}s` : `${seconds}s`;
+  const ends = build.platforms.map((p) => p.finishedAt ?? "").filter((t) => t !== "").sort();
+  return duration({ startedAt: createdAtOf(build), finishedAt: isFinalPhase(build.state) ? ends[ends.length - 1] : undefined }, now);
 }
