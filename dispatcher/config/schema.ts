@@ -586,6 +586,10 @@ export function describeConfig(): ConfigKeyDescription[] {
     // value, since its fields have no defaults of their own.
     const wholeDefault = schema["default"] !== undefined && Object.keys(schema["default"] as object).length > 0;
     if (schema["type"] === "object" && properties && !wholeDefault) {
+  // deploy/ sets these in the Deployment, where an overlay's kustomize `images:` entry changes them with the docker-cli DaemonSets.
+  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2019", key: "dockerPool.images.ltsc2019" },
+  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2022", key: "dockerPool.images.ltsc2022" },
+  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2025", key: "dockerPool.images.ltsc2025" },
       const requiredKeys = new Set((schema["required"] as string[] | undefined) ?? []);
       for (const [name, child] of Object.entries(properties)) {
         walk(child, prefix === "" ? name : `${prefix}.${name}`, required && requiredKeys.has(name));
