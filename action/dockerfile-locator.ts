@@ -27,7 +27,7 @@ export class DockerfileLocator {
 
   line(line: LogLine): void {
     const builder = this.builderOf(line.platform);
-    if (builder === "buildkit") {
+    if (builder === "buildkit" || builder === "buildkit-windows") {
       const found = buildKitErrorLine(line.line, this.file);
       if (found !== undefined) this.at.set(line.platform, { step: line.step, line: found });
     } else if (builder === "docker") {

@@ -241,7 +241,7 @@ export function parseInputs(raw: (name: InputName) => string, workspace: string,
 
   const builderInput = get("builder") || "auto";
   if (!(builderPreferences as readonly string[]).includes(builderInput)) {
-    fail("builder", `builder: ${quote(builderInput)} is not a builder; use "auto" (Windows RUN → dockerd pool, otherwise BuildKit), "docker" or "buildkit"`);
+    fail("builder", `builder: ${quote(builderInput)} is not a builder; use "auto" (Windows RUN → the Windows pool, otherwise BuildKit), "docker", "buildkit" or "buildkit-windows"`);
   }
 
   const statusContext = get("status-context") || undefined;

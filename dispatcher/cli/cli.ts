@@ -24,7 +24,7 @@ export interface CliIo {
 export const usage = `usage: dockhand <command> [options]
 
 commands:
-  builds [--repository owner/name] [--sha SHA] [--state STATE] [--builder docker|buildkit]
+  builds [--repository owner/name] [--sha SHA] [--state STATE] [--builder docker|buildkit|buildkit-windows]
          [--since RFC3339] [--limit N] [--cursor NEXT] [--all]
                       the builds your credentials cover, newest first
   logs <build-id>     a build's log lines, followed to its end (exit 0 if it succeeded)

@@ -7,6 +7,13 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { defaultCliImages, pinnedCliMajor, pinnedEngine } from "../plan/docker-engine-compat.js";
 import { hypervNodeLabel } from "../plan/names.js";
 
+/** The buildctl images deploy/images/buildctl-windows builds, one per Windows release (BuildKit v0.34.2, as buildkit.image). */
+export const defaultBuildctlWindowsImages = {
+  ltsc2019: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2019",
+  ltsc2022: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2022",
+  ltsc2025: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2025",
+} as const;
+
 /** dockerPool.keepStorage may not be smaller than this: below it every build would prune its own base image. */
 export const minKeepStorage = "10Gi";
 
@@ -327,6 +334,25 @@ export const ConfigSchema = Type.Object(
       },
       "The BuildKit pool used for Linux images and Windows images without Windows RUN steps.",
     ),
+    buildkitWindows: section(
+      {
+        versions: Type.Array(Type.Union([Type.Literal("ltsc2019"), Type.Literal("ltsc2022"), Type.Literal("ltsc2025")]), {
+          default: [],
+          uniqueItems: true,
+          description:
+            "Windows versions whose dockerd pool nodes also run buildkitd (the buildkitd-windows-<version> component of deploy/, a HostProcess DaemonSet over the node's own containerd): their Windows RUN builds go to BuildKit there (builder buildkit-windows) instead of to dockerd. Empty (off) by default; each listed version needs its dockerPool.pools entry with process isolation. BuildKit on Windows is EXPERIMENTAL upstream (docs/deploy.md).",
+        }),
+        images: section(
+          {
+            ltsc2019: ImageRef("buildctl image for Windows Server 2019 nodes.", defaultBuildctlWindowsImages.ltsc2019),
+            ltsc2022: ImageRef("buildctl image for Windows Server 2022 nodes.", defaultBuildctlWindowsImages.ltsc2022),
+            ltsc2025: ImageRef("buildctl image for Windows Server 2025 nodes.", defaultBuildctlWindowsImages.ltsc2025),
+          },
+          "buildctl image per Windows version (deploy/images/buildctl-windows): the build pod is process isolated, so its image is of the node's Windows release; keep its BuildKit release that of the buildkitd-windows image.",
+        ),
+      },
+      "BuildKit on the Windows nodes: Windows RUN steps with BuildKit's features (cache mounts, secrets, registry cache, attestations) and no second container engine on the node.",
+    ),
     registry: section(
       {
         secretName: Type.Optional(
@@ -560,6 +586,10 @@ export const envOverrides = [
   { env: "DOCKHAND_OIDC_ISSUER", key: "auth.oidc.issuer" },
   { env: "DOCKHAND_AUTH_DISABLED", key: "auth.disabled" },
   { env: "DOCKHAND_WEBHOOK_SECRET", key: "webhooks.secret" },
+  // deploy/ sets these in the Deployment, where an overlay's kustomize `images:` entry changes them with the docker-cli DaemonSets.
+  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2019", key: "dockerPool.images.ltsc2019" },
+  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2022", key: "dockerPool.images.ltsc2022" },
+  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2025", key: "dockerPool.images.ltsc2025" },
 ] as const;
 
 /** The variable naming the config file (YAML or JSON). */
@@ -586,10 +616,6 @@ export function describeConfig(): ConfigKeyDescription[] {
     // value, since its fields have no defaults of their own.
     const wholeDefault = schema["default"] !== undefined && Object.keys(schema["default"] as object).length > 0;
     if (schema["type"] === "object" && properties && !wholeDefault) {
-  // deploy/ sets these in the Deployment, where an overlay's kustomize `images:` entry changes them with the docker-cli DaemonSets.
-  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2019", key: "dockerPool.images.ltsc2019" },
-  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2022", key: "dockerPool.images.ltsc2022" },
-  { env: "DOCKHAND_DOCKER_POOL_IMAGES_LTSC2025", key: "dockerPool.images.ltsc2025" },
       const requiredKeys = new Set((schema["required"] as string[] | undefined) ?? []);
       for (const [name, child] of Object.entries(properties)) {
         walk(child, prefix === "" ? name : `${prefix}.${name}`, required && requiredKeys.has(name));
@@ -624,7 +650,8 @@ function typeName(schema: TSchema): string {
   }
   if (schema["type"] === "array") {
     const items = schema["items"] as TSchema;
-    return items["type"] === "object" ? "list of objects" : `list of ${String(items["type"])}`;
+    if (items["type"] === "object") return "list of objects";
+    return Array.isArray(items["anyOf"]) ? `list of ${typeName(items)}` : `list of ${String(items["type"])}`;
   }
   if (schema["type"] === "object") return schema["properties"] ? "object" : "map of string";
   return String(schema["type"]);

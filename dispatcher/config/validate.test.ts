@@ -36,6 +36,14 @@ describe("resolveConfig", () => {
         keepStorage: "40Gi",
       },
       buildkit: { address: "tcp://buildkitd.dockhand.svc:1234", image: "moby/buildkit:v0.34.2", nodeSelector: {}, tolerations: [] },
+      buildkitWindows: {
+        versions: [],
+        images: {
+          ltsc2019: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2019",
+          ltsc2022: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2022",
+          ltsc2025: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2025",
+        },
+      },
       registry: { insecureRegistries: [], validatePlatform: true },
       limits: {
         activeDeadlineSeconds: 3600,
@@ -177,7 +185,7 @@ describe("resolveConfig", () => {
       raw: { ...base, buildKit: {} },
       problems: [{
         key: "buildKit",
-        message: "is not a known key (known here: listen, metrics, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, registry, limits, github, auth, webhooks, policy, statusContextPrefix, local)",
+        message: "is not a known key (known here: listen, metrics, publicUrl, executor, kubernetes, contexts, dockerPool, buildkit, buildkitWindows, registry, limits, github, auth, webhooks, policy, statusContextPrefix, local)",
       }],
     },
     {
@@ -266,6 +274,30 @@ describe("resolveConfig", () => {
       name: "a docker image with upper case",
       raw: { ...base, dockerPool: { images: { ltsc2022: "Docker:cli" } } },
       problems: [{ key: "dockerPool.images.ltsc2022", message: '"Docker:cli" has a repository name that is not lowercase' }],
+    },
+    {
+      name: "BuildKit on a Windows version without a pool",
+      raw: { ...base, buildkitWindows: { versions: ["ltsc2025"] } },
+      problems: [{ key: "buildkitWindows.versions[0]", message: "is ltsc2025, which has no dockerPool.pools.ltsc2025: BuildKit runs on that pool's nodes; add the pool, or remove ltsc2025 here" }],
+    },
+    {
+      name: "BuildKit on a Windows version built Hyper-V isolated",
+      raw: {
+        ...base,
+        dockerPool: { pools: { ltsc2019: { nodeSelector: { agentpool: "win19" }, isolation: "hyperv" }, ltsc2022: { nodeSelector: { agentpool: "win22" } } } },
+        buildkitWindows: { versions: ["ltsc2019"] },
+      },
+      problems: [{ key: "buildkitWindows.versions[0]", message: "is ltsc2019, whose pool is isolation hyperv: BuildKit has no per-build Hyper-V isolation, so ltsc2019 builds stay on the dockerd pool of a newer version; remove ltsc2019 here" }],
+    },
+    {
+      name: "a Windows version BuildKit does not know",
+      raw: { ...base, buildkitWindows: { versions: ["ltsc2016"] } },
+      problems: [{ key: "buildkitWindows.versions[0]", message: expect.stringContaining('"ltsc2016"') }],
+    },
+    {
+      name: "a buildctl image that is no reference",
+      raw: { ...base, buildkitWindows: { images: { ltsc2022: "buildctl windows" } } },
+      problems: [{ key: "buildkitWindows.images.ltsc2022", message: expect.stringContaining('"buildctl windows"') }],
     },
     {
       name: "both a token and an app",

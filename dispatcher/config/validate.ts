@@ -230,6 +230,7 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
   if (config.metrics.port !== undefined && config.metrics.port === config.listen.port) {
     add("metrics.port", `is ${config.metrics.port}, the API's own port (listen.port): pick another port, or unset metrics.port to serve /metrics on the API's port`);
   }
+  addBuildkitWindowsProblems(config, add);
   const buildctlImage = parseImageReference(config.buildkit.image);
   if (!buildctlImage.ok) add("buildkit.image", `${quote(config.buildkit.image)} ${buildctlImage.problem}`);
   const cache = config.buildkit.cacheRepository;
@@ -245,6 +246,23 @@ function semanticProblems(config: Config, envByKey: ReadonlyMap<string, string>)
 }
 
 type AddProblem = (key: string, message: string) => void;
+
+function addBuildkitWindowsProblems(config: Config, add: AddProblem): void {
+  for (const version of windowsVersions) {
+    const image = config.buildkitWindows.images[version];
+    const parsed = parseImageReference(image);
+    if (!parsed.ok) add(`buildkitWindows.images.${version}`, `${quote(image)} ${parsed.problem}`);
+  }
+  config.buildkitWindows.versions.forEach((version, index) => {
+    const key = `buildkitWindows.versions[${index}]`;
+    const pool = config.dockerPool.pools[version];
+    if (pool === undefined) {
+      add(key, `is ${version}, which has no dockerPool.pools.${version}: BuildKit runs on that pool's nodes; add the pool, or remove ${version} here`);
+    } else if (pool.isolation === "hyperv") {
+      add(key, `is ${version}, whose pool is isolation hyperv: BuildKit has no per-build Hyper-V isolation, so ${version} builds stay on the dockerd pool of a newer version; remove ${version} here`);
+    }
+  });
+}
 
 function addDockerPoolProblems(config: Config, add: AddProblem): void {
   for (const version of windowsVersions) {

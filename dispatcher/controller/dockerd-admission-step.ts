@@ -1,14 +1,16 @@
-// Admits queued dockerd-pool Jobs (dockerd-admission.ts decides) and records
+// Admits queued Windows-pool Jobs (dockerd-admission.ts decides) and records
 // why the others wait. Run by the leader's reconciler for each suspended
-// dockerd Job; the Jobs and the dockerd pods are the whole state.
+// dockerd or buildkit-windows Job; the Jobs and the engines' pods are the
+// whole state.
 
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { type BuildJobs, isEnded, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
-import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
+import { annotationKeys, dockerdPodLabels } from "../plan/names.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
 import type { FieldLogger } from "../logging.js";
-import { hostVersionOf } from "./state-from-jobs.js";
+import { builderOf, hostVersionOf } from "./state-from-jobs.js";
+import type { Engine } from "./dockerd-admission.js";
 
 export class DockerdAdmissionStep {
   /**
@@ -25,13 +27,13 @@ export class DockerdAdmissionStep {
     private readonly log: FieldLogger,
   ) {}
 
-  /** Whether the Job waits for admission: a dockerd Job, suspended, neither cancelled nor finished. */
+  /** Whether the Job waits for admission: a Windows-pool Job, suspended, neither cancelled nor finished. */
   static isQueued(job: V1Job): boolean {
     return (
-      job.metadata?.labels?.[labelKeys.builder] === "docker" &&
+      engineOf(job) !== undefined &&
       job.spec?.suspend === true &&
-      job.metadata.annotations?.[annotationKeys.cancelled] === undefined &&
-      !job.metadata.deletionTimestamp &&
+      job.metadata?.annotations?.[annotationKeys.cancelled] === undefined &&
+      !job.metadata?.deletionTimestamp &&
       !isFinished(job)
     );
   }
@@ -53,7 +55,7 @@ export class DockerdAdmissionStep {
         this.admittedNotYetSeen.delete(name);
         throw err;
       }
-      this.log.info({ job: name, node: decision.node }, "admitted to a dockerd node");
+      this.log.info({ job: name, node: decision.node, engine: engineOf(job) }, "admitted to a Windows pool node");
       return true;
     }
     if (job.metadata?.annotations?.[annotationKeys.queued] === decision.reason) return false;
@@ -79,14 +81,15 @@ export class DockerdAdmissionStep {
     const running: RunningBuild[] = [];
     const pods = this.informers.pods.list(this.jobs.namespace);
     for (const job of this.informers.jobs.list(this.jobs.namespace)) {
-      if (job.metadata?.labels?.[labelKeys.builder] !== "docker") continue;
-      const name = job.metadata.name!;
+      const engine = engineOf(job);
+      if (engine === undefined || !job.metadata?.name) continue;
+      const name = job.metadata.name;
       const seen = job.spec?.suspend === false || job.spec?.suspend === undefined;
       if (seen) this.admittedNotYetSeen.delete(name);
       const admittedTo = this.admittedNotYetSeen.get(name) ?? job.metadata.annotations?.[annotationKeys.admittedNode] ?? nodeOfPod(job, pods);
       if (DockerdAdmissionStep.isQueued(job) && admittedTo === undefined) {
         // A Hyper-V isolated build waits for an engine of the pool it runs on.
-        queued.push({ job: name, version: hostVersionOf(job), createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
+        queued.push({ job: name, version: hostVersionOf(job), engine, createdAt: new Date(job.metadata.creationTimestamp ?? 0).toISOString() });
       } else if (admittedTo !== undefined && !isEnded(job)) {
         running.push({ job: name, node: admittedTo });
       }
@@ -97,10 +100,17 @@ export class DockerdAdmissionStep {
       .map((pod) => ({
         node: pod.spec!.nodeName!,
         version: pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "",
+        engine: pod.metadata?.labels?.[dockerdPodLabels.name] === dockerdPodLabels.buildkitdNameValue ? ("buildkitd" as const) : ("dockerd" as const),
         ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
       }));
     return { queued, running, nodes, maxBuildsPerNode: this.maxBuildsPerNode };
   }
+}
+
+/** The engine a Job waits for: dockerd for the dockerd pool, buildkitd for BuildKit on the Windows nodes; undefined for Linux BuildKit, which the scheduler places. */
+function engineOf(job: V1Job): Engine | undefined {
+  const builder = builderOf(job);
+  return builder === "docker" ? "dockerd" : builder === "buildkit-windows" ? "buildkitd" : undefined;
 }
 
 /** A dockerd Job from before admission existed runs wherever its pod was scheduled. */

@@ -35,6 +35,32 @@ describe("admitDockerdBuilds", () => {
       expected: { a: { admit: true, node: "n2" }, b: { admit: true, node: "n1" } },
     },
     {
+      name: "a buildkit-windows build waits for a Ready buildkitd, not a dockerd, and a node's slots count both engines' builds",
+      input: {
+        queued: [
+          { job: "k1", version: "ltsc2022", engine: "buildkitd", createdAt: t(1) },
+          { job: "d1", version: "ltsc2022", createdAt: t(2) },
+          { job: "k2", version: "ltsc2025", engine: "buildkitd", createdAt: t(3) },
+          { job: "k3", version: "ltsc2022", engine: "buildkitd", createdAt: t(4) },
+        ],
+        running: [{ job: "r", node: "n1" }],
+        nodes: [
+          node("n1", "ltsc2022"),
+          { node: "n1", version: "ltsc2022", engine: "buildkitd", ready: true },
+          node("n2", "ltsc2022"),
+          { node: "n2", version: "ltsc2022", engine: "buildkitd", ready: false },
+          node("w25", "ltsc2025"),
+        ],
+        maxBuildsPerNode: 2,
+      },
+      expected: {
+        k1: { admit: true, node: "n1" },
+        d1: { admit: true, node: "n2" },
+        k2: { admit: false, reason: "waiting for a ltsc2025 node with a buildkitd pod (no buildkitd-ltsc2025 pod is scheduled)" },
+        k3: { admit: false, reason: "waiting for a free build slot on the ltsc2022 pool (1 node × 2 builds, all busy)" },
+      },
+    },
+    {
       name: "no Ready engine: waits and says so",
       input: {
         queued: [{ job: "a", version: "ltsc2025", createdAt: t(1) }],

@@ -1,4 +1,4 @@
-// Which queued dockerd-pool builds start now, and on which node. Pure.
+// Which queued Windows-pool builds start now, and on which node. Pure.
 //
 // A Windows build on the dockerd pool runs inside the node's dockerd, which
 // the scheduler does not see: its pod requests a docker CLI's worth of CPU
@@ -8,11 +8,18 @@
 // node whose dockerd pod is Ready and runs fewer than maxBuildsPerNode builds,
 // first come first served per Windows version. The Jobs carry the state
 // (suspended or not, and the node they were admitted to), so a restart loses
-// nothing.
+// nothing. BuildKit on the Windows nodes (builder buildkit-windows) is
+// admitted the same way against its buildkitd pods; a node's slots count the
+// builds of both engines, which share its CPU and disk.
+
+/** The daemon a Windows-pool build runs in: dockerd, or buildkitd (buildkit-windows). */
+export type Engine = "dockerd" | "buildkitd";
 
 export interface QueuedBuild {
   readonly job: string;
   readonly version: string;
+  /** Absent: dockerd. */
+  readonly engine?: Engine;
   /** ISO time the Job was created: the queue's order. */
   readonly createdAt: string;
 }
@@ -25,7 +32,9 @@ export interface RunningBuild {
 export interface DockerdNode {
   readonly node: string;
   readonly version: string;
-  /** Its dockerd pod is Ready: the engine answers on the pipe. */
+  /** Absent: dockerd. */
+  readonly engine?: Engine;
+  /** Its engine's pod is Ready: the engine answers on the pipe. */
   readonly ready: boolean;
 }
 
@@ -45,9 +54,10 @@ export function admitDockerdBuilds(input: AdmissionInput): Map<string, Admission
 
   const decisions = new Map<string, AdmissionDecision>();
   const queue = [...input.queued].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.job.localeCompare(b.job));
-  const waitingPerVersion = new Map<string, number>();
+  const waitingPerPool = new Map<string, number>();
   for (const build of queue) {
-    const nodes = input.nodes.filter((node) => node.version === build.version);
+    const engine = build.engine ?? "dockerd";
+    const nodes = input.nodes.filter((node) => node.version === build.version && (node.engine ?? "dockerd") === engine);
     const ready = nodes.filter((node) => node.ready).sort((a, b) => a.node.localeCompare(b.node));
     const free = ready
       .map((node) => ({ node: node.node, running: load.get(node.node) ?? 0 }))
@@ -58,9 +68,10 @@ export function admitDockerdBuilds(input: AdmissionInput): Map<string, Admission
       decisions.set(build.job, { admit: true, node: free.node });
       continue;
     }
-    const ahead = waitingPerVersion.get(build.version) ?? 0;
-    waitingPerVersion.set(build.version, ahead + 1);
-    decisions.set(build.job, { admit: false, reason: waitingReason(build.version, nodes, ready.length, input.maxBuildsPerNode, ahead) });
+    const pool = `${engine}/${build.version}`;
+    const ahead = waitingPerPool.get(pool) ?? 0;
+    waitingPerPool.set(pool, ahead + 1);
+    decisions.set(build.job, { admit: false, reason: waitingReason(engine, build.version, nodes, ready.length, input.maxBuildsPerNode, ahead) });
   }
   return decisions;
 }
@@ -76,11 +87,12 @@ export function waitsForEngine(reason: string | undefined): boolean {
 
 const slotReasonStart = "waiting for a free build slot";
 
-function waitingReason(version: string, nodes: readonly DockerdNode[], readyCount: number, maxBuildsPerNode: number, ahead: number): string {
+function waitingReason(engine: Engine, version: string, nodes: readonly DockerdNode[], readyCount: number, maxBuildsPerNode: number, ahead: number): string {
   const line = ahead === 0 ? "" : `, ${ahead} ahead`;
-  if (nodes.length === 0) return `waiting for a ${version} node with a dockerd pod (no dockerd-${version} pod is scheduled${line})`;
+  // The DaemonSets deploy/ ships: dockerd-<version>, buildkitd-<version>.
+  if (nodes.length === 0) return `waiting for a ${version} node with a ${engine} pod (no ${engine}-${version} pod is scheduled${line})`;
   if (readyCount === 0) {
-    return `waiting for a Ready dockerd on the ${version} pool (${nodes.length} node${nodes.length === 1 ? "" : "s"}, none Ready${line})`;
+    return `waiting for a Ready ${engine} on the ${version} pool (${nodes.length} node${nodes.length === 1 ? "" : "s"}, none Ready${line})`;
   }
   return `${slotReasonStart} on the ${version} pool (${readyCount} node${readyCount === 1 ? "" : "s"} × ${maxBuildsPerNode} build${maxBuildsPerNode === 1 ? "" : "s"}, all busy${line})`;
 }

@@ -4,7 +4,7 @@ import type { Executor, LogOptions, SubmitResult } from "../executor.js";
 import type { LogLine } from "../protocol/build-logs.js";
 import type { BuildPlan } from "../plan/build-plan.js";
 import { jobManifests } from "../plan/job-manifests.js";
-import { annotationKeys, labelKeys } from "../plan/names.js";
+import { annotationKeys, dockerdPodLabels, labelKeys } from "../plan/names.js";
 import { deriveBuildState, derivePlatformState, newestPodOf } from "./state-from-jobs.js";
 import type { BuildState } from "../protocol/build-state.js";
 import { isFinalPhase, type PlatformPhase } from "../protocol/phases.js";
@@ -138,7 +138,8 @@ export class KubernetesExecutor implements Executor {
 
   /** The dockerd pool's pods as the admission sees them (metrics: the pool's readiness per Windows version). */
   dockerdPods(): readonly V1Pod[] {
-    return this.informers.dockerdPods.list();
+    // The same informer holds the buildkitd-windows pods.
+    return this.informers.dockerdPods.list().filter((pod) => pod.metadata?.labels?.[dockerdPodLabels.name] === dockerdPodLabels.nameValue);
   }
 
   async list(): Promise<BuildState[]> {

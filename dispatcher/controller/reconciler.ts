@@ -3,7 +3,8 @@ import { annotationKeys, containerNames, labelKeys } from "../plan/names.js";
 import { type BuildJobs, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { apiMessage, isConflict, isNotFound } from "../kube/api-errors.js";
-import { derivePlatformState, newestPodOf } from "./state-from-jobs.js";
+import { builderOf, derivePlatformState, newestPodOf } from "./state-from-jobs.js";
+import { windowsPoolBuilders } from "../protocol/request-rules.js";
 import type { PlatformState } from "../protocol/build-state.js";
 import { commitStatusFor, commitStatusToReport, type CommitStatusWanted, isWithheld, withheldStatus } from "../model/commit-status.js";
 import { sendAndRecord, statusReportFor } from "./status-delivery.js";
@@ -114,7 +115,7 @@ export class Reconciler {
     this.running = true;
     if (!this.subscribed) {
       this.subscribed = true;
-      // A dockerd Job that runs, ends or goes may free a slot, and an engine
+      // A Windows-pool Job that runs, ends or goes may free a slot, and an engine
       // that turns Ready (or not) changes where builds can go: the queue is
       // looked at again.
       const enqueueQueued = () => {
@@ -122,7 +123,7 @@ export class Reconciler {
       };
       const enqueueJob = (job: V1Job) => {
         this.enqueue(job.metadata?.name, Date.now());
-        if (job.metadata?.labels?.[labelKeys.builder] === "docker" && !DockerdAdmissionStep.isQueued(job)) enqueueQueued();
+        if (windowsPoolBuilders.includes(builderOf(job)) && !DockerdAdmissionStep.isQueued(job)) enqueueQueued();
       };
       const enqueuePod = (pod: V1Pod) => this.enqueue(pod.metadata?.labels?.["batch.kubernetes.io/job-name"], Date.now());
       for (const verb of ["add", "update", "delete"] as const) {

@@ -12,6 +12,7 @@ import { buildPhase, withoutReady } from "../model/build-phase.js";
 import { parseImagePlatformRecord } from "../model/image-platform.js";
 import type { BuildState, PlatformState } from "../protocol/build-state.js";
 import type { PlatformPhase } from "../protocol/phases.js";
+import { type Builder, builders } from "../protocol/request-rules.js";
 
 export interface DeriveOptions {
   now: Date;
@@ -54,7 +55,7 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
     platform: annotations[annotationKeys.platform] ?? "",
     slug: labels[labelKeys.platform] ?? "",
     job: job.metadata?.name ?? "",
-    builder: labels[labelKeys.builder] === "docker" ? "docker" : "buildkit",
+    builder: builderOf(job),
     builderReason: annotations[annotationKeys.builderReason] ?? "",
     statusContext: annotations[annotationKeys.statusContext] ?? "",
     state: "queued",
@@ -162,7 +163,13 @@ function unschedulableFor(job: V1Job, pod: V1Pod | undefined, options: DeriveOpt
 }
 
 function tolerationsConfigKey(job: V1Job): string {
-  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.pools.${hostVersionOf(job)}.tolerations` : "buildkit.tolerations";
+  return builderOf(job) === "buildkit" ? "buildkit.tolerations" : `dockerPool.pools.${hostVersionOf(job)}.tolerations`;
+}
+
+/** The builder a Job's label names (one of builders; anything else, which dockhand never writes, counts as BuildKit on Linux). */
+export function builderOf(job: V1Job): Builder {
+  const label = job.metadata?.labels?.[labelKeys.builder];
+  return (builders as readonly (string | undefined)[]).includes(label) ? (label as Builder) : "buildkit";
 }
 
 // Waiting reasons of a container the kubelet cannot start: the image reference
@@ -188,7 +195,12 @@ export function stuckContainerFor(job: V1Job, pod: V1Pod | undefined, options: D
 
 /** The config key that names a build pod's image. */
 function imageConfigKey(job: V1Job): string {
-  return job.metadata?.labels?.[labelKeys.builder] === "docker" ? `dockerPool.images.${hostVersionOf(job)}` : "buildkit.image";
+  const configKeys: Record<Builder, string> = {
+    docker: `dockerPool.images.${hostVersionOf(job)}`,
+    buildkit: "buildkit.image",
+    "buildkit-windows": `buildkitWindows.images.${hostVersionOf(job)}`,
+  };
+  return configKeys[builderOf(job)];
 }
 
 /**

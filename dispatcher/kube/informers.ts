@@ -15,7 +15,7 @@ import { dockerdPodLabels, labelKeys, managedByValue } from "../plan/names.js";
 export interface BuildInformers {
   jobs: ListWatch<V1Job>;
   pods: ListWatch<V1Pod>;
-  /** The dockerd DaemonSets' pods (dockerPool.daemonNamespace): which nodes have a Ready engine. */
+  /** The dockerd and buildkitd-windows DaemonSets' pods (dockerPool.daemonNamespace): which nodes have a Ready engine. */
   dockerdPods: ListWatch<V1Pod>;
   /** Resolves once both caches hold a full list. */
   start(): Promise<void>;
@@ -51,7 +51,8 @@ export function buildInformers(
     false,
     selector,
   );
-  const dockerdSelector = `${dockerdPodLabels.name}=${dockerdPodLabels.nameValue}`;
+  // Both Windows-pool engines' pods, in one watch: dockerd and buildkitd-windows.
+  const dockerdSelector = `${dockerdPodLabels.name} in (${dockerdPodLabels.nameValue},${dockerdPodLabels.buildkitdNameValue})`;
   const dockerdPods = new ListWatch<V1Pod>(
     `/api/v1/namespaces/${dockerdNamespace}/pods`,
     new TrimmingWatch(kc, trimPod),

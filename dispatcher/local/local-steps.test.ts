@@ -168,6 +168,15 @@ describe("build-push-action's options on the local executor", () => {
     );
   });
 
+  it("refuses (422) a platform planned for BuildKit on the Windows pool: this host has no Windows nodes", () => {
+    const config = testConfig({ buildkitWindows: { versions: ["ltsc2022"] } });
+    const plan = planBuild({ request: testRequest({ platforms: ["windows/amd64:ltsc2022"], tags }), config, dockerfile: windowsRun, buildId, contextUrl });
+    expect(plan.platforms[0]!.builder).toBe("buildkit-windows");
+    expect(() => localPlatformSteps(plan, plan.platforms[0]!, config, { buildkitAddress: "tcp://127.0.0.1:1234", metadataFile: "/m" })).toThrow(
+      expect.objectContaining({ status: 422, field: "builder", hint: expect.stringContaining('use builder "docker" here') }),
+    );
+  });
+
   it("still builds with pull and no-cache on the classic builder", () => {
     const plan = planFor({ pull: true, noCache: true });
     const steps = localPlatformSteps(plan, plan.platforms[0]!, testConfig(), { buildkitAddress: undefined, metadataFile: "/m" });

@@ -42,6 +42,16 @@ export interface LocalTarget {
 }
 
 export function localPlatformSteps(plan: BuildPlan, platformPlan: PlatformPlan, config: Config, target: LocalTarget): LocalPlatformSteps {
+  if (platformPlan.builder === "buildkit-windows") {
+    throw new RequestError(
+      {
+        error: `builder: the local executor cannot build ${platformPlan.platform.request} with BuildKit on the Windows pool (${platformPlan.reason}): it has no Windows nodes, only this host's Docker daemon`,
+        field: "builder",
+        hint: 'use builder "docker" here, or drop buildkitWindows.versions from this dispatcher\'s config: it applies to the Kubernetes executor only',
+      },
+      422,
+    );
+  }
   if (platformPlan.builder === "buildkit" && target.buildkitAddress !== undefined) {
     return {
       builder: "buildkit",
@@ -99,11 +109,7 @@ function dockerSteps(plan: BuildPlan, platformPlan: PlatformPlan): LocalStepPlan
  * the metadata written to a file instead of the termination log.
  */
 function localBuildctlCommand(plan: BuildPlan, platformPlan: PlatformPlan, config: Config, target: LocalTarget): string[] {
-  const localConfig: Config = {
-    ...config,
-    buildkit: { ...config.buildkit, address: target.buildkitAddress!, tlsSecret: undefined },
-  };
-  const argv = buildctlCommand(plan, platformPlan, localConfig, target.secretsDir);
+  const argv = buildctlCommand(plan, platformPlan, config, { address: target.buildkitAddress! }, target.secretsDir);
   const index = argv.indexOf(jobMetadataFlag);
   if (index < 0) throw new Error(`buildctlCommand no longer passes ${jobMetadataFlag}; update the local executor`);
   argv[index] = `--metadata-file=${target.metadataFile}`;

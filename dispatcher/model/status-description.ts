@@ -1,12 +1,14 @@
 // Pure builders of commit status descriptions: what a developer sees next to
 // the status context on a commit or pull request.
 
+import type { Builder } from "../protocol/request-rules.js";
+
+export type { Builder };
+
 export type CommitState = "pending" | "success" | "failure" | "error";
 
 /** GitHub refuses longer descriptions: "description is too long (maximum is 140 characters)". */
 export const statusDescriptionLimit = 140;
-
-export type Builder = "docker" | "buildkit";
 
 export type BuildOutcome =
   | { phase: "queued"; builder: Builder }
@@ -24,7 +26,8 @@ export type BuildOutcome =
       poolSelector: Record<string, string>;
     };
 
-const builderName: Record<Builder, string> = { docker: "dockerd pool", buildkit: "BuildKit" };
+const builderName: Record<Builder, string> = { docker: "dockerd pool", buildkit: "BuildKit", "buildkit-windows": "BuildKit on the Windows pool" };
+const buildingWhere: Record<Builder, string> = { docker: "on dockerd pool", buildkit: "with BuildKit", "buildkit-windows": "with BuildKit on the Windows pool" };
 
 /**
  * The commit state and description for a build outcome. "error" is kept for
@@ -36,7 +39,7 @@ export function describeStatus(outcome: BuildOutcome): { state: CommitState; des
     case "queued":
       return { state: "pending", description: `Waiting for ${builderName[outcome.builder]}…` };
     case "building": {
-      const where = outcome.builder === "docker" ? "on dockerd pool" : "with BuildKit";
+      const where = buildingWhere[outcome.builder];
       const node = outcome.node === undefined ? "" : ` (${outcome.node})`;
       return { state: "pending", description: `Building ${where}${node}…` };
     }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { RequestError } from "../protocol/errors.js";
 import { planBuild } from "./build-plan.js";
-import { buildctlCommand } from "./buildkit-job.js";
+import { buildctlCommand, linuxPoolEndpoint } from "./buildkit-job.js";
 import { dockerBuildCommand } from "./docker-job.js";
 import { jobManifests } from "./job-manifests.js";
 import { annotationKeys } from "./names.js";
@@ -37,7 +37,7 @@ describe("buildctl flags", () => {
 
   it("passes each option as buildctl takes it, the plain-HTTP registry marked insecure", () => {
     const built = plan(options, linux);
-    const argv = buildctlCommand(built, built.platforms[0]!, config);
+    const argv = buildctlCommand(built, built.platforms[0]!, config, linuxPoolEndpoint(config));
     expect(argv).toEqual(expect.arrayContaining([
       "--opt=image-resolve-mode=pull",
       "--no-cache",
@@ -55,7 +55,7 @@ describe("buildctl flags", () => {
 
   it("adds none of them when none is asked for", () => {
     const built = plan({ platforms: ["linux/amd64"] }, linux);
-    const argv = buildctlCommand(built, built.platforms[0]!, config).join(" ");
+    const argv = buildctlCommand(built, built.platforms[0]!, config, linuxPoolEndpoint(config)).join(" ");
     expect(argv).not.toMatch(/image-resolve-mode|--no-cache|attest:|annotation|--secret|--import-cache|--export-cache/);
   });
 
@@ -69,7 +69,7 @@ describe("buildctl flags", () => {
 
   it("the local executor names its own directory of secret files", () => {
     const built = plan({ platforms: ["linux/amd64"], secrets: { token: "v" } }, linux);
-    expect(buildctlCommand(built, built.platforms[0]!, config, "/tmp/dockhand-secrets-x")).toContain("--secret=id=token,src=/tmp/dockhand-secrets-x/token");
+    expect(buildctlCommand(built, built.platforms[0]!, config, linuxPoolEndpoint(config), "/tmp/dockhand-secrets-x")).toContain("--secret=id=token,src=/tmp/dockhand-secrets-x/token");
   });
 });
 

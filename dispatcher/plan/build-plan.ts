@@ -56,7 +56,7 @@ export interface PlatformPlan {
   readonly cacheTo: readonly CacheEntry[];
   /** Images the needed Windows stages are FROM (after ARG substitution), for BuildKit platforms: their indexes are read to pin each to this version's entry. */
   readonly windowsBaseImages?: readonly string[];
-  /** dockerd platforms: the nodes it runs on and the isolation (a newer version's pool, Hyper-V isolated, when its pool is isolation hyperv). */
+  /** Platforms on the Windows nodes (dockerd or BuildKit there): the nodes it runs on and the isolation (a newer version's pool, Hyper-V isolated, when its pool is isolation hyperv). */
   readonly windowsHost?: WindowsHost;
   /** Set by the executor: base image → this version's entry (`repository@sha256:…`), passed to BuildKit as named contexts (windows-base-entries.ts). */
   readonly pinnedBases?: Readonly<Record<string, string>>;
@@ -136,9 +136,13 @@ export function planBuild(input: PlanInput): BuildPlan {
     const buildArgs = platformBuildArgs(request, platform);
     const resolution = resolveStages(parsed, { platform, buildArgs, target: request.target });
     if (platform.os === "windows") checkWindowsBaseTags(resolution, platform.windowsVersion, "file");
-    const chosen = chooseBuilder(request.builder, platform, resolution);
+    const windowsPool = { buildkit: platform.os === "windows" && config.buildkitWindows.versions.includes(platform.windowsVersion) };
+    const chosen = chooseBuilder(request.builder, platform, resolution, windowsPool);
     const builder = chosen.builder;
-    const windowsHost = builder === "docker" && platform.os === "windows" ? windowsHostFor(config, platform.windowsVersion) : undefined;
+    // Both builders on the Windows nodes; BuildKit there always on the version's own nodes (config validation).
+    const onWindowsPool = builder === "docker" || builder === "buildkit-windows";
+    const usesBuildKit = builder !== "docker";
+    const windowsHost = onWindowsPool && platform.os === "windows" ? windowsHostFor(config, platform.windowsVersion) : undefined;
     const hostText = windowsHost && platform.os === "windows" ? hostChoiceText(platform.windowsVersion, windowsHost) : undefined;
     const reason = hostText === undefined ? chosen.reason : joinReason(chosen.reason, hostText);
     if (builder === "docker") {
@@ -146,7 +150,7 @@ export function planBuild(input: PlanInput): BuildPlan {
       if (problem) throw new RequestError(problem, 422);
     }
     const perPlatform = (entries: readonly CacheEntry[]) =>
-      builder !== "buildkit" ? [] : entries.map((entry) => (multiPlatform ? { ...entry, ref: perPlatformCacheRef(entry.ref, platform) } : entry));
+      !usesBuildKit ? [] : entries.map((entry) => (multiPlatform ? { ...entry, ref: perPlatformCacheRef(entry.ref, platform) } : entry));
     return {
       platform,
       builder,
@@ -155,10 +159,10 @@ export function planBuild(input: PlanInput): BuildPlan {
       pushRefs: pushRefsFor(tagReferences, platform.slug, multiPlatform),
       statusContext: `${statusPrefix}/${statusContextSuffix(platform)}`,
       buildArgs,
-      cacheRef: builder === "buildkit" ? cacheRef(config, request, platform) : undefined,
+      cacheRef: usesBuildKit ? cacheRef(config, request, platform) : undefined,
       cacheFrom: perPlatform(request.cacheFrom),
       cacheTo: perPlatform(request.cacheTo),
-      ...(builder === "buildkit" && platform.os === "windows" ? { windowsBaseImages: windowsBasesOf(resolution) } : {}),
+      ...(usesBuildKit && platform.os === "windows" ? { windowsBaseImages: windowsBasesOf(resolution) } : {}),
       ...(windowsHost ? { windowsHost } : {}),
     };
   });

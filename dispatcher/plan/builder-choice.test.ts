@@ -148,3 +148,75 @@ describe("chooseBuilder rejects", () => {
     expect((thrown as RequestError).toBody()).toEqual(body);
   });
 });
+
+describe("chooseBuilder with BuildKit on the Windows pool", () => {
+  const withWindowsBuildKit = (dockerfile: string, preference: BuilderPreference, buildkit = true, platformString = "windows/amd64:ltsc2022") => {
+    const platform = parsePlatform(platformString);
+    const buildArgs: Record<string, string> = platform.os === "windows" ? { WINDOWS_VERSION: platform.windowsVersion } : {};
+    return chooseBuilder(preference, platform, resolveStages(parseDockerfile(dockerfile), { platform, buildArgs, target: undefined }), { buildkit });
+  };
+  const refusal = (run: () => unknown) => {
+    try {
+      run();
+    } catch (error) {
+      expect(error).toBeInstanceOf(RequestError);
+      expect((error as RequestError).status).toBe(422);
+      return (error as RequestError).toBody();
+    }
+    throw new Error("expected a refusal");
+  };
+
+  it("auto: a Windows RUN goes to BuildKit there, and the status says so", () => {
+    expect(withWindowsBuildKit(windowsRun, "auto")).toEqual({ builder: "buildkit-windows", reason: 'windows stage "final" has RUN (line 3): BuildKit on the Windows pool' });
+  });
+
+  it("auto: what the classic builder cannot do (RUN --mount, heredocs), BuildKit there can", () => {
+    expect(withWindowsBuildKit(windowsRunWithMount, "auto").builder).toBe("buildkit-windows");
+    expect(withWindowsBuildKit(heredocWithWindowsRun, "auto").builder).toBe("buildkit-windows");
+  });
+
+  it("auto: only the stages the target needs count; an unneeded Linux stage is no obstacle, as BuildKit skips it", () => {
+    expect(withWindowsBuildKit(unneededLinuxStageFirst, "auto").builder).toBe("buildkit-windows");
+  });
+
+  it("auto: COPY-only stays on Linux BuildKit, and Windows RUN without the pool stays on dockerd", () => {
+    expect(withWindowsBuildKit(windowsCopyOnly, "auto").builder).toBe("buildkit");
+    expect(withWindowsBuildKit(windowsRun, "auto", false).builder).toBe("docker");
+  });
+
+  it("docker asked for explicitly still goes to dockerd where BuildKit runs too", () => {
+    expect(withWindowsBuildKit(windowsRun, "docker").builder).toBe("docker");
+  });
+
+  it("buildkit-windows asked for: also for a COPY-only Dockerfile", () => {
+    expect(withWindowsBuildKit(windowsCopyOnly, "buildkit-windows")).toEqual({
+      builder: "buildkit-windows",
+      reason: "builder buildkit-windows requested: BuildKit on the Windows pool",
+    });
+  });
+
+  it("refuses buildkit-windows where the version has no BuildKit, naming the config key", () => {
+    expect(refusal(() => withWindowsBuildKit(windowsRun, "buildkit-windows", false, "windows/amd64:ltsc2019"))).toEqual({
+      error: 'builder: "buildkit-windows" cannot build windows/amd64:ltsc2019: this cluster runs no BuildKit on its ltsc2019 nodes',
+      field: "builder",
+      hint: 'use builder "auto" or "docker", or ask the operator to list ltsc2019 in buildkitWindows.versions (a pool with process isolation)',
+    });
+  });
+
+  it("refuses buildkit-windows for Linux", () => {
+    expect(refusal(() => withWindowsBuildKit(linuxOnly, "buildkit-windows", true, "linux/amd64"))).toMatchObject({
+      error: 'builder: "buildkit-windows" cannot build linux/amd64: BuildKit on the Windows pool runs Windows',
+      field: "builder",
+    });
+  });
+
+  it("refuses a needed Linux stage with RUN, on the Linux stage's line", () => {
+    expect(refusal(() => withWindowsBuildKit(linuxThenWindowsRun, "auto"))).toEqual({
+      error: 'file: windows stage "final" has RUN (line 5), which needs the Windows pool, but stage "build" runs on linux/amd64 and has RUN (line 2), which a Windows node cannot run',
+      field: "file",
+      hint: "build the Linux stage as its own image and COPY --from=<that image>, or replace the Windows RUN with files you COPY in",
+      line: 2,
+    });
+    expect(refusal(() => withWindowsBuildKit(linuxThenWindowsRun, "buildkit-windows"))).toMatchObject({ field: "builder", line: 2 });
+  });
+});

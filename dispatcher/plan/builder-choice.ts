@@ -7,13 +7,23 @@
 //   classic builder: no Linux stages (no LCOW), no BuildKit-only syntax, and it
 //   builds every stage up to the target, needed or not
 //   (https://docs.docker.com/build/building/multi-stage/#differences-between-legacy-builder-and-buildkit).
+// - BuildKit on the Windows nodes (buildkitWindows.versions) runs Windows RUN
+//   with BuildKit's features and builds only the stages the target needs;
+//   like dockerd there, it cannot run a Linux stage's RUN. Where the operator
+//   enabled it for a version, "auto" prefers it to dockerd.
 
-import type { BuilderPreference } from "../protocol/request-rules.js";
+import type { Builder, BuilderPreference } from "../protocol/request-rules.js";
 import { RequestError, type RequestProblem } from "../protocol/errors.js";
 import { type BuildKitOnlyFeature, type ResolvedStage, type StageResolution, stageLabel } from "./dockerfile-analysis.js";
 import type { Platform } from "../protocol/platforms.js";
 
-export type Builder = "docker" | "buildkit";
+export type { Builder };
+
+/** What the cluster offers a Windows version besides Linux BuildKit. */
+export interface WindowsPoolOffer {
+  /** BuildKit runs on this version's nodes (buildkitWindows.versions). */
+  readonly buildkit: boolean;
+}
 
 export interface BuilderChoice {
   readonly builder: Builder;
@@ -24,15 +34,20 @@ export interface BuilderChoice {
 export const maxReasonLength = 140;
 
 /** Status 422: the request is well-formed but this Dockerfile cannot be built that way. */
-export function chooseBuilder(preference: BuilderPreference, platform: Platform, resolution: StageResolution): BuilderChoice {
+export function chooseBuilder(
+  preference: BuilderPreference,
+  platform: Platform,
+  resolution: StageResolution,
+  windowsPool: WindowsPoolOffer = { buildkit: false },
+): BuilderChoice {
   const reject = (problem: RequestProblem): never => {
     throw new RequestError(problem, 422);
   };
 
   if (platform.os === "linux") {
-    if (preference === "docker") {
+    if (preference === "docker" || preference === "buildkit-windows") {
       reject({
-        error: `builder: "docker" cannot build ${platform.request}: the dockerd pool runs Windows`,
+        error: `builder: "${preference}" cannot build ${platform.request}: ${preference === "docker" ? "the dockerd pool" : "BuildKit on the Windows pool"} runs Windows`,
         field: "builder",
         hint: 'use builder "auto" or "buildkit" for linux/amd64',
       });
@@ -45,6 +60,29 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
   const classicBuilt = resolution.builtByClassicBuilder.map((index) => stages[index] as ResolvedStage);
   const linuxStage = classicBuilt.find((stage) => stage.os === "linux");
   const buildKitOnly = classicBuilt.flatMap((stage) => stage.buildKitOnly)[0];
+  // BuildKit builds only the stages the target needs; one of them running a Linux RUN cannot run on a Windows node.
+  const neededLinuxRun = resolution.needed.map((index) => stages[index] as ResolvedStage).find((stage) => stage.os === "linux" && stage.runs.length > 0);
+
+  if (preference === "buildkit-windows") {
+    if (!windowsPool.buildkit) {
+      reject({
+        error: `builder: "buildkit-windows" cannot build ${platform.request}: this cluster runs no BuildKit on its ${platform.windowsVersion} nodes`,
+        field: "builder",
+        hint: `use builder "auto" or "docker", or ask the operator to list ${platform.windowsVersion} in buildkitWindows.versions (a pool with process isolation)`,
+      });
+    }
+    if (neededLinuxRun) {
+      reject({
+        error: `builder: "buildkit-windows" cannot build ${platform.request}: ${linuxRunText(neededLinuxRun)}`,
+        field: "builder",
+        hint: 'use builder "auto" or "buildkit" (BuildKit on Linux builds the Linux stage, if the Windows stages have no RUN), or build the Linux stage as its own image and COPY --from=<that image>',
+        line: neededLinuxRun.runs[0]!.line,
+      });
+    }
+    return windowsRun
+      ? choice("buildkit-windows", `${windowsRunText(windowsRun)}: BuildKit on the Windows pool`)
+      : choice("buildkit-windows", "builder buildkit-windows requested: BuildKit on the Windows pool");
+  }
 
   if (preference === "buildkit") {
     if (windowsRun) {
@@ -80,6 +118,18 @@ export function chooseBuilder(preference: BuilderPreference, platform: Platform,
       : choice("docker", "builder docker requested: dockerd pool");
   }
 
+  if (windowsRun && windowsPool.buildkit) {
+    if (neededLinuxRun) {
+      reject({
+        error: `file: ${windowsRunText(windowsRun)}, which needs the Windows pool, but ${linuxRunText(neededLinuxRun)}`,
+        field: "file",
+        hint: "build the Linux stage as its own image and COPY --from=<that image>, or replace the Windows RUN with files you COPY in",
+        line: neededLinuxRun.runs[0]!.line,
+      });
+    }
+    return choice("buildkit-windows", `${windowsRunText(windowsRun)}: BuildKit on the Windows pool`);
+  }
+
   if (windowsRun) {
     if (linuxStage) {
       reject({
@@ -109,6 +159,10 @@ function windowsRunText(run: WindowsRun): string {
 
 function linuxStageText(stage: ResolvedStage): string {
   return `stage ${stageLabel(stage)} (line ${stage.line}) runs on ${stage.platform}, and dockerd on Windows cannot run Linux stages`;
+}
+
+function linuxRunText(stage: ResolvedStage): string {
+  return `stage ${stageLabel(stage)} runs on ${stage.platform} and has RUN (line ${stage.runs[0]!.line}), which a Windows node cannot run`;
 }
 
 function buildKitOnlyText(feature: BuildKitOnlyFeature): string {

@@ -37,7 +37,7 @@ export function buildkitJob(plan: BuildPlan, platformPlan: PlatformPlan, config:
     volumeMounts.push({ name: buildSecretsVolume, mountPath: buildSecretsPath, readOnly: true });
   }
 
-  const build = stepContainer(containerNames.build, config.buildkit.image, buildctlCommand(plan, platformPlan, config), config, {
+  const build = stepContainer(containerNames.build, config.buildkit.image, buildctlCommand(plan, platformPlan, config, linuxPoolEndpoint(config)), config, {
     env,
     volumeMounts,
     securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
@@ -58,6 +58,17 @@ export function buildkitJob(plan: BuildPlan, platformPlan: PlatformPlan, config:
   });
 }
 
+/** The buildkitd a buildctl command talks to, and the directory of its mTLS files (ca.crt, tls.crt, tls.key) when it needs them. */
+export interface BuildkitEndpoint {
+  readonly address: string;
+  readonly tlsDir?: string;
+}
+
+/** The Linux BuildKit pool: buildkit.address, with the mTLS Secret mounted at buildkitTlsPath when configured. */
+export function linuxPoolEndpoint(config: Config): BuildkitEndpoint {
+  return { address: config.buildkit.address, ...(config.buildkit.tlsSecret === undefined ? {} : { tlsDir: buildkitTlsPath }) };
+}
+
 /**
  * buildctl arguments. Flags use the `--flag=value` form so no value can be
  * read as another flag; the image names are one CSV field, quoted because it
@@ -67,15 +78,16 @@ export function buildctlCommand(
   plan: BuildPlan,
   platformPlan: PlatformPlan,
   config: Config,
+  endpoint: BuildkitEndpoint,
   /** Where the secret files are: relative to the working directory in a Job; the local executor's temporary directory. */
   secretsDir = ".",
 ): string[] {
-  const tls = config.buildkit.tlsSecret === undefined
+  const tls = endpoint.tlsDir === undefined
     ? []
     : [
-        `--tlscacert=${buildkitTlsPath}/ca.crt`,
-        `--tlscert=${buildkitTlsPath}/tls.crt`,
-        `--tlskey=${buildkitTlsPath}/tls.key`,
+        `--tlscacert=${endpoint.tlsDir}/ca.crt`,
+        `--tlscert=${endpoint.tlsDir}/tls.crt`,
+        `--tlskey=${endpoint.tlsDir}/tls.key`,
       ];
   const insecure = new Set(config.registry.insecureRegistries);
   const isInsecure = (reference: string) => {
@@ -111,7 +123,7 @@ export function buildctlCommand(
 
   return [
     "buildctl",
-    `--addr=${config.buildkit.address}`,
+    `--addr=${endpoint.address}`,
     ...tls,
     "build",
     "--progress=plain",

@@ -302,6 +302,60 @@ describe("BuildKit Job", () => {
   });
 });
 
+describe("buildkit-windows Job (BuildKit on the Windows pool)", () => {
+  const config = testConfig({ buildkitWindows: { versions: ["ltsc2022"], images: { ltsc2022: "127.0.0.1:15000/buildctl-windows:v0.34.2-ltsc2022" } } });
+  const [job] = jobsFor(
+    { ...commonRequest, platforms: ["windows/amd64:ltsc2022"], secrets: { token: "s3cr3t" }, cacheFrom: ["type=registry,ref=127.0.0.1:15000/cache/app"] },
+    windowsRun,
+    config,
+  );
+  const [, ltsc2019] = jobsFor({ ...commonRequest, platforms: ["windows/amd64:ltsc2022", "windows/amd64:ltsc2019"] }, windowsRun, config);
+  const pod = job?.spec?.template.spec;
+  const build = pod?.containers[0];
+
+  it("is labelled buildkit-windows and says why in its annotation; a version without the pool goes to dockerd", () => {
+    expect(job?.metadata?.labels).toEqual(expectedLabels("win-ltsc2022", "buildkit-windows"));
+    expect(job?.metadata?.annotations?.["dockhand.dev/builder-reason"]).toBe('windows stage "final" has RUN (line 4): BuildKit on the Windows pool');
+    expect(ltsc2019?.metadata?.labels?.["dockhand.dev/builder"]).toBe("docker");
+  });
+
+  it("runs on its own version's pool, with its tolerations, queued until admitted to a node whose buildkitd is Ready", () => {
+    expect(job?.spec?.suspend).toBe(true);
+    expect(pod?.os).toEqual({ name: "windows" });
+    expect(pod?.nodeSelector).toEqual({ agentpool: "win22", "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": "10.0.20348" });
+    expect(pod?.tolerations).toEqual(testDockerPool.pools.ltsc2022.tolerations);
+    expect(pod?.automountServiceAccountToken).toBe(false);
+  });
+
+  it("mounts buildkitd's named pipe, the registry credentials and the build's secrets, and runs buildctl as ContainerAdministrator", () => {
+    expect(pod?.volumes).toEqual([
+      { name: "buildkitd", hostPath: { path: "\\\\.\\pipe\\buildkitd" } },
+      { name: "docker-config", secret: { secretName: "registry-push", items: [{ key: ".dockerconfigjson", path: "config.json" }] } },
+      { name: "build-secrets", secret: { secretName: `dh-${buildId}-secrets` } },
+    ]);
+    expect(build?.volumeMounts).toEqual([
+      { name: "buildkitd", mountPath: "\\\\.\\pipe\\buildkitd" },
+      { name: "docker-config", mountPath: "C:\\dockhand\\docker-config", readOnly: true },
+      { name: "build-secrets", mountPath: "C:\\dockhand\\build-secrets", readOnly: true },
+    ]);
+    expect(build?.env).toEqual([{ name: "DOCKER_CONFIG", value: "C:\\dockhand\\docker-config" }]);
+    expect(build?.workingDir).toBe("C:\\dockhand\\build-secrets");
+    expect(build?.image).toBe("127.0.0.1:15000/buildctl-windows:v0.34.2-ltsc2022");
+    expect(build?.securityContext).toEqual({ windowsOptions: { runAsUserName: "ContainerAdministrator" } });
+    expect(pod?.initContainers).toBeUndefined();
+  });
+
+  it("runs one buildctl against the pipe, no TLS, with the Windows platform, the secrets and the requested cache", () => {
+    const command = build?.command ?? [];
+    expect(command.slice(0, 3)).toEqual(["buildctl", "--addr=npipe:////./pipe/buildkitd", "build"]);
+    expect(command.some((arg) => arg.startsWith("--tls"))).toBe(false);
+    expect(command).toContain("--opt=platform=windows/amd64");
+    expect(command).toContain("--secret=id=token,src=./token");
+    expect(command).toContain("--import-cache=type=registry,ref=127.0.0.1:15000/cache/app,registry.insecure=true");
+    expect(command.at(-1)).toBe("--metadata-file=/dev/termination-log");
+  });
+});
+
 describe("every Job", () => {
   const labelKey = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
   const shells = new Set(["sh", "/bin/sh", "bash", "/bin/bash", "cmd", "cmd.exe", "powershell", "powershell.exe", "pwsh", "-c", "/c", "/s", "-command"]);

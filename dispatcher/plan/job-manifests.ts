@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.js";
 import type { BuildPlan } from "./build-plan.js";
 import { buildkitJob } from "./buildkit-job.js";
 import { dockerJob, missingDockerPool } from "./docker-job.js";
+import { windowsBuildkitJob } from "./windows-buildkit-job.js";
 import { RequestError } from "../protocol/errors.js";
 
 /** One Job per platform, in the order the request listed the platforms. */
@@ -13,7 +14,6 @@ export function jobManifests(plan: BuildPlan, config: Config): V1Job[] {
   }
   const problem = missingDockerPool(plan, config);
   if (problem) throw new RequestError(problem, 422);
-  return plan.platforms.map((platformPlan) =>
-    platformPlan.builder === "docker" ? dockerJob(plan, platformPlan, config) : buildkitJob(plan, platformPlan, config),
-  );
+  const jobOf = { docker: dockerJob, buildkit: buildkitJob, "buildkit-windows": windowsBuildkitJob } as const;
+  return plan.platforms.map((platformPlan) => jobOf[platformPlan.builder](plan, platformPlan, config));
 }

@@ -11,7 +11,7 @@ export const labelKeys = {
   buildId: "dockhand.dev/build-id",
   /** Platform slug: linux-amd64, win-ltsc2022. */
   platform: "dockhand.dev/platform",
-  /** docker | buildkit */
+  /** docker | buildkit | buildkit-windows */
   builder: "dockhand.dev/builder",
   /** First 16 hex digits of sha256(lowercased owner/name): selects one repository's builds. */
   repositoryHash: "dockhand.dev/repository-hash",
@@ -106,10 +106,15 @@ export const reportFinalizer = "dockhand.dev/report";
  */
 export const hypervNodeLabel = "dockhand.dev/hyperv";
 
-/** Labels of the dockerd DaemonSets' pods (deploy/base/dockerd-daemonsets.yaml): the admission finds Ready engines by them. */
+/**
+ * Labels of the dockerd DaemonSets' pods (deploy/base/dockerd-daemonsets.yaml)
+ * and of the buildkitd-windows ones (deploy/components/buildkitd-windows-*):
+ * the admission finds Ready engines by them.
+ */
 export const dockerdPodLabels = {
   name: "app.kubernetes.io/name",
   nameValue: "dockerd",
+  buildkitdNameValue: "buildkitd-windows",
   windowsVersion: "dockhand.dev/windows-version",
 } as const;
 

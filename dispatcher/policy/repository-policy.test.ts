@@ -158,6 +158,19 @@ describe("the dockerd pool", () => {
     else expect(denial(run)).toMatchObject({ rule: "policy.repositories[0].dockerPool", field: "platforms[1]" });
   });
 
+  it("gates BuildKit on the Windows pool as the dockerd pool: the same host-level access, the same grant", () => {
+    const config = testConfig({ buildkitWindows: { versions: ["ltsc2022"] } });
+    const onWindowsBuildKit = (ref: string) =>
+      planBuild({ request: testRequest({ repository: "octo-org/app", ref, platforms: ["windows/amd64:ltsc2022"], tags: ["127.0.0.1:15000/octo-org/app:1"] }), config, dockerfile: `ARG WINDOWS_VERSION\n${windowsRun}`, buildId: "abcdefghijkl", contextUrl: "http://x/c" });
+    expect(onWindowsBuildKit("refs/heads/x").platforms[0]!.builder).toBe("buildkit-windows");
+    expect(() => authorizePlacement(oidc(), onWindowsBuildKit("refs/heads/main"), ruleFor(standard, "octo-org/app"))).not.toThrow();
+    expect(denial(() => authorizePlacement(oidc({ ref: "refs/heads/x" }), onWindowsBuildKit("refs/heads/x"), ruleFor(standard, "octo-org/app")))).toMatchObject({
+      rule: "policy.repositories[0].dockerPool",
+      field: "platforms[0]",
+      error: 'platforms[0]: "windows/amd64:ltsc2022" needs BuildKit on the Windows pool (windows stage #0 has RUN (line 3): BuildKit on the Windows pool), which octo-org/app may not use from refs/heads/x (rule policy.repositories[0].dockerPool)',
+    });
+  });
+
   it("has nothing to say about BuildKit-only builds, whatever the ref", () => {
     const copyOnly = planBuild({ request: testRequest({ repository: "octo-org/app", ref: "refs/heads/x", platforms: ["linux/amd64"], tags: ["127.0.0.1:15000/octo-org/app:1"] }), config: testConfig(), dockerfile: "FROM busybox\nRUN true\n", buildId: "abcdefghijkl", contextUrl: "http://x/c" });
     expect(() => authorizePlacement(oidc({ ref: "refs/heads/x" }), copyOnly, ruleFor(standard, "octo-org/app"))).not.toThrow();

@@ -4,6 +4,7 @@
 // repository no rule matches may not build.
 
 import type { BuildRequest } from "../protocol/build-request.js";
+import { windowsPoolBuilders } from "../protocol/request-rules.js";
 import type { Config } from "../config/schema.js";
 import { type Identity, identityCovers, repositoryMatches, sameRepository } from "../auth/identity.js";
 import type { BuildPlan } from "../plan/build-plan.js";
@@ -189,7 +190,9 @@ export function refMatches(pattern: string, ref: string): boolean {
 /**
  * The dockerd pool is host-level access (a pod mounting the daemon's pipe
  * is administrator on its Windows node), so only refs or environments a
- * rule names may use it; off by default.
+ * rule names may use it; off by default. BuildKit on the Windows nodes is
+ * the same access (its buildkitd runs as SYSTEM and drives the node's
+ * containerd), so the same grant covers it.
  */
 export function authorizePlacement(identity: Identity, plan: BuildPlan, matched: MatchedRule | undefined): void {
   if (identity.kind === "anonymous" || !matched) return;
@@ -198,11 +201,12 @@ export function authorizePlacement(identity: Identity, plan: BuildPlan, matched:
   const byEnvironment = identity.kind === "oidc" && identity.environment !== undefined && dockerPool.environments.includes(identity.environment);
   if (byRef || byEnvironment) return;
   plan.platforms.forEach((platform, index) => {
-    if (platform.builder !== "docker") return;
+    if (!windowsPoolBuilders.includes(platform.builder)) return;
+    const pool = platform.builder === "docker" ? "the dockerd pool" : "BuildKit on the Windows pool";
     throw new PolicyDenial(`${matched.path}.dockerPool`, {
-      error: `platforms[${index}]: ${JSON.stringify(platform.platform.request)} needs the dockerd pool (${platform.reason}), which ${plan.repository} may not use from ${plan.ref}${identity.kind === "oidc" && identity.environment ? ` or environment ${identity.environment}` : ""}`,
+      error: `platforms[${index}]: ${JSON.stringify(platform.platform.request)} needs ${pool} (${platform.reason}), which ${plan.repository} may not use from ${plan.ref}${identity.kind === "oidc" && identity.environment ? ` or environment ${identity.environment}` : ""}`,
       field: `platforms[${index}]`,
-      hint: `the dockerd pool is host-level access; build from a ref or environment listed in ${matched.path}.dockerPool, or keep Windows stages COPY-only so BuildKit builds them`,
+      hint: `the Windows pool (dockerd, or BuildKit there) is host-level access; build from a ref or environment listed in ${matched.path}.dockerPool, or keep Windows stages COPY-only so BuildKit builds them`,
     });
   });
 }

@@ -8,6 +8,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { BuildStateSchema } from "./build-state.js";
 import { RequestError } from "./errors.js";
 import { type PlatformPhase, platformPhases } from "./phases.js";
+import { type Builder, builders } from "./request-rules.js";
 
 export const defaultPageSize = 20;
 export const maxPageSize = 100;
@@ -17,7 +18,7 @@ export const BuildListQuerySchema = Type.Object(
     repository: Type.Optional(Type.String({ description: 'Only builds of this repository, "owner/name" (case-insensitive).' })),
     sha: Type.Optional(Type.String({ description: "Only builds of this commit (full 40-character SHA)." })),
     state: Type.Optional(Type.String({ description: `Only builds in this state: ${platformPhases.join(", ")}.` })),
-    builder: Type.Optional(Type.String({ description: "Only builds with a platform on this builder: docker or buildkit." })),
+    builder: Type.Optional(Type.String({ description: `Only builds with a platform on this builder: ${builders.join(", ")}.` })),
     since: Type.Optional(Type.String({ description: "Only builds created at or after this time (RFC 3339, e.g. 2026-12-04T10:00:00Z)." })),
     limit: Type.Optional(Type.String({ description: `Builds per page, 1 to ${maxPageSize}; default ${defaultPageSize}.` })),
     cursor: Type.Optional(Type.String({ description: "The `next` of the page before; absent for the first page." })),
@@ -36,7 +37,7 @@ export interface BuildListQuery {
   repository?: string;
   sha?: string;
   state?: PlatformPhase;
-  builder?: "docker" | "buildkit";
+  builder?: Builder;
   /** Milliseconds since the epoch. */
   since?: number;
   limit: number;
@@ -81,8 +82,8 @@ export function parseBuildListQuery(raw: Readonly<Record<string, unknown>>): Bui
   }
   const builder = field("builder");
   if (builder !== undefined) {
-    if (builder !== "docker" && builder !== "buildkit") throw problem("builder", `builder: "${builder}" is not a builder`, "use docker or buildkit");
-    query.builder = builder;
+    if (!(builders as readonly string[]).includes(builder)) throw problem("builder", `builder: "${builder}" is not a builder`, `use ${new Intl.ListFormat("en", { type: "disjunction" }).format(builders)}`);
+    query.builder = builder as Builder;
   }
   const since = field("since");
   if (since !== undefined) {

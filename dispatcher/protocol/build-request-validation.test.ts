@@ -237,7 +237,7 @@ describe("validateBuildRequest rejects", () => {
     {
       name: "an unknown builder",
       body: { ...minimal, builder: "kaniko" },
-      problem: { error: 'builder: "kaniko" is not a builder', field: "builder", hint: 'use "auto", "docker" or "buildkit"' },
+      problem: { error: 'builder: "kaniko" is not a builder', field: "builder", hint: 'use "auto", "docker", "buildkit", or "buildkit-windows"' },
     },
     {
       name: "push that is a string",

@@ -17,6 +17,7 @@ import { type PlatformString, type WindowsVersion, parsePlatform, supportedPlatf
 import { maxTagLength, perPlatformTag } from "./push-refs.js";
 import {
   type BuilderPreference,
+  builderPreferences,
   isReservedBuildArg,
   maxBuildArgNameLength,
   maxLabelKeyLength,
@@ -47,7 +48,7 @@ const fieldHints: Readonly<Record<string, string>> = {
   labels: "label keys are letters, digits, ., _, / and - (e.g. org.opencontainers.image.source); values are strings",
   push: "send true or false",
   platforms: `list platforms from ${supportedPlatforms.map((p) => `"${p}"`).join(", ")}`,
-  builder: 'use "auto", "docker" or "buildkit"',
+  builder: `use ${new Intl.ListFormat("en", { type: "disjunction" }).format(builderPreferences.map((builder) => `"${builder}"`))}`,
   statusContext: 'use a short prefix like "dockhand" (letters, digits, space, ., _, / and -)',
   idempotencyKey: "use a short printable key, e.g. <runId>/<runAttempt>/<job>/<step>",
   baseImages: "map a Windows version (ltsc2019, ltsc2022, ltsc2025) to a base image reference",

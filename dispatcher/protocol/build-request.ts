@@ -101,7 +101,7 @@ export const BuildRequestSchema = Type.Object(
         {
           default: "auto",
           description:
-            'Which builder: "auto" (Windows RUN → dockerd pool, otherwise BuildKit), "docker" or "buildkit".',
+            'Which builder: "auto" (Windows RUN → BuildKit on the Windows pool where the operator enabled it, else the dockerd pool; otherwise BuildKit), "docker", "buildkit" or "buildkit-windows".',
         },
       ),
     ),

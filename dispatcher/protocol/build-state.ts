@@ -6,12 +6,13 @@
 
 import { type Static, Type } from "@sinclair/typebox";
 import { type PlatformPhase, platformPhases } from "./phases.js";
+import { builders } from "./request-rules.js";
 
 export const PlatformStateSchema = Type.Object({
   platform: Type.String(),
   slug: Type.String(),
   job: Type.String(),
-  builder: Type.Union([Type.Literal("docker"), Type.Literal("buildkit")]),
+  builder: Type.Union(builders.map((builder) => Type.Literal(builder))),
   builderReason: Type.String(),
   statusContext: Type.String(),
   state: Type.Union(platformPhases.map((s) => Type.Literal(s))),

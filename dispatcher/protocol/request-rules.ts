@@ -4,8 +4,17 @@
 // (build-request.ts). Plain values, no TypeBox: the Action's bundle imports
 // this.
 
-export const builderPreferences = ["auto", "docker", "buildkit"] as const;
+/**
+ * The builders a platform can be built by: "docker" the dockerd pool on the
+ * Windows nodes, "buildkit" the Linux BuildKit pool, "buildkit-windows"
+ * BuildKit on the Windows nodes over their own containerd.
+ */
+export const builders = ["docker", "buildkit", "buildkit-windows"] as const;
+export type Builder = (typeof builders)[number];
+export const builderPreferences = ["auto", ...builders] as const;
 export type BuilderPreference = (typeof builderPreferences)[number];
+/** The builders that run on the Windows nodes with host-level access: the repository policy's dockerPool grant covers both. */
+export const windowsPoolBuilders: readonly Builder[] = ["docker", "buildkit-windows"];
 
 // GitHub: owner 1–39 alphanumerics or single hyphens, not at either end;
 // repository 1–100 of [A-Za-z0-9._-]. "." and ".." are checked separately.

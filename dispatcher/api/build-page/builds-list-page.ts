@@ -7,6 +7,7 @@
 import type { BuildListQuery } from "../../protocol/build-list.js";
 import type { BuildState } from "../../protocol/build-state.js";
 import { isFinalPhase, platformPhases } from "../../protocol/phases.js";
+import { builders } from "../../protocol/request-rules.js";
 import { createdAtOf } from "../../model/build-list.js";
 import { duration, escapeHtml } from "./page.js";
 import { pageStyle } from "./page-style.js";
@@ -56,7 +57,7 @@ form.filters label { display: flex; flex-direction: column; font-size: .8rem; co
 <label>Repository <input name="repository" value="${field("repository")}" placeholder="owner/name"></label>
 <label>Commit <input name="sha" value="${field("sha")}" placeholder="full SHA" size="12"></label>
 <label>State <select name="state">${option("state", platformPhases)}</select></label>
-<label>Builder <select name="builder">${option("builder", ["docker", "buildkit"])}</select></label>
+<label>Builder <select name="builder">${option("builder", builders)}</select></label>
 <label>Since <input name="since" value="${field("since")}" placeholder="2026-12-04T00:00:00Z"></label>
 <button type="submit">Filter</button>
 </form>
