@@ -20,6 +20,10 @@ export interface BedEnv {
   DOCKERD_NAMESPACE?: string;
   /** The Windows nodes' image catalogue (testcluster nodes --images): which images exist there. */
   IMAGES_FILE?: string;
+  /** Repository only (tags ltsc2019, ltsc2022, ltsc2025): a Windows-shaped image holding busybox, so a Windows RUN (SHELL /bin/sh) runs on the EMULATED Windows BuildKit pool. Absent in beds started before it existed. */
+  EMULATED_WINDOWS_SHELL_IMAGE?: string;
+  /** Comma-separated Windows versions whose nodes run the EMULATED buildkitd-windows DaemonSet, e.g. ltsc2022,ltsc2025. Absent in beds started before it existed. */
+  BUILDKITD_WINDOWS_VERSIONS?: string;
 }
 
 export function bedEnvFile(): string {
