@@ -15,6 +15,8 @@ describe("describeStatus", () => {
     [{ phase: "queued", builder: "buildkit" }, "pending", "Waiting for BuildKit…"],
     [{ phase: "building", builder: "docker", node: "win-ltsc2022-0" }, "pending", "Building on dockerd pool (win-ltsc2022-0)…"],
     [{ phase: "building", builder: "buildkit" }, "pending", "Building with BuildKit…"],
+    [{ phase: "queued", builder: "buildkit-windows" }, "pending", "Waiting for BuildKit on the Windows pool…"],
+    [{ phase: "building", builder: "buildkit-windows", node: "win-ltsc2022-0" }, "pending", "Building with BuildKit on the Windows pool (win-ltsc2022-0)…"],
     [{ phase: "succeeded", digest, durationSeconds: 72 }, "success", "Built sha256:abcd1234ef56… in 1m12s"],
     [{ phase: "succeeded", durationSeconds: 9.6 }, "success", "Built in 10s"],
     [{ phase: "failed", step: "build", exitCode: 1 }, "failure", "Failed: exit code 1 in step build"],
