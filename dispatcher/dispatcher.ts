@@ -1,6 +1,7 @@
 // The composition root: config in, a running dispatcher out. main.ts calls
 // it for `npm start`; tests call it to run the real thing in-process.
 
+import type { V1Pod } from "@kubernetes/client-node";
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -16,6 +17,8 @@ import { ContextStore } from "./contexts/context-store.js";
 import type { Executor } from "./executor.js";
 import { githubStatusReporter } from "./github/status-reporter.js";
 import { findKubeConfig } from "./kube/kubeconfig.js";
+import { dockerCliHoldings, dockerCliPodInformer } from "./kube/docker-cli-pods.js";
+import { listsImage } from "./image-names.js";
 import { KubernetesExecutor } from "./controller/kubernetes-executor.js";
 import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
@@ -77,9 +80,22 @@ function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repo
   };
 }
 
-/** The dockerd pool as the executor's informer sees it, for the pool gauges. */
-function dockerdPoolOf(kubernetes: KubernetesExecutor, config: Config): DockerdPoolView {
+/**
+ * The dockerd pool as the executor's informer sees it, for the pool gauges;
+ * with the docker-cli pods, which of its nodes hold their version's CLI image
+ * (the one this config names: a pod that ran another counts for nothing).
+ */
+function dockerdPoolOf(kubernetes: KubernetesExecutor, config: Config, dockerCliPods: readonly V1Pod[] | undefined): DockerdPoolView {
   const pods = kubernetes.dockerdPods();
+  let cliImageHeldOn: Map<string, Set<string>> | undefined;
+  if (dockerCliPods) {
+    cliImageHeldOn = new Map();
+    for (const holding of dockerCliHoldings(dockerCliPods)) {
+      const wanted = config.dockerPool.images[holding.windowsVersion as keyof Config["dockerPool"]["images"]];
+      if (wanted === undefined || !listsImage([holding.image], wanted)) continue;
+      cliImageHeldOn.set(holding.windowsVersion, (cliImageHeldOn.get(holding.windowsVersion) ?? new Set()).add(holding.node));
+    }
+  }
   return {
     configured: Object.keys(config.dockerPool.pools),
     daemons: pods
@@ -87,7 +103,9 @@ function dockerdPoolOf(kubernetes: KubernetesExecutor, config: Config): DockerdP
       .map((pod) => ({
         windowsVersion: pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "unlabelled",
         ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+        node: pod.spec?.nodeName,
       })),
+    ...(cliImageHeldOn ? { cliImageHeldOn } : {}),
   };
 }
 
@@ -96,6 +114,7 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
   // Bound once the executor exists; the gauge reads it at each scrape.
   let platformPhases: () => Iterable<PlatformPhase> = () => [];
   let dockerdPool: () => DockerdPoolView | undefined = () => undefined;
+  let dockerCliPodWatch: { start(): Promise<void>; stop(): Promise<void> } | undefined;
   const metrics = createMetrics({ platformPhases: () => platformPhases(), dockerdPool: () => dockerdPool(), revision: process.env.DOCKHAND_REVISION });
   const store = await ContextStore.create({ dir: config.contexts.dir, ttlSeconds: config.contexts.ttlSeconds });
 
@@ -136,7 +155,12 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       onReconciled: (lagSeconds, outcome) => metrics.reconcileLag.observe({ outcome }, lagSeconds),
     });
     readBuildToken = (secret) => kubernetes.jobs.readGitHubToken(secret);
-    dockerdPool = () => dockerdPoolOf(kubernetes, config);
+    // Beside the executor's informers: only the pool gauges read these pods.
+    const cliPods = dockerCliPodInformer(kube.kc, config.dockerPool.daemonNamespace ?? config.kubernetes.namespace, (err) =>
+      log.warn({ err: String((err as Error)?.message ?? err) }, "watching the docker-cli pods failed; retrying"),
+    );
+    dockerCliPodWatch = cliPods;
+    dockerdPool = () => dockerdPoolOf(kubernetes, config, cliPods.list());
     executor = kubernetes;
   } else {
     executor = new LocalExecutor({ config, report, log: reconcilerLog, onReported });
@@ -169,6 +193,8 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
   // Before the executor and the Lease: a metrics port already taken stops start-up while nothing else runs yet.
   const metricsServer = config.metrics.port === undefined ? undefined : await startMetricsServer(metrics, config.listen.host, config.metrics.port);
   await executor.start();
+  // Not awaited: a cluster without the docker-cli DaemonSets (or a slow list) must not hold up start-up; the gauge counts every node missing until the list is in.
+  dockerCliPodWatch?.start().catch((err: unknown) => log.warn({ err: String((err as Error)?.message ?? err) }, "watching the docker-cli pods failed; retrying"));
   // Every replica serves the API from its own informers; the Lease decides
   // which one reconciles, so each status goes out once however many run.
   const leaderElector =
@@ -224,6 +250,7 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       await app.close().finally(() => clearTimeout(cut));
       await metricsServer?.close();
       await leaderElector?.stop();
+      await dockerCliPodWatch?.stop();
       await executor.stop();
     },
   };

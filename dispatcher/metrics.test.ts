@@ -79,6 +79,28 @@ describe("dockhand_dockerd_pool_nodes and _ready_nodes", () => {
   });
 });
 
+describe("dockhand_dockerd_pool_nodes_missing_cli_image", () => {
+  const daemons = [
+    { windowsVersion: "ltsc2022", ready: true, node: "w22-a" },
+    { windowsVersion: "ltsc2022", ready: false, node: "w22-b" },
+    { windowsVersion: "ltsc2025", ready: true, node: "w25-a" },
+  ];
+  it.each([
+    ["no node holds it: every dockerd node counts", new Map(), { ltsc2019: 0, ltsc2022: 2, ltsc2025: 1 }],
+    ["held on one ltsc2022 node", new Map([["ltsc2022", new Set(["w22-a"])]]), { ltsc2019: 0, ltsc2022: 1, ltsc2025: 1 }],
+    ["held everywhere (a node that is no dockerd node does not count)", new Map([["ltsc2022", new Set(["w22-a", "w22-b", "linux-0"])], ["ltsc2025", new Set(["w25-a"])]]), { ltsc2019: 0, ltsc2022: 0, ltsc2025: 0 }],
+    ["held by another version's pod only: still missing", new Map([["ltsc2025", new Set(["w22-a", "w22-b"])]]), { ltsc2019: 0, ltsc2022: 2, ltsc2025: 1 }],
+  ])("%s", async (_name, cliImageHeldOn, expected) => {
+    const metrics = createMetrics({ dockerdPool: () => ({ configured: ["ltsc2019", "ltsc2022", "ltsc2025"], daemons, cliImageHeldOn }) });
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_nodes_missing_cli_image")).toEqual(expected);
+  });
+
+  it("exports no series when the holdings are not known", async () => {
+    const metrics = createMetrics({ dockerdPool: () => ({ configured: ["ltsc2022"], daemons }) });
+    expect(await gaugeValues(metrics, "dockhand_dockerd_pool_nodes_missing_cli_image")).toEqual({});
+  });
+});
+
 async function gaugeValues(metrics: ReturnType<typeof createMetrics>, name: string): Promise<Record<string, number>> {
   const metric = await metrics.registry.getSingleMetric(name)!.get();
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.windows_version), v.value]));

@@ -7,12 +7,20 @@ import { type PlatformPhase, platformPhases } from "./protocol/phases.js";
 export interface DockerdDaemon {
   readonly windowsVersion: string;
   readonly ready: boolean;
+  /** The node it runs on (a pool node). */
+  readonly node?: string;
 }
 
 export interface DockerdPoolView {
   /** The versions with a pool in dockerPool.pools: each gets a series even with no dockerd pod at all, so "no engine" is a 0, not an absence an alert cannot see. */
   readonly configured: readonly string[];
   readonly daemons: Iterable<DockerdDaemon>;
+  /**
+   * Per Windows version, the nodes that hold its docker CLI image (a
+   * docker-cli pod there ran dockerPool.images.<version> and still lives);
+   * undefined when not known (no informer), which exports no missing-image series.
+   */
+  readonly cliImageHeldOn?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 export interface MetricsSources {
@@ -136,6 +144,17 @@ export function createMetrics(sources: MetricsSources = {}) {
         if (pool) for (const [windows_version, count] of dockerdPoolCounts(pool)) this.set({ windows_version }, count.ready);
       },
     }),
+    dockerdNodesMissingCliImage: new Gauge({
+      name: "dockhand_dockerd_pool_nodes_missing_cli_image",
+      help: "Nodes with a dockerd pod whose docker CLI image (dockerPool.images) is not known to be there (no docker-cli pod on the node has run it), by Windows version: a build there pulls it first.",
+      labelNames: ["windows_version"] as const,
+      registers: [registry],
+      collect() {
+        const pool = sources.dockerdPool?.();
+        this.reset();
+        if (pool?.cliImageHeldOn) for (const [windows_version, count] of nodesMissingCliImage(pool)) this.set({ windows_version }, count);
+      },
+    }),
     leader: new Gauge({
       name: "dockhand_leader",
       help: "1 while this replica holds the Lease and so reconciles and reports (always 1 for the local executor), else 0.",
@@ -154,6 +173,22 @@ export function dockerdPoolCounts(pool: DockerdPoolView): Map<string, { nodes: n
     counts.set(daemon.windowsVersion, count);
   }
   return counts;
+}
+
+/** Per Windows version (every configured one, and any a dockerd pod carries): its dockerd nodes that do not hold its CLI image. */
+export function nodesMissingCliImage(pool: DockerdPoolView): Map<string, number> {
+  const nodes = new Map<string, Set<string>>(pool.configured.map((version) => [version, new Set()]));
+  for (const daemon of pool.daemons) {
+    const set = nodes.get(daemon.windowsVersion) ?? new Set<string>();
+    if (daemon.node) set.add(daemon.node);
+    nodes.set(daemon.windowsVersion, set);
+  }
+  const missing = new Map<string, number>();
+  for (const [version, names] of nodes) {
+    const held = pool.cliImageHeldOn?.get(version);
+    missing.set(version, [...names].filter((node) => !held?.has(node)).length);
+  }
+  return missing;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -11,6 +11,8 @@ import { checkBuildkit } from "./buildkit-check.js";
 import { hypervPoolFacts, poolFacts, runProbe } from "./cluster-facts.js";
 import { evaluateHypervPool } from "./hyperv.js";
 import { checkGitHub, checkWebhookSecret } from "./github-check.js";
+import { dockerCliPods, dockerCliPodSelector } from "../kube/docker-cli-pods.js";
+import { evaluateCliImage } from "./cli-image.js";
 import { evaluatePool } from "./pools.js";
 import { evaluateProbe, poolName, type ProbePool } from "./probe.js";
 import { dangerousPermissions, daemonNamespacePermissions, dispatcherPermissions, evaluateRbac } from "./rbac.js";
@@ -59,9 +61,20 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   for (const version of versions) {
     if (wanted("pools")) {
       groups.push(
-        timed(`pool ${version}`, 30, "can the doctor reach the API server? (kubectl get nodes)", async () =>
-          hyperv(version) ? evaluateHypervPool(await hypervPoolFacts(kc, config, version)) : evaluatePool(await poolFacts(kc, config, version)),
-        ),
+        timed(`pool ${version}`, 30, "can the doctor reach the API server? (kubectl get nodes)", async () => {
+          if (hyperv(version)) return evaluateHypervPool(await hypervPoolFacts(kc, config, version));
+          const facts = await poolFacts(kc, config, version);
+          return [
+            ...evaluatePool(facts),
+            evaluateCliImage({
+              version,
+              image: config.dockerPool.images[version],
+              nodes: facts.nodes,
+              daemonNamespace: facts.daemonNamespace,
+              podSelector: `${dockerCliPodSelector},${dockerCliPods.labels.windowsVersion}=${version}`,
+            }),
+          ];
+        }),
       );
     }
   }
