@@ -58,7 +58,14 @@ func (w *podWorker) runContainer(ctx context.Context, c *v1.Container, rec *cont
 
 		run := &containerRun{id: "emulated://" + newContainerID()}
 		if err == nil {
-			w.containerEvent(pod, c, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
+			if img != nil {
+				// A Windows node's catalogue image: pulled once, then present (node_images.go).
+				for _, e := range w.k.ensureImage(c, *img) {
+					w.containerEvent(pod, c, v1.EventTypeNormal, e[0], e[1])
+				}
+			} else {
+				w.containerEvent(pod, c, v1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine", c.Image))
+			}
 			w.rotateLog(c.Name, rec)
 			var p *process
 			if !osCompatible(img, w.k.spec.windowsBuild(), isHostProcess(pod, c)) {

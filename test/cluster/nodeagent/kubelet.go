@@ -43,6 +43,11 @@ type nodeKubelet struct {
 	// running maps the containerID of each running instance to true; the
 	// log server asks it whether a followed container still runs.
 	running sync.Map
+
+	// imagesMu guards the node's image store (node_images.go); imagesSync
+	// asks the status loop to post status.images now.
+	imagesMu   sync.Mutex
+	imagesSync chan struct{}
 }
 
 func newNodeKubelet(cfg Config, lay layout, spec NodeSpec, serviceEnv map[string]string) (*nodeKubelet, error) {
@@ -57,6 +62,7 @@ func newNodeKubelet(cfg Config, lay layout, spec NodeSpec, serviceEnv map[string
 		recorder:    broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "kubelet", Host: spec.Name}),
 		workers:     map[types.UID]*podWorker{},
 		finished:    map[types.UID]bool{},
+		imagesSync:  make(chan struct{}, 1),
 	}
 	k.volumes = &volumeHost{
 		client:       cfg.Client,

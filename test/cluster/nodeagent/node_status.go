@@ -86,6 +86,9 @@ func (k *nodeKubelet) syncNodeStatus(ctx context.Context) error {
 		conds := nodeConditions(node.Status.Conditions, time.Now())
 		node.Status = want.Status
 		node.Status.Conditions = conds
+		if k.holdsImages() {
+			node.Status.Images = statusImages(k.imagesDir())
+		}
 		_, err = k.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
 	})
@@ -115,13 +118,55 @@ func nodeConditions(old []v1.NodeCondition, now time.Time) []v1.NodeCondition {
 
 // runNodeStatusLoop re-posts status now and then. Liveness itself comes from
 // the Lease (the node lifecycle controller reads its renewTime); the kubelet
-// too only reports unchanged status every few minutes.
+// too only reports unchanged status every few minutes. A change of the
+// node's images is posted at once: the kubelet computes status every
+// nodeStatusUpdateFrequency (10 s) and posts it when it changed; the bed
+// looks every imagesPollEvery, sooner, so tests need not wait.
 func (k *nodeKubelet) runNodeStatusLoop(ctx context.Context) {
-	wait.UntilWithContext(ctx, func(ctx context.Context) {
+	post := func() {
 		if err := k.syncNodeStatus(ctx); err != nil && ctx.Err() == nil {
 			klog.FromContext(ctx).Error(err, "Updating node status failed")
 		}
-	}, nodeStatusReportEvery)
+	}
+	post()
+	report := time.NewTicker(nodeStatusReportEvery)
+	defer report.Stop()
+	poll := time.NewTicker(imagesPollEvery)
+	defer poll.Stop()
+	seen := imagesFingerprint(k.imagesDir())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-report.C:
+		case <-k.imagesSync:
+		case <-poll.C:
+			if !k.holdsImages() {
+				continue
+			}
+			now := imagesFingerprint(k.imagesDir())
+			if now == seen {
+				continue
+			}
+			seen = now
+		}
+		post()
+	}
+}
+
+// imagesPollEvery is how often the bed looks for images removed from a
+// node's store (the emulation's crictl rmi, node_images.go).
+const imagesPollEvery = 2 * time.Second
+
+// holdsImages: the node keeps an image store (Windows nodes with a catalogue).
+func (k *nodeKubelet) holdsImages() bool { return k.spec.OS == "windows" && k.cfg.Images != nil }
+
+// imagesChanged asks the status loop to post status.images now.
+func (k *nodeKubelet) imagesChanged() {
+	select {
+	case k.imagesSync <- struct{}{}:
+	default:
+	}
 }
 
 // runLease renews kube-node-lease/<node> with the kubelet's own lease

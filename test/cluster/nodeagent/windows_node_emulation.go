@@ -18,6 +18,12 @@ package nodeagent
 //     (StartError, exit 128, hcsshim's "The container operating system does
 //     not match the host operating system"), as with process isolation,
 //     unless it is a HostProcess image or runs in a HostProcess pod.
+//   - Images a node holds (node_images.go): a catalogue image is "pulled"
+//     the first time a container of it starts on the node (Pulling, then
+//     "Successfully pulled image …"), found "already present on machine"
+//     after that, listed in the Node's status.images as the kubelet lists
+//     them, and kept after its pods are gone; deleting its file under
+//     node/<node>/images/ is the emulation's crictl rmi.
 //   - Named pipes: \\.\pipe\<name> on a node is the unix socket
 //     <dir>/node/<node>/pipes/<name>, for hostPath volumes and for HostProcess
 //     containers (which see the host's pipes unmounted); npipe:// addresses in
