@@ -1,8 +1,12 @@
 // Every manifest in deploy/ is accepted by the bed's real API server
 // (v1.37.2: schema, field validation, admission) in a server-side dry run,
 // for the base and each overlay.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { configFromConfigMap, kubectl, type Manifest, render } from "./deployed.js";
+import { configFromConfigMap, kubectl, type Manifest, render, repoRoot } from "./deployed.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
 import { pinnedEngine } from "../../dispatcher/plan/docker-engine-compat.js";
 import { type WindowsVersion, windowsBuilds } from "../../dispatcher/protocol/platforms.js";
@@ -95,6 +99,70 @@ describe("what the manifests promise", () => {
       expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "windows", "node.kubernetes.io/windows-build": windowsBuilds[version as WindowsVersion], ...pool!.nodeSelector });
       expect(pod.tolerations).toEqual(pool!.tolerations);
     }
+  });
+
+  // The dispatcher's config as deployed: the ConfigMap's file, then the Deployment's literal env (DOCKHAND_DOCKER_POOL_IMAGES_<VERSION> among them).
+  const deployedConfig = (manifests: Manifest[], dir: string) => {
+    const container = manifests.find((m) => m.kind === "Deployment" && m.metadata.name === "dockhand")!.spec.template.spec.containers[0];
+    const env = Object.fromEntries(container.env.filter((e: any) => typeof e.value === "string").map((e: any) => [e.name, e.value]));
+    return resolveConfig(configFromConfigMap(manifests), { ...env, DOCKHAND_SIGNING_KEY: "x".repeat(48), DOCKHAND_PUBLIC_URL: "http://dockhand:8080" }, dir);
+  };
+  const daemonSetsNamed = (manifests: Manifest[], name: string) =>
+    new Map(
+      manifests
+        .filter((m) => m.kind === "DaemonSet" && (m.metadata.labels as Record<string, string> | undefined)?.["app.kubernetes.io/name"] === name)
+        .map((m) => [(m.metadata.labels as Record<string, string>)["dockhand.dev/windows-version"]!, m]),
+    );
+
+  // A build pulls the CLI image unless it is already on the node: the docker-cli DaemonSets keep it there, on exactly the dockerd nodes.
+  it.each(["deploy/base", "deploy/overlays/aks"])("%s: a docker-cli DaemonSet beside each dockerd DaemonSet, on the same nodes, running the dispatcher's CLI image of that version and then pause", (dir) => {
+    const manifests = render(dir);
+    const config = deployedConfig(manifests, dir);
+    const dockerd = daemonSetsNamed(manifests, "dockerd");
+    const cli = daemonSetsNamed(manifests, "docker-cli");
+    expect([...cli.keys()].sort()).toEqual([...dockerd.keys()].sort());
+    for (const [version, daemonSet] of cli) {
+      const pod = daemonSet.spec.template.spec;
+      const engine = dockerd.get(version)!.spec.template.spec;
+      expect(pod.nodeSelector, version).toEqual(engine.nodeSelector);
+      expect(pod.tolerations, version).toEqual(engine.tolerations);
+      expect(pod.initContainers).toEqual([
+        expect.objectContaining({ name: "docker-cli", image: config.dockerPool.images[version as WindowsVersion], imagePullPolicy: "IfNotPresent", command: ["docker.exe", "--version"] }),
+      ]);
+      expect(pod.containers.map((c: any) => c.image)).toEqual(["registry.k8s.io/pause:3.10.2"]);
+      // The new pod pulls the new image while the old one still holds the old: no moment without a CLI image on the node.
+      expect(daemonSet.spec.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: "100%", maxUnavailable: 0 } });
+    }
+  });
+
+  it("one images: entry in an overlay changes the docker-cli DaemonSet and the dispatcher's CLI image together (by name:tag for one version, digest pins too)", () => {
+    const overlay = mkdtempSync(join(tmpdir(), "dh-overlay-"));
+    const digest = `sha256:${"a".repeat(64)}`;
+    writeFileSync(
+      join(overlay, "kustomization.yaml"),
+      stringify({
+        // kustomize takes no absolute path to a base.
+        resources: [relative(overlay, join(repoRoot, "deploy/base"))],
+        images: [
+          { name: "docker:29-windowsservercore-ltsc2022", newName: "myacr.azurecr.io/mirror/docker", newTag: "29.8.2-windowsservercore-ltsc2022" },
+          // newTag with the digest keeps the tag (which names the CLI version the config checks); kustomize's digest: field drops it.
+          { name: "docker:29-windowsservercore-ltsc2025", newTag: `29-windowsservercore-ltsc2025@${digest}` },
+        ],
+      }),
+    );
+    const manifests = render(overlay);
+    const config = deployedConfig(manifests, overlay);
+    const cli = daemonSetsNamed(manifests, "docker-cli");
+    const expected = {
+      ltsc2019: "docker:29-windowsservercore-1809",
+      ltsc2022: "myacr.azurecr.io/mirror/docker:29.8.2-windowsservercore-ltsc2022",
+      ltsc2025: `docker:29-windowsservercore-ltsc2025@${digest}`,
+    };
+    expect(config.dockerPool.images).toEqual(expected);
+    for (const [version, image] of Object.entries(expected)) expect(cli.get(version)!.spec.template.spec.initContainers[0].image, version).toBe(image);
+    // No other env value is touched.
+    const env = manifests.find((m) => m.kind === "Deployment")!.spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === "DOCKHAND_CONFIG").value).toBe("/etc/dockhand/config.yaml");
   });
 
   it("buildkitd: rootless StatefulSet on Linux with a cache volume and mTLS", () => {
