@@ -10,7 +10,7 @@
 //     with that image) has run there: the row is ok, the gauge 0;
 //   - a build's pod on that node then finds the image already present: no pull.
 
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { parseAllDocuments, stringify } from "yaml";
@@ -88,7 +88,7 @@ beforeAll(async () => {
     (count) => count === 0,
   );
   const images = join(bed.env.BED_DIR, "nodes", "node", node, "images");
-  for (const file of readdirSync(images)) {
+  for (const file of existsSync(images) ? readdirSync(images) : []) {
     const held = JSON.parse(readFileSync(join(images, file), "utf8")) as { reference?: string };
     if (held.reference === cliImageNormalised) rmSync(join(images, file));
   }
