@@ -18,6 +18,7 @@ import (
 //	node/<node>/pipes/<name>             a Windows node's named pipes \\.\pipe\<name>
 //	                                     (unix sockets; docker_engine exists only
 //	                                     while the node's emulated dockerd runs)
+//	node/<node>/images/<sha256>.json     the images a Windows node holds (node_images.go)
 type layout struct{ dir string }
 
 func (l layout) podsDir() string { return filepath.Join(l.dir, "pods") }
