@@ -17,6 +17,7 @@ export async function poolFacts(kc: KubeConfig, config: Config, version: Windows
   const core = kc.makeApiClient(CoreV1Api);
   const selector = poolSelector(config, version);
   const daemonNamespace = config.dockerPool.daemonNamespace ?? config.kubernetes.namespace;
+  const withBuildkitd = config.buildkitWindows.versions.includes(version);
   const [nodes, pods] = await Promise.all([
     core.listNode({ labelSelector: labelSelectorText(selector) }).then(
       (list) => list.items,
@@ -26,10 +27,11 @@ export async function poolFacts(kc: KubeConfig, config: Config, version: Windows
         throw error;
       },
     ),
+    // Both engines' pods of this version in one list, as the dispatcher's informer watches them.
     core
       .listNamespacedPod({
         namespace: daemonNamespace,
-        labelSelector: `${dockerdPodLabels.name}=${dockerdPodLabels.nameValue},${dockerdPodLabels.windowsVersion}=${version}`,
+        labelSelector: `${dockerdPodLabels.name} in (${dockerdPodLabels.nameValue},${dockerdPodLabels.buildkitdNameValue}),${dockerdPodLabels.windowsVersion}=${version}`,
       })
       .then(
         (list) => list.items,
@@ -39,7 +41,16 @@ export async function poolFacts(kc: KubeConfig, config: Config, version: Windows
         },
       ),
   ]);
-  return { version, selector, tolerations: config.dockerPool.pools[version]?.tolerations ?? [], nodes, daemonNamespace, dockerdPods: pods };
+  const ofEngine = (value: string) => ("unreadable" in pods ? pods : pods.filter((pod) => pod.metadata?.labels?.[dockerdPodLabels.name] === value));
+  return {
+    version,
+    selector,
+    tolerations: config.dockerPool.pools[version]?.tolerations ?? [],
+    nodes,
+    daemonNamespace,
+    dockerdPods: ofEngine(dockerdPodLabels.nameValue),
+    ...(withBuildkitd ? { buildkitdPods: ofEngine(dockerdPodLabels.buildkitdNameValue) } : {}),
+  };
 }
 
 /** The host pool's Nodes of a hyperv version (by the host pool's selector, not the Hyper-V label: the unlabelled ones are the finding). */

@@ -50,6 +50,24 @@ describe("evaluatePool", () => {
     for (const row of rows) if (row.outcome === "FAIL") expect(row.fix).toBeTruthy();
   });
 
+  it("where BuildKit runs on the pool too: a row for its buildkitd pods, FAIL naming the node without one and the component to list", () => {
+    const healthy = evaluatePool({ ...base, nodes: [node("n1", true)], dockerdPods: [dockerd("d1", "n1", true)], buildkitdPods: [dockerd("b1", "n1", true)] });
+    expect(healthy.map((row) => [row.name, row.outcome])).toEqual([
+      ["pool ltsc2022: nodes", "ok"],
+      ["pool ltsc2022: dockerd", "ok"],
+      ["pool ltsc2022: buildkitd", "ok"],
+    ]);
+    const missing = evaluatePool({ ...base, nodes: [node("n1", true), node("n2", true)], dockerdPods: [dockerd("d1", "n1", true), dockerd("d2", "n2", true)], buildkitdPods: [dockerd("b1", "n1", true)] });
+    expect(missing[2]).toMatchObject({
+      name: "pool ltsc2022: buildkitd",
+      outcome: "FAIL",
+      detail: expect.stringContaining("no buildkitd pod on n2 (namespace dockhand, labels app.kubernetes.io/name=buildkitd-windows,dockhand.dev/windows-version=ltsc2022)"),
+      fix: expect.stringContaining("kubectl -n dockhand describe ds buildkitd-ltsc2022"),
+    });
+    const none = evaluatePool({ ...base, nodes: [node("n1", true)], dockerdPods: [dockerd("d1", "n1", true)], buildkitdPods: [] });
+    expect(none[2]).toMatchObject({ outcome: "FAIL", fix: expect.stringContaining("list deploy/components/buildkitd-windows-ltsc2022 in your overlay") });
+  });
+
   it("without Node access: nodes not checked, dockerd judged on its pods", () => {
     const rows = evaluatePool({ ...base, nodes: { unreadable: "this identity may not list Nodes" }, dockerdPods: [dockerd("d1", "n1", true)] });
     expect(rows.map((row) => row.outcome)).toEqual(["skip", "ok"]);

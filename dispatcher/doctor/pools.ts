@@ -1,7 +1,7 @@
 // Pure: does each configured Windows version have a pool that can take
 // builds? Nodes matching the pool's selector, Ready, every taint tolerated by
 // the pool's tolerations (as the scheduler decides it), and a Ready dockerd
-// pod on each.
+// pod on each (and a Ready buildkitd pod, where BuildKit runs there too).
 
 import type { V1Node, V1Pod, V1Taint, V1Toleration } from "@kubernetes/client-node";
 import type { Config } from "../config/schema.js";
@@ -64,6 +64,8 @@ export interface PoolFacts {
   readonly daemonNamespace: string;
   /** This version's dockerd pods (labels app.kubernetes.io/name=dockerd, dockhand.dev/windows-version), or why they could not be read. */
   readonly dockerdPods: readonly V1Pod[] | { readonly unreadable: string };
+  /** With buildkitWindows.versions listing the version: its buildkitd-windows pods, the same way. */
+  readonly buildkitdPods?: readonly V1Pod[] | { readonly unreadable: string };
 }
 
 export function evaluatePool(facts: PoolFacts): CheckResult[] {
@@ -123,50 +125,64 @@ export function evaluatePool(facts: PoolFacts): CheckResult[] {
     }
   }
 
-  // dockerd: one Ready pod per Ready node (or, without node access, every pod there is).
-  if ("unreadable" in facts.dockerdPods) {
+  rows.push(evaluateEnginePods(facts, readyNodes, "dockerd", facts.dockerdPods));
+  // BuildKit on the Windows nodes (buildkitWindows.versions): its pods, checked as dockerd's.
+  if (facts.buildkitdPods !== undefined) rows.push(evaluateEnginePods(facts, readyNodes, "buildkitd", facts.buildkitdPods));
+  return rows;
+}
+
+const engines = {
+  dockerd: {
+    labelValue: dockerdPodLabels.nameValue,
+    apply: (version: string, namespace: string) => `apply deploy/base/dockerd-daemonsets.yaml (DaemonSet dockerd-${version}) in ${namespace}, or set dockerPool.daemonNamespace to where it runs`,
+    probe: "the readiness probe asks dockerd for its version over \\\\.\\pipe\\docker_engine",
+  },
+  buildkitd: {
+    labelValue: dockerdPodLabels.buildkitdNameValue,
+    apply: (version: string, namespace: string) =>
+      `list deploy/components/buildkitd-windows-${version} in your overlay (DaemonSet buildkitd-${version}, in ${namespace}, dockerPool.daemonNamespace), or remove ${version} from buildkitWindows.versions`,
+    probe: "the readiness probe runs buildctl debug workers over \\\\.\\pipe\\buildkitd",
+  },
+} as const;
+
+/** One Ready engine pod per Ready node (or, without node access, every pod there is): builds are admitted only to those. */
+function evaluateEnginePods(facts: PoolFacts, readyNodes: readonly string[] | undefined, engine: keyof typeof engines, found: PoolFacts["dockerdPods"]): CheckResult {
+  const { version } = facts;
+  const key = `dockerPool.pools.${version}`;
+  const daemonSet = `${engine}-${version}`;
+  const name = `pool ${version}: ${engine}`;
+  if ("unreadable" in found) {
     // The dispatcher reads these pods itself to admit builds: the doctor's identity lacking it is a finding, not a skip.
-    rows.push(
-      fail(
-        `pool ${version}: dockerd`,
-        `${facts.dockerdPods.unreadable}, where the dockerd pods are (dockerPool.daemonNamespace)`,
-        `allow the dispatcher's ServiceAccount get, list and watch on pods in ${facts.daemonNamespace} (a Role and RoleBinding there; docs/deploy.md, "Windows node pools")`,
-      ),
+    return fail(
+      name,
+      `${found.unreadable}, where the ${engine} pods are (dockerPool.daemonNamespace)`,
+      `allow the dispatcher's ServiceAccount get, list and watch on pods in ${facts.daemonNamespace} (a Role and RoleBinding there; docs/deploy.md, "Windows node pools")`,
     );
-    return rows;
   }
-  const pods = facts.dockerdPods.filter((pod) => pod.metadata?.deletionTimestamp === undefined);
+  const pods = found.filter((pod) => pod.metadata?.deletionTimestamp === undefined);
   const podOn = new Map(pods.map((pod) => [pod.spec?.nodeName ?? "", pod]));
   const wanted = readyNodes ?? pods.map((pod) => pod.spec?.nodeName ?? "(unscheduled)");
   const missing = wanted.filter((node) => !podOn.has(node));
   const unreadyPods = wanted.map((node) => podOn.get(node)).filter((pod): pod is V1Pod => pod !== undefined && !isReady(pod.status?.conditions));
-  const where = `namespace ${facts.daemonNamespace}, labels ${dockerdPodLabels.name}=${dockerdPodLabels.nameValue},${dockerdPodLabels.windowsVersion}=${version}`;
-  if (wanted.length === 0) {
-    rows.push(
-      fail(
-        `pool ${version}: dockerd`,
-        `no dockerd pod (${where})`,
-        `apply deploy/base/dockerd-daemonsets.yaml (DaemonSet ${daemonSet}) in ${facts.daemonNamespace}, or set dockerPool.daemonNamespace to where it runs`,
-      ),
-    );
-  } else if (missing.length > 0 || unreadyPods.length > 0) {
+  const where = `namespace ${facts.daemonNamespace}, labels ${dockerdPodLabels.name}=${engines[engine].labelValue},${dockerdPodLabels.windowsVersion}=${version}`;
+  // None at all: the DaemonSet itself is missing (or elsewhere), not its placement.
+  if (wanted.length === 0 || pods.length === 0) {
+    return fail(name, `no ${engine} pod${wanted.length === 0 ? "" : ` on ${wanted.join(", ")}`} (${where})`, engines[engine].apply(version, facts.daemonNamespace));
+  }
+  if (missing.length > 0 || unreadyPods.length > 0) {
     const problems = [
-      ...missing.map((node) => `no dockerd pod on ${node}`),
+      ...missing.map((node) => `no ${engine} pod on ${node}`),
       ...unreadyPods.map((pod) => `${pod.metadata?.name} on ${pod.spec?.nodeName} is not Ready (${podWhy(pod)})`),
     ];
-    rows.push(
-      fail(
-        `pool ${version}: dockerd`,
-        `${problems.join("; ")} (${where}); builds go only to nodes with a Ready dockerd`,
-        missing.length > 0
-          ? `the ${daemonSet} DaemonSet's nodeSelector and tolerations must be ${key}'s: kubectl -n ${facts.daemonNamespace} describe ds ${daemonSet}`
-          : `kubectl -n ${facts.daemonNamespace} describe pod ${unreadyPods[0]!.metadata?.name} and its logs: the readiness probe asks dockerd for its version over \\\\.\\pipe\\docker_engine`,
-      ),
+    return fail(
+      name,
+      `${problems.join("; ")} (${where}); builds go only to nodes with a Ready ${engine}`,
+      missing.length > 0
+        ? `the ${daemonSet} DaemonSet's nodeSelector and tolerations must be ${key}'s: kubectl -n ${facts.daemonNamespace} describe ds ${daemonSet}`
+        : `kubectl -n ${facts.daemonNamespace} describe pod ${unreadyPods[0]!.metadata?.name} and its logs: ${engines[engine].probe}`,
     );
-  } else {
-    rows.push(ok(`pool ${version}: dockerd`, `Ready on ${wanted.join(", ")} (${facts.daemonNamespace})`));
   }
-  return rows;
+  return ok(name, `Ready on ${wanted.join(", ")} (${facts.daemonNamespace})`);
 }
 
 function podWhy(pod: V1Pod): string {
