@@ -48,6 +48,9 @@
 // Goal (issue 15): step ≤ floor + 0.75 s at the median and + 1 s at p99;
 // the three-version request ≤ 1.2× the slowest single version.
 // BENCH_LOG_DIR=<dir> keeps each run's dispatcher log (JSON lines).
+// BENCH_STATUSES=instant (a diagnostic, not the goal's figure): commit
+// statuses are answered at once instead of going to GitHub at its pace (one
+// write a second per credential), to show how much of the path waits on them.
 //
 // Bounded: at most 200 runs, each step and each direct build killed after
 // 300 s. The step's own dist/ is the committed one (`npm run build` first if
@@ -82,9 +85,10 @@ const caches = cacheArg === "both" ? (["cold", "warm"] as const) : [cacheArg as 
 const timeoutMs = 300_000;
 /** BENCH_LOG_DIR=<dir>: each run's dispatcher log lines, as <cache>-<run>.jsonl. */
 const logDir = process.env["BENCH_LOG_DIR"];
+const instantStatuses = process.env["BENCH_STATUSES"] === "instant";
 
 const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-console.log(`mode ${mode}, ${runs} runs, cache ${caches.join(" then ")}; load average at start: ${load()} (${(await import("node:os")).cpus().length} cores)`);
+console.log(`mode ${mode}, ${runs} runs, cache ${caches.join(" then ")}${instantStatuses ? ", commit statuses answered at once (BENCH_STATUSES=instant)" : ""}; load average at start: ${load()} (${(await import("node:os")).cpus().length} cores)`);
 
 // ------------------------------------------------------------ what is built
 
@@ -228,7 +232,10 @@ const { builder, dockerfile, versions } = caseOf(bed);
 const registry = bed.env.REGISTRY;
 const config = bed.config(await freePort());
 // The bed turns the platform check off for its emulated dockerd pool's Linux images; BuildKit's are real.
-const dispatcher = await startDispatcher({ ...config, registry: { ...config.registry, validatePlatform: builder === "buildkit" } }, { logger: pino({ level: "info" }, sink) });
+const dispatcher = await startDispatcher({ ...config, registry: { ...config.registry, validatePlatform: builder === "buildkit" } }, {
+  logger: pino({ level: "info" }, sink),
+  ...(instantStatuses ? { report: async () => undefined } : {}),
+});
 const stopWatch = watchBuilds(bed);
 const session = Date.now().toString(36);
 
