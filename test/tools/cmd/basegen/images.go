@@ -59,5 +59,13 @@ func allImages(repoBase, busyboxPath string) ([]namedImage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]namedImage{{ref: repoBase + "/busybox:latest", img: bb}}, win...), nil
+	out := append([]namedImage{{ref: repoBase + "/busybox:latest", img: bb}}, win...)
+	for _, wb := range emulatedWindowsBusyboxTags {
+		img, err := emulatedWindowsBusyboxImage(bin, applets, wb.windowsBuild)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, namedImage{ref: repoBase + "/emulated-windows-busybox:" + wb.tag, img: img})
+	}
+	return out, nil
 }
