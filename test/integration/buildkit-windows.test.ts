@@ -123,13 +123,14 @@ describe("builder buildkit-windows", () => {
 
     const job = await bed.k.batch.readNamespacedJob({ namespace: bed.namespace, name: build.platforms[0]!.job });
     const pod = job.spec!.template.spec!;
-    expect(pod.volumes?.[0]).toEqual({ name: "buildkitd", hostPath: { path: "\\\\.\\pipe\\buildkitd" } });
+    expect(pod.volumes?.[0]).toMatchObject({ name: "buildkitd", hostPath: { path: "\\\\.\\pipe\\buildkitd" } });
     expect(pod.containers[0]!.command!.slice(0, 3)).toEqual(["buildctl", "--addr=npipe:////./pipe/buildkitd", "build"]);
     expect(pod.containers[0]!.image).toBe(buildctlImage("ltsc2022"));
 
     const statuses = statusesOf(await waitForStatuses(bed.github, finalOf(build.id, 1)), build.id);
     expect(statuses[0]).toMatchObject({ state: "pending", context: "dockhand/windows-ltsc2022" });
-    expect(statuses.map((s) => s.description)).toContain("Building with BuildKit on the Windows pool (win-ltsc2022-0)…");
+    // The first pending says why (a fast build may go straight on to its result).
+    expect(statuses[0]!.description).toContain("has RUN (line 5): BuildKit on the Windows pool");
     const final = statuses.find((s) => finalStates.has(s.state))!;
     expect(final.state, final.description ?? "").toBe("success");
     const admitted = await bed.k.batch.readNamespacedJob({ namespace: bed.namespace, name: build.platforms[0]!.job });
@@ -143,7 +144,7 @@ describe("builder buildkit-windows", () => {
 
   it("refuses builder buildkit-windows for a version whose pool runs no BuildKit, and creates nothing", async () => {
     const before = (await bed.k.batch.listNamespacedJob({ namespace: bed.namespace })).items.length;
-    const res = await submit(["windows/amd64:ltsc2025"], "refused", { builder: "buildkit-windows" });
+    const res = await submit(["windows/amd64:ltsc2025"], "refused", { builder: "buildkit-windows", baseImages: {} });
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({
       error: 'builder: "buildkit-windows" cannot build windows/amd64:ltsc2025: this cluster runs no BuildKit on its ltsc2025 nodes',
@@ -172,7 +173,8 @@ describe("builder buildkit-windows", () => {
         "dockhand/windows-ltsc2022 success",
         "dockhand/windows-ltsc2025 success",
       ]);
-      const pendingOf = (context: string) => statuses.find((s) => s.context === context && s.state === "pending")?.description ?? "";
+      // Every pending description of a platform: the queued one carries the builder's reason.
+      const pendingOf = (context: string) => statuses.filter((s) => s.context === context && s.state === "pending").map((s) => s.description).join(" | ");
       expect(pendingOf("dockhand/windows-ltsc2019")).toContain("Hyper-V isolation");
       expect(pendingOf("dockhand/windows-ltsc2022")).toContain("BuildKit on the Windows pool");
       expect(pendingOf("dockhand/windows-ltsc2025")).toContain("dockerd pool");
@@ -188,5 +190,64 @@ describe("builder buildkit-windows", () => {
     } finally {
       hypervFeature();
     }
+  });
+});
+
+describe("the emulated Windows BuildKit pool refuses what a Windows node would", () => {
+  /** A bare pod on a Windows node running buildctl against the node's pipe, as a build Job's pod does; its final container state. */
+  async function buildctlPod(node: string, version: string, command: string[]) {
+    const name = `bkwin-${node.replace("win-", "")}-${version}-${Date.now() % 100000}`;
+    await bed.k.core.createNamespacedPod({
+      namespace: bed.namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          os: { name: "windows" },
+          nodeName: node,
+          restartPolicy: "Never",
+          tolerations: windowsTolerations,
+          automountServiceAccountToken: false,
+          containers: [{ name: "build", image: buildctlImage(version), command, volumeMounts: [{ name: "buildkitd", mountPath: "\\\\.\\pipe\\buildkitd" }] }],
+          volumes: [{ name: "buildkitd", hostPath: { path: "\\\\.\\pipe\\buildkitd" } }],
+        },
+      },
+    });
+    for (let i = 0; i < 300; i++) {
+      const pod = await bed.k.core.readNamespacedPod({ namespace: bed.namespace, name });
+      const state = pod.status?.containerStatuses?.[0]?.state;
+      if (state?.terminated) return { terminated: state.terminated, logs: await bed.k.core.readNamespacedPodLog({ namespace: bed.namespace, name }).catch(() => "") };
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`${name} did not end`);
+  }
+  const workers = ["buildctl", "--addr=npipe:////./pipe/buildkitd", "debug", "workers"];
+
+  it("answers on a node whose buildkitd pod runs", async () => {
+    const { terminated } = await buildctlPod("win-ltsc2022-0", "ltsc2022", workers);
+    expect(terminated.exitCode).toBe(0);
+  });
+
+  it("has no pipe on a node without a buildkitd pod (ltsc2019): buildctl cannot connect", async () => {
+    const { terminated, logs } = await buildctlPod("win-ltsc2019-0", "ltsc2019", workers);
+    expect(terminated.exitCode).not.toBe(0);
+    expect(logs).toMatch(/buildkitd|connect|no such file/i);
+  });
+
+  it("refuses a buildctl image of another Windows build on a process-isolated pod, as hcsshim does", async () => {
+    const { terminated } = await buildctlPod("win-ltsc2022-0", "ltsc2019", workers);
+    expect(terminated.exitCode).not.toBe(0);
+    expect(terminated.message ?? "").toContain("The container operating system does not match the host operating system");
+  });
+
+  it("fails a Windows RUN without SHELL: the frontend's cmd /S /C is not on the emulation (it is on a real node)", async () => {
+    const context = await uploadContext(dispatcher.url, ctx(`FROM ${bed.env.EMULATED_WINDOWS_SHELL_IMAGE}:ltsc2022\nRUN echo hi\n`));
+    const res = await postBuild(dispatcher.url, buildRequest(context, { platforms: ["windows/amd64:ltsc2022"], tags: [`${bed.env.REGISTRY}/bed/bkwin-noshell:1`], idempotencyKey: `bkwin/noshell/${Date.now()}` }));
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const build = res.body as { id: string };
+    const statuses = statusesOf(await waitForStatuses(bed.github, finalOf(build.id, 1)), build.id);
+    expect(statuses.find((s) => finalStates.has(s.state))?.state).toBe("failure");
+    const logs = await (await fetch(`${dispatcher.url}/v1/builds/${build.id}/logs`)).text();
+    // NDJSON lines: BuildKit's quotes come escaped.
+    expect(logs).toContain('process \\"cmd /S /C echo hi\\" did not complete successfully');
   });
 });

@@ -97,16 +97,26 @@ func ParseEmulatedDockerdArgs(args []string) (EmulatedDockerdOptions, error) {
 // RunEmulatedDockerd serves o.Listen until ctx ends, then removes the socket.
 // ready (may be nil) is called once it listens.
 func RunEmulatedDockerd(ctx context.Context, o EmulatedDockerdOptions, log io.Writer, ready func()) error {
+	banner := fmt.Sprintf("EMULATED dockerd (test bed, not a Docker engine): API listen on %s, every connection proxied to the bed dockerd at unix://%s", o.Listen, o.Upstream)
+	return servePipe(ctx, "dockerd", o.Listen, banner, log, ready, func(c net.Conn) {
+		proxyRequests(ctx, c, o.Upstream, nodeDirOfPipe(o.Listen), log)
+	})
+}
+
+// servePipe listens on a node's pipe socket until ctx ends, hands each
+// connection to handle, then removes the socket: the pipe exists exactly
+// while the daemon's pod runs, as on a Windows node.
+func servePipe(ctx context.Context, daemon, listen, banner string, log io.Writer, ready func(), handle func(net.Conn)) error {
 	// A socket left by a killed predecessor would make Listen fail; nothing
-	// can be listening on it while this pod's container is the node's dockerd.
-	_ = os.Remove(o.Listen)
-	ln, err := net.Listen("unix", o.Listen)
+	// can be listening on it while this pod's container is the node's daemon.
+	_ = os.Remove(listen)
+	ln, err := net.Listen("unix", listen)
 	if err != nil {
 		return err
 	}
 	ul := ln.(*net.UnixListener)
 	ul.SetUnlinkOnClose(true)
-	fmt.Fprintf(log, "EMULATED dockerd (test bed, not a Docker engine): API listen on %s, every connection proxied to the bed dockerd at unix://%s\n", o.Listen, o.Upstream)
+	fmt.Fprintln(log, banner)
 	if ready != nil {
 		ready()
 	}
@@ -130,12 +140,12 @@ func RunEmulatedDockerd(ctx context.Context, o EmulatedDockerdOptions, log io.Wr
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
-			proxyRequests(ctx, c, o.Upstream, nodeDirOfPipe(o.Listen), log)
+			handle(c)
 		}()
 	}
-	_ = os.Remove(o.Listen)
-	fmt.Fprintln(log, "EMULATED dockerd: stopping, socket removed")
-	// dockerd waits for its open API requests on shutdown only briefly.
+	_ = os.Remove(listen)
+	fmt.Fprintf(log, "EMULATED %s: stopping, socket removed\n", daemon)
+	// The daemon waits for its open requests on shutdown only briefly.
 	done := make(chan struct{})
 	go func() { conns.Wait(); close(done) }()
 	select {
