@@ -7,11 +7,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kubectl, type Manifest, render, repoRoot } from "./deployed.js";
-import { ConfigSchema } from "../../dispatcher/config/schema.js";
+import { ConfigSchema, defaultBuildctlWindowsImages } from "../../dispatcher/config/schema.js";
+import { windowsBaseTags } from "../../dispatcher/plan/windows-base-tags.js";
 import { windowsBuilds, windowsVersions } from "../../dispatcher/protocol/platforms.js";
 
 let dir: string;
 beforeAll(() => {
+  // A server-side dry run does not create the Namespace: create it for real first (as manifests.test.ts does), so this file passes run alone.
+  const namespace = render("deploy/base").find((m) => m.kind === "Namespace")!;
+  const created = kubectl(["apply", "-f", "-"], JSON.stringify(namespace));
+  expect(created.status, created.stderr).toBe(0);
   // kustomize takes only relative paths to bases and components, so the overlay enabling them lives in the tree for the test's length.
   dir = mkdtempSync(join(repoRoot, "test", "deploy", ".kustomize-"));
   const up = relative(dir, repoRoot);
@@ -55,6 +60,16 @@ describe("buildkitd on the Windows nodes", () => {
   it("the image's Dockerfile fetches the same BuildKit release", () => {
     const dockerfile = readFileSync(join(repoRoot, "deploy/images/buildkitd-windows/Dockerfile"), "utf8");
     expect(dockerfile).toContain(`ARG BUILDKIT_VERSION=${pinnedBuildKit}\n`);
+  });
+
+  it("the build Jobs' buildctl image: the same release, on the Nano Server tag MCR publishes for each version, one default per version", () => {
+    const dockerfile = readFileSync(join(repoRoot, "deploy/images/buildctl-windows/Dockerfile"), "utf8");
+    expect(dockerfile).toContain(`ARG BUILDKIT_VERSION=${pinnedBuildKit}\n`);
+    expect(dockerfile).toContain("FROM mcr.microsoft.com/windows/nanoserver:${WINDOWS_VERSION}\n");
+    // Each documented build names the tag MCR has for that version (nanoserver:1809, never :ltsc2019) and the tag the config defaults to.
+    const builds = [...dockerfile.matchAll(/--build-arg WINDOWS_VERSION=(\S+) \\\n#\s+--push -t \S+\/buildctl-windows:(\S+) /g)].map((m) => [m[1], m[2]]);
+    expect(builds).toEqual(windowsVersions.map((version) => [windowsBaseTags.nanoserver[version], `${pinnedBuildKit}-${version}`]));
+    for (const version of windowsVersions) expect(defaultBuildctlWindowsImages[version]).toBe(`ghcr.io/dockhand-dev/buildctl-windows:${pinnedBuildKit}-${version}`);
   });
 
   it("the API server accepts base + every component (server-side dry run)", () => {
