@@ -179,7 +179,7 @@ describe("a node whose dockerd is not there (item 6)", () => {
     // Takes the DaemonSet's pod off win-ltsc2019-0, as a rollout or a new node would leave it.
     kubectl("-n", namespace, "patch", "daemonset", "dockerd-ltsc2019", "--type=merge", "-p", '{"spec":{"template":{"spec":{"nodeSelector":{"dockhand.dev/bed-off":"true"}}}}}');
     try {
-      await expect.poll(() => kubectl("-n", namespace, "get", "pods", "-l", "dockhand.dev/windows-version=ltsc2019", "-o", "name"), { timeout: 60_000 }).toBe("");
+      await expect.poll(() => kubectl("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=dockerd,dockhand.dev/windows-version=ltsc2019", "-o", "name"), { timeout: 60_000 }).toBe("");
       const build = await submit(dispatcher, runDockerfile("no-engine"), {
         platforms: ["windows/amd64:ltsc2019"], tags: [`${bed.env.REGISTRY}/bed/pools-no-engine:1`], idempotencyKey: "pools/no-engine",
       });
