@@ -65,9 +65,7 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
     pushRef: annotations[annotationKeys.pushRef],
     createdAt: iso(job.metadata?.creationTimestamp),
     startedAt: iso(pod?.status?.startTime),
-    // A succeeded pod's own end, whether or not the Job says Complete yet: the
-    // result's description (its duration) must read the same before and after.
-    finishedAt: iso((pod?.status?.phase === "Succeeded" ? lastFinish(pod) : undefined) ?? job.status?.completionTime ?? conditionTime(job, "Failed")),
+    finishedAt: iso(job.status?.completionTime ?? conditionTime(job, "Failed")),
     reported: annotations[annotationKeys.reported],
   };
 
@@ -95,10 +93,6 @@ export function derivePlatformState(job: V1Job, pod: V1Pod | undefined, options:
     };
   }
   if (condition(job, "Complete")) return completed(job, base);
-  // Every step exited 0: the build is done. The Job controller says Complete
-  // up to a second later (it syncs a Job at most once a second after its
-  // pods' events), time no build should wait for its result.
-  if (pod?.status?.phase === "Succeeded") return completed(job, base);
   if (job.metadata?.deletionTimestamp) return { ...base, state: "cancelled", message: "the build Job was deleted" };
 
   const unschedulable = unschedulableFor(job, pod, options);
@@ -231,15 +225,6 @@ function preflightMessage(job: V1Job, pod: V1Pod, step: V1ContainerStatus): stri
 function failedStep(pod: V1Pod | undefined): V1ContainerStatus | undefined {
   const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
   return statuses.find((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
-}
-
-/** When a pod's last step ended. */
-function lastFinish(pod: V1Pod): Date | undefined {
-  const ends = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
-    .map((s) => s.state?.terminated?.finishedAt)
-    .filter((t): t is Date => t !== undefined)
-    .map((t) => new Date(t).getTime());
-  return ends.length === 0 ? undefined : new Date(Math.max(...ends));
 }
 
 function anyContainerStarted(pod: V1Pod): boolean {

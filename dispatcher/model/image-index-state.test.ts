@@ -62,22 +62,6 @@ describe("derivePlatformState: a pushed image is read back before the platform s
   });
 });
 
-describe("derivePlatformState: a pod whose every step exited 0 is done before its Job says Complete", () => {
-  const succeededPod = {
-    metadata: { name: "p" },
-    spec: { nodeName: "linux-0", containers: [] },
-    status: { phase: "Succeeded", containerStatuses: [{ name: "build", image: "x", imageID: "", ready: false, restartCount: 0, state: { terminated: { exitCode: 0, finishedAt: new Date("2026-11-23T19:59:58Z") } } }] },
-  } as never;
-  it("succeeds (or goes on to the read-back) at once, finished when its last step ended", () => {
-    const single = job("linux/amd64", "running", { "dockhand.dev/validate-platform": "false", "dockhand.dev/index-tags": "" });
-    expect(derivePlatformState(single, succeededPod, options)).toMatchObject({ state: "succeeded", finishedAt: "2026-11-23T19:59:58.000Z" });
-    expect(derivePlatformState(job("windows/amd64:ltsc2022", "running"), succeededPod, options)).toMatchObject({ state: "running", imageCheck: "pending" });
-  });
-  it("a cancelled build stays cancelled, whatever its pod did", () => {
-    expect(derivePlatformState(job("linux/amd64", "running", { "dockhand.dev/cancelled": "by webhook" }), succeededPod, options)).toMatchObject({ state: "cancelled" });
-  });
-});
-
 describe("deriveManifestState", () => {
   const states = (jobs: V1Job[]) => jobs.map((j) => derivePlatformState(j, undefined, options));
   const cases: [string, V1Job[], object][] = [
