@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { PlatformState } from "../protocol/build-state.js";
-import { commitStatusToReport, isFinalCommitState, isWithheld, withheldStatus } from "./commit-status.js";
+import { commitStatusFor, commitStatusToReport, isFinalCommitState, isWithheld, withheldStatus } from "./commit-status.js";
 
 const platform = (overrides: Partial<PlatformState>): PlatformState => ({
   platform: "windows/amd64:ltsc2022",
@@ -29,6 +29,14 @@ describe("commitStatusToReport", () => {
     expect(wanted).toMatchObject({ state: "success", final: true });
     expect(wanted.description).toMatch(/^Built sha256:aaaaaaaaaaaa… in 42s$/);
     expect(commitStatusToReport(platform({ state: "cancelled" }), "pending")).toMatchObject({ state: "error", description: "Cancelled", final: true });
+  });
+
+  it("says why this builder while it builds, as the queued status does", () => {
+    expect(commitStatusFor(platform({ state: "running", node: "win-ltsc2022-0", builderReason: "windows stage #0 has RUN (line 3): dockerd pool; ltsc2019 on an ltsc2022 node, Hyper-V isolation" }))).toEqual({
+      state: "pending",
+      description: "Building on win-ltsc2022-0: windows stage #0 has RUN (line 3): dockerd pool; ltsc2019 on an ltsc2022 node, Hyper-V isolation",
+      final: false,
+    });
   });
 
   it("reports a running platform as it is, first time or not", () => {

@@ -43,6 +43,12 @@ export function commitStatusFor(platform: PlatformState): CommitStatusWanted {
       if (platform.imageCheck === "pending") {
         return { state: "pending", description: "Pushed; reading the image back from the registry…", final: false };
       }
+      // Often the first status a platform gets (its pending waited its turn
+      // behind the build's other statuses): it says why this builder, too.
+      if (platform.builderReason) {
+        const node = platform.node === undefined ? "" : ` on ${platform.node}`;
+        return { state: "pending", description: truncateDescription(`Building${node}: ${platform.builderReason}`), final: false };
+      }
       return { ...describeStatus({ phase: "building", builder: platform.builder, node: platform.node }), final: false };
     case "failed":
       if (platform.imageCheck === "failed") {
