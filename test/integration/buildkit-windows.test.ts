@@ -10,9 +10,8 @@
 // (EMULATED_WINDOWS_SHELL_IMAGE), so the Dockerfile names /bin/sh as its
 // SHELL, which a real Windows node would not have.
 
-import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import type { Config } from "../../dispatcher/config/schema.js";
@@ -21,6 +20,8 @@ import { readManifest } from "../bed/registry.js";
 import {
   type Bed,
   bedDockerPool,
+  bedKubectl,
+  hypervFeatureFile,
   buildRequest,
   ctx,
   finalStates,
@@ -39,13 +40,11 @@ let bed: Bed;
 let dispatcher: Dispatcher;
 let labelledBefore: string | undefined;
 
-function kubectl(...args: string[]): string {
-  return execFileSync(`${bed.env.BED_BIN}/kubectl`, args, { env: { ...process.env, KUBECONFIG: bed.env.KUBECONFIG }, encoding: "utf8" });
-}
+const kubectl = (...args: string[]) => bedKubectl(bed.env, ...args);
 
 /** The EMULATED Hyper-V feature of a node (test/cluster/nodeagent/hyperv_emulation.go); returns its undo. */
 function enableHypervFeature(node: string): () => void {
-  const file = join(bed.env.BED_DIR, "nodes", "node", node, "windows-features", "Microsoft-Hyper-V");
+  const file = hypervFeatureFile(bed.env, node);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, "");
   return () => rmSync(dirname(file), { recursive: true, force: true });

@@ -3,6 +3,7 @@
 // to send builds the way the Action does and see what GitHub would see.
 
 import { PatchStrategy, setHeaderOptions, type V1Job } from "@kubernetes/client-node";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -234,4 +235,14 @@ export async function heldBy(bed: Bed, buildId: string): Promise<number> {
     return (job.metadata?.finalizers ?? []).includes("dockhand.dev/report") || !(finished || job.spec?.suspend === true);
   });
   return held.length + pods.items.length;
+}
+
+/** The bed's kubectl as the bed's admin, for what a test does to the cluster itself (labels, DaemonSet patches); its output. */
+export function bedKubectl(env: BedEnv, ...args: string[]): string {
+  return execFileSync(`${env.BED_BIN}/kubectl`, args, { env: { ...process.env, KUBECONFIG: env.KUBECONFIG }, encoding: "utf8" });
+}
+
+/** The file whose presence is a node's EMULATED Hyper-V feature (test/cluster/nodeagent/hyperv_emulation.go). */
+export function hypervFeatureFile(env: BedEnv, node: string): string {
+  return join(env.BED_DIR, "nodes", "node", node, "windows-features", "Microsoft-Hyper-V");
 }

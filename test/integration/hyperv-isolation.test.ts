@@ -8,9 +8,8 @@
 // The shared bed is left as found: the label and the feature file are this
 // file's alone and removed in afterAll.
 
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import type { Config } from "../../dispatcher/config/schema.js";
@@ -21,6 +20,8 @@ import { runDoctor } from "../../dispatcher/doctor/doctor.js";
 import {
   type Bed,
   bedDockerPool,
+  bedKubectl,
+  hypervFeatureFile,
   buildRequest,
   ctx,
   finalStates,
@@ -41,9 +42,7 @@ let dispatcher: Dispatcher;
 let featureFile: string;
 let labelledBefore: string | undefined;
 
-function kubectl(...args: string[]): string {
-  return execFileSync(`${bed.env.BED_BIN}/kubectl`, args, { env: { ...process.env, KUBECONFIG: bed.env.KUBECONFIG }, encoding: "utf8" });
-}
+const kubectl = (...args: string[]) => bedKubectl(bed.env, ...args);
 const nodeLabel = () => kubectl("get", "node", hostNode, "-o", `jsonpath={.metadata.labels.dockhand\\.dev/hyperv}`) || undefined;
 const setLabel = (on: boolean) => kubectl("label", "node", hostNode, "--overwrite", on ? `${hypervLabel}=true` : `${hypervLabel}-`);
 const setFeature = (on: boolean) => {
@@ -80,7 +79,7 @@ function staleBed(): never {
 
 beforeAll(async () => {
   bed = await setUpBed("dh-hyperv");
-  featureFile = join(bed.env.BED_DIR, "nodes", "node", hostNode, "windows-features", "Microsoft-Hyper-V");
+  featureFile = hypervFeatureFile(bed.env, hostNode);
   labelledBefore = nodeLabel();
   dispatcher = await startBedDispatcher(bed, (config): Config => ({
     ...config,

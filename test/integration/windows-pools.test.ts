@@ -11,6 +11,7 @@ import type { Dispatcher } from "../../dispatcher/dispatcher.js";
 import { readManifest } from "../bed/registry.js";
 import {
   type Bed,
+  bedKubectl,
   buildRequest,
   ctx,
   finalStates,
@@ -47,9 +48,7 @@ async function getBuild(dispatcher: Dispatcher, id: string) {
   return res.json();
 }
 
-function kubectl(...args: string[]): string {
-  return execFileSync(`${bed.env.BED_BIN}/kubectl`, args, { env: { ...process.env, KUBECONFIG: bed.env.KUBECONFIG }, encoding: "utf8" });
-}
+const kubectl = (...args: string[]) => bedKubectl(bed.env, ...args);
 
 function localImageTags(): string[] {
   return execFileSync("docker", ["-H", bed.env.DOCKER_HOST, "images", "--format", "{{.Repository}}:{{.Tag}}"], { encoding: "utf8" })
