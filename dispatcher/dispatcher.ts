@@ -17,8 +17,8 @@ import { ContextStore } from "./contexts/context-store.js";
 import type { Executor } from "./executor.js";
 import { githubStatusReporter } from "./github/status-reporter.js";
 import { findKubeConfig } from "./kube/kubeconfig.js";
-import { dockerCliHoldings, dockerCliPodInformer } from "./kube/docker-cli-pods.js";
-import { listsImage } from "./image-names.js";
+import { dockerCliPodInformer, nodesHoldingCliImages } from "./kube/docker-cli-pods.js";
+import { engineReady } from "./plan/engine-pods.js";
 import { KubernetesExecutor } from "./controller/kubernetes-executor.js";
 import { LeaderElector, type LeaseTiming } from "./kube/leader-election.js";
 import { LocalExecutor } from "./local/local-executor.js";
@@ -87,22 +87,14 @@ function kubernetesSecurity(kubernetes: KubernetesExecutor): { activeJobs: (repo
  */
 function dockerdPoolOf(kubernetes: KubernetesExecutor, config: Config, dockerCliPods: readonly V1Pod[] | undefined): DockerdPoolView {
   const pods = kubernetes.dockerdPods();
-  let cliImageHeldOn: Map<string, Set<string>> | undefined;
-  if (dockerCliPods) {
-    cliImageHeldOn = new Map();
-    for (const holding of dockerCliHoldings(dockerCliPods)) {
-      const wanted = config.dockerPool.images[holding.windowsVersion as keyof Config["dockerPool"]["images"]];
-      if (wanted === undefined || !listsImage([holding.image], wanted)) continue;
-      cliImageHeldOn.set(holding.windowsVersion, (cliImageHeldOn.get(holding.windowsVersion) ?? new Set()).add(holding.node));
-    }
-  }
+  const cliImageHeldOn = dockerCliPods ? nodesHoldingCliImages(dockerCliPods, config.dockerPool.images) : undefined;
   return {
     configured: Object.keys(config.dockerPool.pools),
     daemons: pods
       .filter((pod) => pod.spec?.nodeName && !pod.metadata?.deletionTimestamp)
       .map((pod) => ({
         windowsVersion: pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "unlabelled",
-        ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
+        ready: engineReady(pod),
         node: pod.spec?.nodeName,
       })),
     ...(cliImageHeldOn ? { cliImageHeldOn } : {}),
@@ -143,6 +135,12 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
 
   let executor: Executor;
   if (kube) {
+    // Beside the executor's informers: the pool gauges and the admission's
+    // preference for nodes that hold the CLI image read these pods.
+    const cliPods = dockerCliPodInformer(kube.kc, config.dockerPool.daemonNamespace ?? config.kubernetes.namespace, (err) =>
+      log.warn({ err: String((err as Error)?.message ?? err) }, "watching the docker-cli pods failed; retrying"),
+    );
+    dockerCliPodWatch = cliPods;
     const kubernetes = new KubernetesExecutor({
       kc: kube.kc,
       source: kube.source,
@@ -153,13 +151,9 @@ export async function startDispatcher(config: Config, options: StartOptions = {}
       reconcile: false,
       onReported,
       onReconciled: (lagSeconds, outcome) => metrics.reconcileLag.observe({ outcome }, lagSeconds),
+      cliImageHeldOn: () => nodesHoldingCliImages(cliPods.list(), config.dockerPool.images),
     });
     readBuildToken = (secret) => kubernetes.jobs.readGitHubToken(secret);
-    // Beside the executor's informers: only the pool gauges read these pods.
-    const cliPods = dockerCliPodInformer(kube.kc, config.dockerPool.daemonNamespace ?? config.kubernetes.namespace, (err) =>
-      log.warn({ err: String((err as Error)?.message ?? err) }, "watching the docker-cli pods failed; retrying"),
-    );
-    dockerCliPodWatch = cliPods;
     dockerdPool = () => dockerdPoolOf(kubernetes, config, cliPods.list());
     executor = kubernetes;
   } else {

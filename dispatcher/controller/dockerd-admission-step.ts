@@ -7,6 +7,7 @@ import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { type BuildJobs, isEnded, isFinished } from "../kube/build-jobs.js";
 import type { BuildInformers } from "../kube/informers.js";
 import { annotationKeys, dockerdPodLabels } from "../plan/names.js";
+import { engineReady } from "../plan/engine-pods.js";
 import { admitDockerdBuilds, type DockerdNode, type QueuedBuild, type RunningBuild } from "./dockerd-admission.js";
 import type { FieldLogger } from "../logging.js";
 import { builderOf, hostVersionOf } from "./state-from-jobs.js";
@@ -25,6 +26,8 @@ export class DockerdAdmissionStep {
     private readonly jobs: BuildJobs,
     private readonly maxBuildsPerNode: number,
     private readonly log: FieldLogger,
+    /** Per Windows version, the nodes holding that pool's docker CLI image (undefined: not watched). */
+    private readonly cliImageHeldOn: () => ReadonlyMap<string, ReadonlySet<string>> | undefined = () => undefined,
   ) {}
 
   /** Whether the Job waits for admission: a Windows-pool Job, suspended, neither cancelled nor finished. */
@@ -94,15 +97,23 @@ export class DockerdAdmissionStep {
         running.push({ job: name, node: admittedTo });
       }
     }
+    const held = this.cliImageHeldOn();
     const nodes: DockerdNode[] = this.informers.dockerdPods
       .list()
       .filter((pod) => pod.spec?.nodeName && !pod.metadata?.deletionTimestamp)
-      .map((pod) => ({
-        node: pod.spec!.nodeName!,
-        version: pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "",
-        engine: pod.metadata?.labels?.[dockerdPodLabels.name] === dockerdPodLabels.buildkitdNameValue ? ("buildkitd" as const) : ("dockerd" as const),
-        ready: pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
-      }));
+      .map((pod) => {
+        const node = pod.spec!.nodeName!;
+        const version = pod.metadata?.labels?.[dockerdPodLabels.windowsVersion] ?? "";
+        const engine = pod.metadata?.labels?.[dockerdPodLabels.name] === dockerdPodLabels.buildkitdNameValue ? ("buildkitd" as const) : ("dockerd" as const);
+        return {
+          node,
+          version,
+          engine,
+          ready: engineReady(pod),
+          // buildkit-windows Jobs run buildctl, not the docker CLI image.
+          ...(held && engine === "dockerd" ? { holdsCliImage: held.get(version)?.has(node) ?? false } : {}),
+        };
+      });
     return { queued, running, nodes, maxBuildsPerNode: this.maxBuildsPerNode };
   }
 }

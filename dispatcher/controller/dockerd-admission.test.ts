@@ -61,6 +61,20 @@ describe("admitDockerdBuilds", () => {
       },
     },
     {
+      name: "a node that holds the docker CLI image before a less busy one still pulling it (a node just joined); without a free holder, the free one",
+      input: {
+        queued: [
+          { job: "a", version: "ltsc2022", createdAt: t(1) },
+          { job: "b", version: "ltsc2022", createdAt: t(2) },
+          { job: "c", version: "ltsc2022", createdAt: t(3) },
+        ],
+        running: [{ job: "r", node: "old" }],
+        nodes: [{ ...node("new", "ltsc2022"), holdsCliImage: false }, { ...node("old", "ltsc2022"), holdsCliImage: true }],
+        maxBuildsPerNode: 2,
+      },
+      expected: { a: { admit: true, node: "old" }, b: { admit: true, node: "new" }, c: { admit: true, node: "new" } },
+    },
+    {
       name: "no Ready engine: waits and says so",
       input: {
         queued: [{ job: "a", version: "ltsc2025", createdAt: t(1) }],

@@ -36,6 +36,12 @@ export interface DockerdNode {
   readonly engine?: Engine;
   /** Its engine's pod is Ready: the engine answers on the pipe. */
   readonly ready: boolean;
+  /**
+   * dockerd nodes: its docker-cli pod has run the pool's CLI image, so a
+   * build's pod starts without pulling it (a Windows Server Core image,
+   * minutes on a node that just joined). Undefined: not known.
+   */
+  readonly holdsCliImage?: boolean;
 }
 
 export interface AdmissionInput {
@@ -59,10 +65,13 @@ export function admitDockerdBuilds(input: AdmissionInput): Map<string, Admission
     const engine = build.engine ?? "dockerd";
     const nodes = input.nodes.filter((node) => node.version === build.version && (node.engine ?? "dockerd") === engine);
     const ready = nodes.filter((node) => node.ready).sort((a, b) => a.node.localeCompare(b.node));
+    // Nodes that hold the CLI image first, even if busier: a free slot on a
+    // node still pulling it would start the build minutes later. Then the
+    // least busy. A build never waits for a holder while another node is free.
     const free = ready
-      .map((node) => ({ node: node.node, running: load.get(node.node) ?? 0 }))
+      .map((node) => ({ node: node.node, running: load.get(node.node) ?? 0, holds: node.holdsCliImage === true ? 0 : 1 }))
       .filter((node) => node.running < input.maxBuildsPerNode)
-      .sort((a, b) => a.running - b.running || a.node.localeCompare(b.node))[0];
+      .sort((a, b) => a.holds - b.holds || a.running - b.running || a.node.localeCompare(b.node))[0];
     if (free) {
       load.set(free.node, free.running + 1);
       decisions.set(build.job, { admit: true, node: free.node });

@@ -33,6 +33,8 @@ export interface KubernetesExecutorOptions {
   onState?: ReconcilerOptions["onState"];
   onReported?: ReconcilerOptions["onReported"];
   onReconciled?: ReconcilerOptions["onReconciled"];
+  /** Per Windows version, the nodes holding that pool's docker CLI image: admission prefers them. */
+  cliImageHeldOn?: () => ReadonlyMap<string, ReadonlySet<string>> | undefined;
 }
 
 /** Runs each platform of a build as a Kubernetes Job and reports through the reconciler. */
@@ -69,7 +71,7 @@ export class KubernetesExecutor implements Executor {
         options.report,
         options.log,
       ),
-      admission: new DockerdAdmissionStep(this.informers, this.jobs, options.config.dockerPool.maxBuildsPerNode, options.log),
+      admission: new DockerdAdmissionStep(this.informers, this.jobs, options.config.dockerPool.maxBuildsPerNode, options.log, options.cliImageHeldOn),
     });
     this.reconciling = options.reconcile;
   }

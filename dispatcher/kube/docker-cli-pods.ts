@@ -8,6 +8,7 @@
 // image as in use).
 
 import { CoreV1Api, type KubeConfig, ListWatch, type V1Pod, Watch } from "@kubernetes/client-node";
+import { listsImage } from "../image-names.js";
 import { trimPod } from "./informers.js";
 
 export const dockerCliPods = {
@@ -35,6 +36,21 @@ export function dockerCliHoldings(pods: readonly V1Pod[]): DockerCliHolding[] {
     if (!node || !windowsVersion || !image || !ran || pod.metadata?.deletionTimestamp) return [];
     return [{ node, windowsVersion, image }];
   });
+}
+
+/**
+ * Per Windows version, the nodes whose docker-cli pod has run the CLI image
+ * `images` names for that version (a pod that ran another image, before an
+ * image change reached it, counts for nothing).
+ */
+export function nodesHoldingCliImages(pods: readonly V1Pod[], images: Readonly<Record<string, string | undefined>>): Map<string, Set<string>> {
+  const held = new Map<string, Set<string>>();
+  for (const holding of dockerCliHoldings(pods)) {
+    const wanted = images[holding.windowsVersion];
+    if (wanted === undefined || !listsImage([holding.image], wanted)) continue;
+    held.set(holding.windowsVersion, (held.get(holding.windowsVersion) ?? new Set()).add(holding.node));
+  }
+  return held;
 }
 
 /**
