@@ -14,8 +14,6 @@ export const defaultBuildctlWindowsImages = {
   ltsc2025: "ghcr.io/dockhand-dev/buildctl-windows:v0.34.2-ltsc2025",
 } as const;
 
-/** dockerPool.keepStorage may not be smaller than this: below it every build would prune its own base image. */
-export const minKeepStorage = "10Gi";
 
 // Kubernetes names and labels
 // (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/).
@@ -296,12 +294,6 @@ export const ConfigSchema = Type.Object(
               "Namespace of the dockerd DaemonSets (pods labelled app.kubernetes.io/name=dockerd); builds go only to nodes whose dockerd pod is Ready. Unset means kubernetes.namespace.",
           }),
         ),
-        keepStorage: Type.String({
-          pattern: quantity,
-          expected: "a size like 40Gi",
-          default: "40Gi",
-          description: `After each build, dockerd's build cache is pruned down to this size (docker builder prune --keep-storage); the build's own image is always removed, the base images stay. At least ${minKeepStorage}: one Windows Server Core layer alone is about 5 GB on disk.`,
-        }),
       },
       "The Windows node pools whose dockerd builds images with Windows RUN steps.",
     ),

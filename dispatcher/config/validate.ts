@@ -10,8 +10,7 @@ import { parseImagePrefix } from "../policy/image-prefix.js";
 import { cliImageVersion } from "../plan/docker-engine-compat.js";
 import { hypervHostProblem } from "../plan/windows-host.js";
 import { windowsBuildLabel, windowsBuilds, windowsVersions } from "../protocol/platforms.js";
-import { quantityBytes } from "./quantity.js";
-import { type Config, ConfigSchema, envOverrides, minKeepStorage } from "./schema.js";
+import { type Config, ConfigSchema, envOverrides } from "./schema.js";
 import { fieldPath, pointerSegments } from "../protocol/json-pointer.js";
 
 export interface ConfigProblem {
@@ -142,6 +141,9 @@ function describe(error: ValueError, key: string): string {
       const known = Object.keys((parentSchema?.["properties"] as object | undefined) ?? {});
       if (key === "dockerPool.nodeSelector" || key === "dockerPool.tolerations") {
         return `moved: each Windows version has its own pool now; set dockerPool.pools.<version>.${key.slice("dockerPool.".length)} (e.g. dockerPool.pools.ltsc2022.nodeSelector: {agentpool: win22})`;
+      }
+      if (key === "dockerPool.keepStorage") {
+        return "moved: the node's disk is kept by the dockerd DaemonSets' node-gc container (dockhand-node-gc --keep-storage=40Gi in deploy/base/dockerd-daemonsets.yaml), since a build's own last step cannot clean up after a failed or cancelled build; remove the key and set --keep-storage there";
       }
       return known.length > 0 ? `is not a known key (known here: ${known.join(", ")})` : "is not a valid key";
     }
@@ -290,12 +292,6 @@ function addDockerPoolProblems(config: Config, add: AddProblem): void {
     }
     const os = pool.nodeSelector["kubernetes.io/os"];
     if (os !== undefined && os !== "windows") add(`${key}["kubernetes.io/os"]`, `is ${quote(os)}: a dockerd pool is Windows nodes; remove it (dockhand sets it)`);
-  }
-  if (quantityBytes(config.dockerPool.keepStorage) < quantityBytes(minKeepStorage)) {
-    add(
-      "dockerPool.keepStorage",
-      `${quote(config.dockerPool.keepStorage)} is below ${minKeepStorage}: a Windows Server Core base image alone is about 5 GB on disk, so every build would prune the base the next one needs; keep at least ${minKeepStorage}`,
-    );
   }
 }
 

@@ -29,21 +29,32 @@ const node = (name: string, ready: boolean, taints = [gke]): V1Node => ({
   spec: { taints },
   status: { conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
 });
-const dockerd = (name: string, nodeName: string, ready: boolean): V1Pod => ({
+const running = (name: string, ready: boolean) => ({ name, ready, image: "", imageID: "", restartCount: 0, state: { running: {} } });
+const dockerd = (name: string, nodeName: string, ready: boolean, nodeGc: "running" | "crashing" | "absent" = "running"): V1Pod => ({
   metadata: { name },
-  spec: { nodeName, containers: [] },
-  status: { phase: "Running", conditions: [{ type: "Ready", status: ready ? "True" : "False" }] },
+  spec: { nodeName, containers: [{ name: "dockerd" }, ...(nodeGc === "absent" ? [] : [{ name: "node-gc" }])] },
+  status: {
+    phase: "Running",
+    conditions: [{ type: "Ready", status: ready && nodeGc === "running" ? "True" : "False" }],
+    containerStatuses: [
+      running("dockerd", ready),
+      ...(nodeGc === "running" ? [running("node-gc", true)] : []),
+      ...(nodeGc === "crashing" ? [{ name: "node-gc", ready: false, image: "", imageID: "", restartCount: 4, state: { waiting: { reason: "CrashLoopBackOff" } } }] : []),
+    ],
+  },
 });
 
 describe("evaluatePool", () => {
   const base = { version: "ltsc2022" as const, selector: { agentpool: "win22" }, tolerations: [gke], daemonNamespace: "dockhand" };
   it.each([
-    ["healthy", [node("n1", true)], [dockerd("d1", "n1", true)], ["ok", "ok"]],
-    ["no nodes", [], [], ["FAIL", "FAIL"]],
-    ["a Ready node without dockerd", [node("n1", true), node("n2", true)], [dockerd("d1", "n1", true)], ["ok", "FAIL"]],
-    ["dockerd not Ready", [node("n1", true)], [dockerd("d1", "n1", false)], ["ok", "FAIL"]],
-    ["untolerated taint", [node("n1", true, [{ key: "os", value: "windows", effect: "NoSchedule" }])], [dockerd("d1", "n1", true)], ["FAIL", "ok"]],
-    ["no node Ready", [node("n1", false)], [], ["FAIL", "FAIL"]],
+    ["healthy", [node("n1", true)], [dockerd("d1", "n1", true)], ["ok", "ok", "ok"]],
+    ["no nodes", [], [], ["FAIL", "FAIL", "skip"]],
+    ["a Ready node without dockerd", [node("n1", true), node("n2", true)], [dockerd("d1", "n1", true)], ["ok", "FAIL", "ok"]],
+    ["dockerd not Ready", [node("n1", true)], [dockerd("d1", "n1", false)], ["ok", "FAIL", "ok"]],
+    ["untolerated taint", [node("n1", true, [{ key: "os", value: "windows", effect: "NoSchedule" }])], [dockerd("d1", "n1", true)], ["FAIL", "ok", "ok"]],
+    ["no node Ready", [node("n1", false)], [], ["FAIL", "FAIL", "skip"]],
+    ["node-gc crash-looping: dockerd still takes builds", [node("n1", true)], [dockerd("d1", "n1", true, "crashing")], ["ok", "ok", "FAIL"]],
+    ["a dockerd DaemonSet without node-gc", [node("n1", true)], [dockerd("d1", "n1", true, "absent")], ["ok", "ok", "FAIL"]],
   ] as const)("%s", (_name, nodes, pods, outcomes) => {
     const rows = evaluatePool({ ...base, nodes: [...nodes], dockerdPods: [...pods] });
     expect(rows.map((row) => row.outcome)).toEqual(outcomes);
@@ -55,22 +66,33 @@ describe("evaluatePool", () => {
     expect(healthy.map((row) => [row.name, row.outcome])).toEqual([
       ["pool ltsc2022: nodes", "ok"],
       ["pool ltsc2022: dockerd", "ok"],
+      ["pool ltsc2022: node-gc", "ok"],
       ["pool ltsc2022: buildkitd", "ok"],
     ]);
     const missing = evaluatePool({ ...base, nodes: [node("n1", true), node("n2", true)], dockerdPods: [dockerd("d1", "n1", true), dockerd("d2", "n2", true)], buildkitdPods: [dockerd("b1", "n1", true)] });
-    expect(missing[2]).toMatchObject({
+    expect(missing[3]).toMatchObject({
       name: "pool ltsc2022: buildkitd",
       outcome: "FAIL",
       detail: expect.stringContaining("no buildkitd pod on n2 (namespace dockhand, labels app.kubernetes.io/name=buildkitd-windows,dockhand.dev/windows-version=ltsc2022)"),
       fix: expect.stringContaining("kubectl -n dockhand describe ds buildkitd-ltsc2022"),
     });
     const none = evaluatePool({ ...base, nodes: [node("n1", true)], dockerdPods: [dockerd("d1", "n1", true)], buildkitdPods: [] });
-    expect(none[2]).toMatchObject({ outcome: "FAIL", fix: expect.stringContaining("list deploy/components/buildkitd-windows-ltsc2022 in your overlay") });
+    expect(none[3]).toMatchObject({ outcome: "FAIL", fix: expect.stringContaining("list deploy/components/buildkitd-windows-ltsc2022 in your overlay") });
+  });
+
+  it("a crash-looping node-gc: its own row says so and where its refusal is, while the dockerd row stays ok", () => {
+    const rows = evaluatePool({ ...base, nodes: [node("n1", true)], dockerdPods: [dockerd("d1", "n1", true, "crashing")] });
+    expect(rows[2]).toEqual({
+      name: "pool ltsc2022: node-gc",
+      outcome: "FAIL",
+      detail: "d1 on n1: CrashLoopBackOff, 4 restarts; builds still go there, but nothing frees the node's disk",
+      fix: "kubectl -n dockhand logs d1 -c node-gc --previous: it names the flag it refused or the error it met",
+    });
   });
 
   it("without Node access: nodes not checked, dockerd judged on its pods", () => {
     const rows = evaluatePool({ ...base, nodes: { unreadable: "this identity may not list Nodes" }, dockerdPods: [dockerd("d1", "n1", true)] });
-    expect(rows.map((row) => row.outcome)).toEqual(["skip", "ok"]);
+    expect(rows.map((row) => row.outcome)).toEqual(["skip", "ok", "ok"]);
     expect(exitCode(rows)).toBe(2);
   });
 });

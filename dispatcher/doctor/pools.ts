@@ -7,6 +7,7 @@ import type { V1Node, V1Pod, V1Taint, V1Toleration } from "@kubernetes/client-no
 import type { Config } from "../config/schema.js";
 import { windowsBuildLabel, windowsBuilds, type WindowsVersion } from "../protocol/platforms.js";
 import { dockerdPodLabels } from "../plan/names.js";
+import { engineContainerNames, engineReady } from "../plan/engine-pods.js";
 import { type CheckResult, fail, ok, skip } from "./check.js";
 
 /** The node selector a build Job of this version carries (plan/docker-job.ts adds the same two labels). */
@@ -119,13 +120,14 @@ export function evaluatePool(facts: PoolFacts): CheckResult[] {
       const unready = notReady.length > 0 ? ` (not Ready: ${notReady.map((n) => n.metadata?.name).join(", ")})` : "";
       rows.push({
         ...(pressure.length > 0
-          ? fail(`pool ${version}: nodes`, `${readyNodes.length} Ready${unready}; ${disk}`, `free disk on ${pressure.join(", ")}: docker system prune on the node, or lower dockerPool.keepStorage`)
+          ? fail(`pool ${version}: nodes`, `${readyNodes.length} Ready${unready}; ${disk}`, `free disk on ${pressure.join(", ")}: lower --keep-storage of the node-gc container in the dockerd DaemonSet (its log says what each pass removed and what it could not)`)
           : ok(`pool ${version}: nodes`, `${readyNodes.length} of ${facts.nodes.length} Ready (${names})${unready}, taints tolerated; ${disk}`)),
       });
     }
   }
 
   rows.push(evaluateEnginePods(facts, readyNodes, "dockerd", facts.dockerdPods));
+  rows.push(evaluateNodeGc(facts));
   // BuildKit on the Windows nodes (buildkitWindows.versions): its pods, checked as dockerd's.
   if (facts.buildkitdPods !== undefined) rows.push(evaluateEnginePods(facts, readyNodes, "buildkitd", facts.buildkitdPods));
   return rows;
@@ -163,7 +165,7 @@ function evaluateEnginePods(facts: PoolFacts, readyNodes: readonly string[] | un
   const podOn = new Map(pods.map((pod) => [pod.spec?.nodeName ?? "", pod]));
   const wanted = readyNodes ?? pods.map((pod) => pod.spec?.nodeName ?? "(unscheduled)");
   const missing = wanted.filter((node) => !podOn.has(node));
-  const unreadyPods = wanted.map((node) => podOn.get(node)).filter((pod): pod is V1Pod => pod !== undefined && !isReady(pod.status?.conditions));
+  const unreadyPods = wanted.map((node) => podOn.get(node)).filter((pod): pod is V1Pod => pod !== undefined && !engineReady(pod));
   const where = `namespace ${facts.daemonNamespace}, labels ${dockerdPodLabels.name}=${engines[engine].labelValue},${dockerdPodLabels.windowsVersion}=${version}`;
   // None at all: the DaemonSet itself is missing (or elsewhere), not its placement.
   if (wanted.length === 0 || pods.length === 0) {
@@ -185,8 +187,48 @@ function evaluateEnginePods(facts: PoolFacts, readyNodes: readonly string[] | un
   return ok(name, `Ready on ${wanted.join(", ")} (${facts.daemonNamespace})`);
 }
 
+/**
+ * The node-gc container beside each dockerd: without it running, nothing
+ * removes what builds leave in the node's dockerd, and its disk fills. It does
+ * not gate builds (engineReady reads the dockerd container alone), so only
+ * this row shows it broken.
+ */
+function evaluateNodeGc(facts: PoolFacts): CheckResult {
+  const name = `pool ${facts.version}: ${nodeGcContainer}`;
+  if ("unreadable" in facts.dockerdPods) return skip(name, `not checked: ${facts.dockerdPods.unreadable}`, "see the dockerd row");
+  const pods = facts.dockerdPods.filter((pod) => pod.metadata?.deletionTimestamp === undefined);
+  if (pods.length === 0) return skip(name, "not checked: no dockerd pod", "see the dockerd row");
+  const where = (pod: V1Pod) => `${pod.metadata?.name} on ${pod.spec?.nodeName ?? "(unscheduled)"}`;
+  const without = pods.filter((pod) => !pod.spec?.containers?.some((container) => container.name === nodeGcContainer));
+  if (without.length > 0) {
+    return fail(
+      name,
+      `no ${nodeGcContainer} container in ${without.map(where).join(", ")}: nothing removes what builds leave in dockerd, so the node's disk fills`,
+      `run deploy/base/dockerd-daemonsets.yaml's node-gc container beside dockerd (kubectl -n ${facts.daemonNamespace} get ds dockerd-${facts.version} -o yaml shows what runs now)`,
+    );
+  }
+  const broken = pods.flatMap((pod) => {
+    const status = pod.status?.containerStatuses?.find((s) => s.name === nodeGcContainer);
+    if (status?.state?.running) return [];
+    const why = status?.state?.waiting?.reason ?? (status?.state?.terminated ? `exited ${status.state.terminated.exitCode}` : "not started");
+    return [{ pod, text: `${where(pod)}: ${why}${status?.restartCount ? `, ${status.restartCount} restarts` : ""}` }];
+  });
+  if (broken.length > 0) {
+    return fail(
+      name,
+      `${broken.map((b) => b.text).join("; ")}; builds still go there, but nothing frees the node's disk`,
+      `kubectl -n ${facts.daemonNamespace} logs ${broken[0]!.pod.metadata?.name} -c ${nodeGcContainer} --previous: it names the flag it refused or the error it met`,
+    );
+  }
+  return ok(name, `running beside dockerd on ${pods.map((pod) => pod.spec?.nodeName ?? "?").join(", ")}`);
+}
+
+const nodeGcContainer = "node-gc";
+
 function podWhy(pod: V1Pod): string {
-  const waiting = pod.status?.containerStatuses?.find((status) => status.state?.waiting);
+  // The engine's own reason first: node-gc beside dockerd may be waiting too.
+  const statuses = pod.status?.containerStatuses ?? [];
+  const waiting = statuses.find((status) => engineContainerNames.includes(status.name) && status.state?.waiting) ?? statuses.find((status) => status.state?.waiting);
   if (waiting?.state?.waiting) return `${waiting.state.waiting.reason ?? "waiting"}${waiting.state.waiting.message ? `: ${waiting.state.waiting.message.slice(0, 160)}` : ""}`;
   const condition = pod.status?.conditions?.find((c) => c.type === "Ready");
   return `phase ${pod.status?.phase ?? "?"}${condition?.reason ? `, ${condition.reason}` : ""}`;

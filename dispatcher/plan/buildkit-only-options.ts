@@ -26,7 +26,7 @@ export function buildkitOnlyProblem(request: BuildRequest, index: number, platfo
     return {
       error: `${field}: ${where}, whose classic builder can neither import nor export a registry cache`,
       field,
-      hint: `leave cache-from and cache-to out for this platform: each pool node keeps its own layer cache between builds (dockerPool.keepStorage); or ${buildkitInstead}`,
+      hint: `leave cache-from and cache-to out for this platform: each pool node keeps its own layer cache between builds (up to the node-gc container's --keep-storage); or ${buildkitInstead}`,
     };
   }
   if (request.annotations.length > 0) {

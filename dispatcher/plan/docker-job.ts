@@ -53,25 +53,24 @@ export function dockerJob(plan: BuildPlan, platformPlan: PlatformPlan, config: C
 
   // In order, each only after the one before succeeded: the version check
   // before the first docker call that matters, the build, then one push per
-  // tag. The last step frees the node's disk: what the build made lives in
-  // the node's dockerd, which the kubelet's image GC never sees.
+  // tag. What the build made stays in the node's dockerd, which the kubelet's
+  // image GC never sees: the dockerd DaemonSets' node-gc container removes it
+  // (deploy/images/dockerd-hostprocess/node-gc), also after a build that
+  // failed or was cancelled, which no step of its own could clean up after.
   const pushes = plan.push ? platformPlan.pushRefs.map((ref, index) => step(containerNames.push(index), ["docker", "push", ref])) : [];
   const initContainers = [
     step(containerNames.preflight, [...preflightCommand]),
     buildStep,
     ...pushes,
   ];
-  const cleanup = [
-    step(containerNames.cleanup, dockerCleanupCommand(plan, platformPlan)),
-    step(containerNames.pruneCache, ["docker", "builder", "prune", "--force", `--keep-storage=${quantityBytes(config.dockerPool.keepStorage)}`]),
-  ];
+  const last = [step(containerNames.untag, dockerUntagCommand(plan, platformPlan))];
 
   return buildJob(plan, platformPlan, config, {
     os: "windows",
     nodeSelector: { ...host.nodeSelector },
     tolerations: tolerationsFrom(host.tolerations),
     initContainers,
-    containers: cleanup,
+    containers: last,
     volumes: [{ name: "docker-engine", hostPath: { path: dockerPipePath } }, ...dockerConfigVolumeFor(config)],
     // Queued: the reconciler admits it to one node whose dockerd is Ready and
     // has a free build slot (controller/dockerd-admission.ts).
@@ -119,12 +118,18 @@ export function internalTag(plan: BuildPlan, platformPlan: PlatformPlan): string
 }
 
 /**
- * Removes the build's image by its tags. Its untagged parents (the classic
- * builder's intermediate images) go with it; the base image, pulled under its
- * own tag, stays for the next build.
+ * Takes the pushed names off the node's copy of the image, so a later
+ * `FROM <that name>` on this node pulls what the registry has now, not this
+ * build's copy. The internal tag stays, and with it the image and its parents
+ * (--no-prune): removing the last tag would delete an image that another
+ * build on this engine may have just reached through the layer cache and not
+ * yet tagged. dockhand-node-gc removes it once it is older than its --min-age.
+ * Without pushed names, the step lists the image, so the log shows its size.
  */
-export function dockerCleanupCommand(plan: BuildPlan, platformPlan: PlatformPlan): string[] {
-  return ["docker", "image", "rm", internalTag(plan, platformPlan), ...platformPlan.pushRefs];
+export function dockerUntagCommand(plan: BuildPlan, platformPlan: PlatformPlan): string[] {
+  return platformPlan.pushRefs.length > 0
+    ? ["docker", "image", "rm", "--no-prune", ...platformPlan.pushRefs]
+    : ["docker", "image", "ls", `--filter=reference=${internalTag(plan, platformPlan)}`];
 }
 
 /**

@@ -156,16 +156,13 @@ describe("docker Job (Windows dockerd pool)", () => {
       ["push-1", ["docker", "push", "127.0.0.1:15000/octo-org/app:latest"]],
     ]);
     expect(pod?.containers.map((container) => [container.name, container.command])).toEqual([
-      [
-        "cleanup",
-        ["docker", "image", "rm", "dockhand.invalid/build/abcdefghijkl:win-ltsc2022", "127.0.0.1:15000/octo-org/app:1.0", "127.0.0.1:15000/octo-org/app:latest"],
-      ],
-      // 40Gi
-      ["prune-cache", ["docker", "builder", "prune", "--force", "--keep-storage=42949672960"]],
+      // The pushed names only: the internal tag keeps the image (and its
+      // parents, --no-prune) for dockhand-node-gc, which removes it later.
+      ["untag", ["docker", "image", "rm", "--no-prune", "127.0.0.1:15000/octo-org/app:1.0", "127.0.0.1:15000/octo-org/app:latest"]],
     ]);
   });
 
-  it("only builds (and cleans up) when push is false", () => {
+  it("only builds (and lists the image, which dockhand-node-gc removes later) when push is false", () => {
     const [buildOnly] = jobsFor({ platforms: ["windows/amd64:ltsc2019"], push: false, tags: [] }, windowsRun);
     const spec = buildOnly?.spec?.template.spec;
     expect([...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map((container) => [container.name, container.command])).toEqual([
@@ -181,8 +178,7 @@ describe("docker Job (Windows dockerd pool)", () => {
           contextUrl,
         ],
       ],
-      ["cleanup", ["docker", "image", "rm", "dockhand.invalid/build/abcdefghijkl:win-ltsc2019"]],
-      ["prune-cache", ["docker", "builder", "prune", "--force", "--keep-storage=42949672960"]],
+      ["untag", ["docker", "image", "ls", "--filter=reference=dockhand.invalid/build/abcdefghijkl:win-ltsc2019"]],
     ]);
     expect(spec?.nodeSelector?.["node.kubernetes.io/windows-build"]).toBe("10.0.17763");
     expect(buildOnly?.metadata?.annotations?.["dockhand.dev/push-ref"]).toBeUndefined();

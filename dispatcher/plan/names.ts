@@ -123,10 +123,8 @@ export const containerNames = {
   /** dockerd pool: docker version, CLI and daemon agree on an API (plan/docker-engine-compat.ts). */
   preflight: "preflight",
   build: "build",
-  /** dockerd pool: removes the build's image from the node's dockerd. */
-  cleanup: "cleanup",
-  /** dockerd pool: prunes dockerd's build cache to dockerPool.keepStorage. */
-  pruneCache: "prune-cache",
+  /** dockerd pool: takes the pushed names off the node's copy (the image itself is dockhand-node-gc's to remove). */
+  untag: "untag",
   push: (index: number) => `push-${index}`,
 } as const;
 

@@ -24,6 +24,8 @@ export interface BedEnv {
   EMULATED_WINDOWS_SHELL_IMAGE?: string;
   /** Comma-separated Windows versions whose nodes run the EMULATED buildkitd-windows DaemonSet, e.g. ltsc2022,ltsc2025. Absent in beds started before it existed. */
   BUILDKITD_WINDOWS_VERSIONS?: string;
+  /** deploy/images/dockerd-hostprocess/node-gc built for this host (the dockerd DaemonSets' node-gc container). Absent in beds started before it existed. */
+  NODE_GC_BIN?: string;
 }
 
 export function bedEnvFile(): string {

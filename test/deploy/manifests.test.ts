@@ -1,6 +1,7 @@
 // Every manifest in deploy/ is accepted by the bed's real API server
 // (v1.37.2: schema, field validation, admission) in a server-side dry run,
 // for the base and each overlay.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -8,6 +9,7 @@ import { stringify } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { configFromConfigMap, kubectl, type Manifest, render, repoRoot } from "./deployed.js";
 import { resolveConfig } from "../../dispatcher/config/validate.js";
+import { bedEnv } from "../bed/bed-env.js";
 import { pinnedEngine } from "../../dispatcher/plan/docker-engine-compat.js";
 import { type WindowsVersion, windowsBuilds } from "../../dispatcher/protocol/platforms.js";
 
@@ -84,6 +86,29 @@ describe("what the manifests promise", () => {
     expect(pod.containers[0].args).toContain("--host=npipe:////./pipe/docker_engine");
     expect(pod.containers[0].readinessProbe.exec.command).toEqual(["docker.exe", "--host=npipe:////./pipe/docker_engine", "version"]);
     expect(daemonSet.spec.updateStrategy).toEqual({ type: "OnDelete" });
+  });
+
+  // node-gc's flags are checked by the program itself at start-up: a typo
+  // would crash-loop it on every node of the pool, so each overlay's command
+  // line is run here through the same binary (built for this host by
+  // test/bed/up); with the daemon unreachable it gets past the flags and
+  // fails the pass (exit 1), never refuses a flag (exit 2).
+  it.each(targets)("%s: every dockerd pod runs node-gc with the image's binary and flags it accepts", (dir) => {
+    const { NODE_GC_BIN } = bedEnv();
+    expect(NODE_GC_BIN, "rerun test/bed/up: it builds node-gc").toBeTruthy();
+    const daemonSets = render(dir).filter((m) => m.kind === "DaemonSet" && (m.metadata.labels as Record<string, string> | undefined)?.["app.kubernetes.io/name"] === "dockerd");
+    expect(daemonSets.length).toBeGreaterThan(0);
+    for (const daemonSet of daemonSets) {
+      const containers = daemonSet.spec.template.spec.containers as { name: string; image: string; command: string[] }[];
+      const gc = containers.find((c) => c.name === "node-gc");
+      expect(gc, `${daemonSet.metadata.name} has no node-gc container`).toBeDefined();
+      expect(gc!.image).toBe(containers.find((c) => c.name === "dockerd")!.image);
+      expect(gc!.command[0]).toBe("dockhand-node-gc.exe");
+      const flags = gc!.command.slice(1).map((flag) => (flag.startsWith("--host=") ? `--host=unix://${join(tmpdir(), "dockhand-no-such.sock")}` : flag));
+      const run = spawnSync(NODE_GC_BIN!, [...flags, "--once"], { encoding: "utf8", timeout: 30_000 });
+      expect(run.status, `${daemonSet.metadata.name}: ${run.stderr}`).toBe(1);
+      expect(run.stderr).toContain("no such file or directory");
+    }
   });
 
   // The build Jobs take their pool's selector and tolerations from the config;

@@ -94,15 +94,15 @@ describe("doctor on a healthy bed", () => {
     console.log(`[doctor] healthy bed: ${report.checks.length} checks in ${seconds.toFixed(1)} s (with tsx start-up)`);
     expect(report.checks.filter((check) => check.outcome !== "ok")).toEqual([]);
     expect(run.status).toBe(0);
-    // Every group ran: config, RBAC, 3 pools × (nodes, dockerd, docker CLI image, CLI ↔ dockerd, public URL), BuildKit's pool, BuildKit, registry, GitHub × 2.
+    // Every group ran: config, RBAC, 3 pools × (nodes, dockerd, node-gc, docker CLI image, CLI ↔ dockerd, public URL), BuildKit's pool, BuildKit, registry, GitHub × 2.
     expect(report.checks.map((check) => check.name)).toEqual(
       expect.arrayContaining([
         "config: loads", "rbac: what it needs", "rbac: nothing more",
-        ...["ltsc2019", "ltsc2022", "ltsc2025"].flatMap((v) => [`pool ${v}: nodes`, `pool ${v}: dockerd`, `pool ${v}: docker CLI image`, `pool ${v}: CLI ↔ dockerd`, `pool ${v}: public URL`]),
+        ...["ltsc2019", "ltsc2022", "ltsc2025"].flatMap((v) => [`pool ${v}: nodes`, `pool ${v}: dockerd`, `pool ${v}: node-gc`, `pool ${v}: docker CLI image`, `pool ${v}: CLI ↔ dockerd`, `pool ${v}: public URL`]),
         "buildkit pool: public URL", "buildkit: reachable", "registry: push and read back", "github: statuses", "github: webhook secret",
       ]),
     );
-    expect(report.checks).toHaveLength(23);
+    expect(report.checks).toHaveLength(26);
     // It asked about deploy/base's ServiceAccount (impersonated: the bed's kubeconfig is an admin's), not its own admin rights.
     expect(row(report.checks, "rbac: what it needs").detail).toContain(`system:serviceaccount:${bed.namespace}:${serviceAccount}`);
     expect(row(report.checks, "pool ltsc2022: CLI ↔ dockerd").detail).toMatch(/CLI 29\.8\.2 \(API [\d.]+\) ↔ dockerd 20\.10\.[\w.+]+ \(API 1\.41\)/);

@@ -105,9 +105,10 @@ afterAll(async () => {
   }
 });
 
-// The ARG makes each version's RUN, and so its image, its own: with one Linux base for
-// every version, the same RUN would give ltsc2019 and ltsc2022 one cached image on
-// win-ltsc2022-0's engine, and one build's cleanup would delete it under the other.
+// The ARG makes each version's RUN, and so its image and digest, its own: with one Linux
+// base for every version, the same RUN would give ltsc2019 and ltsc2022 one cached image
+// on win-ltsc2022-0's engine. (A build's last step once deleted its image and so could
+// delete it under the other; it now leaves that to node-gc, plan/docker-job.ts.)
 const runDockerfile = () => `FROM ${bed.env.LINUX_BASE_IMAGE}\nARG WINDOWS_VERSION\nRUN echo built-for-\${WINDOWS_VERSION}\n`;
 
 async function submit(platforms: string[], key: string, tags: string[] = [`${bed.env.REGISTRY}/bed/hyperv-${key}:1`]) {
