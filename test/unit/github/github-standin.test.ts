@@ -280,6 +280,8 @@ describe("GitHub stand-in enforcing GitHub's documented limits (limits: true)", 
     expect((await post(1))[0]!.status).toBe(201);
   });
 
+  // A thousand and one requests: slower than vitest's 5 s on a loaded machine, and
+  // one cut off by the timeout would leave its requests running into the next test.
   it("refuses the 1001st status of a sha and context with GitHub's 422", async () => {
     await limited({ contentPerMinute: Infinity, contentPerHour: Infinity, pointsPerMinute: Infinity });
     const answers = await post(1001, { state: "pending", context: "ci" });
@@ -294,7 +296,7 @@ describe("GitHub stand-in enforcing GitHub's documented limits (limits: true)", 
     // Another context, or another commit, has its own 1000.
     expect((await post(1, { state: "pending", context: "ci/other" }))[0]!.status).toBe(201);
     expect((await call("POST", `/repos/octo/widgets/statuses/${"f".repeat(40)}`, { state: "pending", context: "ci" })).status).toBe(201);
-  });
+  }, 60_000);
 
   it("counts an App's installations apart: each installation token has its own budget", async () => {
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs1", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
