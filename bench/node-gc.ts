@@ -7,7 +7,8 @@
 //
 // The floor is the same Docker API calls made with a bare node:http client
 // on the same socket: list containers, list images, inspect each image (the
-// list has no LastTagTime), the images' disk use. Memory is the pass's peak
+// list has no LastTagTime), list every image with its parent (-a), the
+// images' disk use. Memory is the pass's peak
 // RSS (GNU time's %M), next to the DaemonSet's request for the container.
 // The bed gives the base image (its registry) and the node-gc build.
 
@@ -80,6 +81,7 @@ try {
     await api("/containers/json?all=1");
     const images = (await api("/images/json")) as { Id: string }[];
     for (const image of images) await api(`/images/${image.Id}/json`);
+    await api("/images/json?all=1");
     await api("/system/df?type=image");
     floorMs.push(performance.now() - started);
   }

@@ -193,4 +193,31 @@ describe("dockhand-node-gc on a real dockerd (classic builder)", () => {
     expect(tags()).toContain("second:1");
     expect(docker("ps", "-a", "--format", "{{.Names}}").split("\n")).toContain("holds-second");
   });
+
+  it("counts a build on a base as a use of the base: over --keep-storage, an unused newer image goes before the base every build starts from", async () => {
+    // "other": an image of its own (no parent), made after the base was last tagged.
+    await new Promise((r) => setTimeout(r, 1_100));
+    docker("create", "--name=to-export", base, "true");
+    const exported = spawnSync("docker", ["-H", `unix://${socket}`, "export", "to-export"], { timeout: 60_000, maxBuffer: 256 << 20 });
+    expect(exported.status, String(exported.stderr)).toBe(0);
+    docker("rm", "to-export");
+    const imported = spawnSync("docker", ["-H", `unix://${socket}`, "import", "-", "other:1"], { input: exported.stdout, timeout: 60_000 });
+    expect(imported.status, String(imported.stderr)).toBe(0);
+    const otherSize = Number(docker("image", "inspect", "--format", "{{.Size}}", "other:1").trim());
+    await new Promise((r) => setTimeout(r, 1_100));
+    // A build on the base, after "other": dockerd records it only as the
+    // built image's chain of parents, which node-gc removes in this very pass.
+    const built = build(`FROM ${base}\nRUN echo on-the-base > /b.txt\n`, ["dockhand.invalid/build/cccccccccccc:linux-amd64"]);
+    expect(built.ok, built.output).toBe(true);
+
+    const before = await usage();
+    const run = gc("--min-age=0s", `--keep-storage=${before - Math.floor(otherSize / 2)}`, "--keep-storage-floor=1");
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^removed \S+ \(dockhand\.invalid\/build\/cccccccccccc:linux-amd64\), .*: leftover of a dockhand build$/m);
+    expect(run.stdout).toMatch(/^removed \S+ \(other:1\), .*: least recently used while over --keep-storage$/m);
+    // By its tags alone the base is older than "other" and would be tried
+    // first (and refused, as "second:1" is its child): it is never tried.
+    expect(run.stdout).not.toContain(base);
+    expect(tags()).toEqual(["base:1", "base:touched", "second:1"]);
+  });
 });

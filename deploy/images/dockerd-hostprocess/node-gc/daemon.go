@@ -47,7 +47,15 @@ func (d *daemon) snapshot(ctx context.Context) (Snapshot, error) {
 			images = append(images, img)
 		}
 	}
-	return Snapshot{Images: images, InUse: inUse}, nil
+	all, err := d.c.ImageList(ctx, client.ImageListOptions{All: true})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("listing images with their parents: %w", err)
+	}
+	layers := make([]Layer, 0, len(all.Items))
+	for _, summary := range all.Items {
+		layers = append(layers, Layer{ID: summary.ID, Parent: summary.ParentID, Created: time.Unix(summary.Created, 0)})
+	}
+	return Snapshot{Images: images, InUse: inUse, Layers: layers}, nil
 }
 
 // current re-reads one image and whether a container uses it, just before

@@ -46,7 +46,7 @@ func run(args []string) int {
 	defer stop()
 
 	if cfg.Once {
-		if _, err := runPass(ctx, d, cfg.Options, time.Now(), os.Stdout); err != nil {
+		if _, err := runPass(ctx, d, cfg.Options, Uses{}, time.Now(), os.Stdout); err != nil {
 			fmt.Fprintf(os.Stderr, "dockhand-node-gc: %v\n", err)
 			return 1
 		}
@@ -57,9 +57,10 @@ func run(args []string) int {
 	// there yet) try again soon, backing off to the interval.
 	const firstRetry = 5 * time.Second
 	retry := firstRetry
+	uses := Uses{}
 	for {
 		wait := cfg.Interval
-		if _, err := runPass(ctx, d, cfg.Options, time.Now(), os.Stdout); err != nil {
+		if _, err := runPass(ctx, d, cfg.Options, uses, time.Now(), os.Stdout); err != nil {
 			if ctx.Err() != nil {
 				return 0
 			}

@@ -28,13 +28,15 @@ type passResult struct {
 
 // runPass removes what planCleanup lists, then the least recently used
 // images while the images take more than --keep-storage, and logs each
-// removal and a summary line.
-func runPass(ctx context.Context, e engine, o Options, now time.Time, out io.Writer) (passResult, error) {
+// removal and a summary line. uses carries what earlier passes saw built on
+// each image; the pass adds to it.
+func runPass(ctx context.Context, e engine, o Options, uses Uses, now time.Time, out io.Writer) (passResult, error) {
 	res := passResult{removed: map[Reason]int{}}
 	snap, err := e.snapshot(ctx)
 	if err != nil {
 		return res, err
 	}
+	uses.record(snap.Layers)
 	gone := map[string]bool{}
 	apply := func(r Removal) error {
 		gone[r.Image.ID] = true // kept ones too: asking again in this pass gets the same answer
@@ -42,9 +44,9 @@ func runPass(ctx context.Context, e engine, o Options, now time.Time, out io.Wri
 		if err != nil || !found {
 			return err
 		}
-		if why := protection(img, inUse, o, now); why != "" {
+		if why := protection(img, inUse, o, uses, now); why != "" {
 			res.changed++
-			fmt.Fprintf(out, "kept %s: now %s\n", describe(img, now), why)
+			fmt.Fprintf(out, "kept %s: now %s\n", describe(img, uses, now), why)
 			return nil
 		}
 		r.Image = img
@@ -54,14 +56,14 @@ func runPass(ctx context.Context, e engine, o Options, now time.Time, out io.Wri
 		}
 		if !ok {
 			res.refused++
-			fmt.Fprintf(out, "kept %s: the daemon refused: %s\n", describe(r.Image, now), refusal)
+			fmt.Fprintf(out, "kept %s: the daemon refused: %s\n", describe(r.Image, uses, now), refusal)
 			return nil
 		}
 		res.removed[r.Reason]++
-		fmt.Fprintf(out, "removed %s: %s\n", describe(r.Image, now), r.Reason)
+		fmt.Fprintf(out, "removed %s: %s\n", describe(r.Image, uses, now), r.Reason)
 		return nil
 	}
-	for _, r := range planCleanup(snap, o, now) {
+	for _, r := range planCleanup(snap, o, uses, now) {
 		if err := apply(r); err != nil {
 			return res, err
 		}
@@ -70,10 +72,10 @@ func runPass(ctx context.Context, e engine, o Options, now time.Time, out io.Wri
 		return res, err
 	}
 	for res.usage > o.KeepStorage {
-		r, ok := nextForSize(snap, o, now, gone)
+		r, ok := nextForSize(snap, o, uses, now, gone)
 		if !ok {
 			fmt.Fprintf(out, "node-gc: still %s over --keep-storage=%s and nothing more may go (%s)\n",
-				size(res.usage-o.KeepStorage), size(o.KeepStorage), keptText(keptBecause(snap, o, now, gone), res))
+				size(res.usage-o.KeepStorage), size(o.KeepStorage), keptText(keptBecause(snap, o, uses, now, gone), res))
 			break
 		}
 		if err := apply(r); err != nil {
@@ -89,12 +91,12 @@ func runPass(ctx context.Context, e engine, o Options, now time.Time, out io.Wri
 	return res, nil
 }
 
-func describe(img Image, now time.Time) string {
+func describe(img Image, u Uses, now time.Time) string {
 	name := img.ID
 	if len(img.Tags) > 0 {
 		name += " (" + strings.Join(img.Tags, ", ") + ")"
 	}
-	return fmt.Sprintf("%s, %s, last used %s ago", name, size(img.Size), max(0, now.Sub(img.lastUsed())).Round(time.Second))
+	return fmt.Sprintf("%s, %s, last used %s ago", name, size(img.Size), max(0, now.Sub(img.lastUsed(u))).Round(time.Second))
 }
 
 func keptText(why map[string]int, res passResult) string {

@@ -37,12 +37,12 @@ func TestPlanCleanup(t *testing.T) {
 		},
 		InUse: map[string]bool{"built-in-use": true},
 	}
-	got := strings.Join(ids(planCleanup(s, opts, now)), " ")
+	got := strings.Join(ids(planCleanup(s, opts, Uses{}, now)), " ")
 	want := "built-old:" + string(Leftover) + " step-old:" + string(Dangling)
 	if got != want {
 		t.Fatalf("planCleanup:\n got %s\nwant %s", got, want)
 	}
-	if r := planCleanup(s, opts, now)[0]; !r.Force {
+	if r := planCleanup(s, opts, Uses{}, now)[0]; !r.Force {
 		t.Fatal("a leftover with a pushed name too must go with all its tags (Force)")
 	}
 }
@@ -61,7 +61,7 @@ func TestNextForSizeLeastRecentlyUsedFirst(t *testing.T) {
 	removed := map[string]bool{}
 	var order []string
 	for {
-		r, ok := nextForSize(s, opts, now, removed)
+		r, ok := nextForSize(s, opts, Uses{}, now, removed)
 		if !ok {
 			break
 		}
@@ -71,8 +71,51 @@ func TestNextForSizeLeastRecentlyUsedFirst(t *testing.T) {
 	if got := strings.Join(order, ","); got != "c,b,a" {
 		t.Fatalf("order %s, want c,b,a (by the later of created and last tagged; never in use or young)", got)
 	}
-	if why := keptText(keptBecause(s, opts, now, removed), passResult{}); why != "1 in use by a container, 1 younger than --min-age" {
+	if why := keptText(keptBecause(s, opts, Uses{}, now, removed), passResult{}); why != "1 in use by a container, 1 younger than --min-age" {
 		t.Fatalf("kept: %s", why)
+	}
+}
+
+// A base pulled long ago that builds use every hour is the hottest image on
+// the node, not the oldest: its built children show the use while they exist,
+// and the pass remembers it once node-gc has removed them.
+func TestBuildsOnABaseKeepItYoung(t *testing.T) {
+	base := Image{ID: "base", Tags: []string{"servercore:ltsc2022"}, Created: ago(900 * time.Hour), LastTagTime: ago(800 * time.Hour)}
+	other := Image{ID: "other", Tags: []string{"other:1"}, Created: ago(100 * time.Hour)}
+	layers := []Layer{
+		{ID: "base", Created: base.Created},
+		{ID: "other", Created: other.Created},
+		// A build an hour ago: two steps on the base, then its image.
+		{ID: "step1", Parent: "base", Created: ago(61 * time.Minute)},
+		{ID: "built", Parent: "step1", Created: ago(time.Hour)},
+	}
+	s := Snapshot{Images: []Image{base, other, {ID: "built", Tags: []string{"dockhand.invalid/build/x:win"}, Created: ago(time.Hour)}}, InUse: map[string]bool{}, Layers: layers}
+	uses := Uses{}
+	uses.record(layers)
+	if got := base.lastUsed(uses); !got.Equal(ago(time.Hour)) {
+		t.Fatalf("base last used %s ago, want 1h (its newest descendant)", now.Sub(got))
+	}
+	if r, _ := nextForSize(s, opts, uses, now, map[string]bool{}); r.Image.ID != "other" {
+		t.Fatalf("first for size: %s, want other (the base was built on an hour ago)", r.Image.ID)
+	}
+
+	// Next pass: node-gc removed the built image; the base's use is remembered.
+	uses.record([]Layer{{ID: "base", Created: base.Created}, {ID: "other", Created: other.Created}})
+	if got := base.lastUsed(uses); !got.Equal(ago(time.Hour)) {
+		t.Fatalf("after its children went, base last used %s ago, want 1h", now.Sub(got))
+	}
+	// An image that is gone is forgotten, so the memory stays as small as the node.
+	uses.record([]Layer{{ID: "other", Created: other.Created}})
+	if _, kept := uses["base"]; kept || len(uses) != 0 {
+		t.Fatalf("uses of images no longer there: %v", uses)
+	}
+}
+
+func TestUsesRecordSurvivesAParentLoop(t *testing.T) {
+	uses := Uses{}
+	uses.record([]Layer{{ID: "a", Parent: "b", Created: ago(time.Hour)}, {ID: "b", Parent: "a", Created: ago(2 * time.Hour)}})
+	if !uses["b"].Equal(ago(time.Hour)) || !uses["a"].Equal(ago(time.Hour)) {
+		t.Fatalf("uses %v", uses)
 	}
 }
 
@@ -132,7 +175,7 @@ func TestRunPassStopsOnceUnderAndSaysWhatItKept(t *testing.T) {
 		sizes: map[string]int64{"leftover": 1 << 30, "old": 6 << 30, "older": 3 << 30, "newer": 4 << 30},
 	}
 	var out bytes.Buffer
-	res, err := runPass(context.Background(), e, opts, now, &out)
+	res, err := runPass(context.Background(), e, opts, Uses{}, now, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +198,7 @@ func TestRunPassOverWithNothingRemovable(t *testing.T) {
 		refuse: map[string]string{"refused": "conflict: image has dependent child images"},
 	}
 	var out bytes.Buffer
-	if _, err := runPass(context.Background(), e, opts, now, &out); err != nil {
+	if _, err := runPass(context.Background(), e, opts, Uses{}, now, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -189,7 +232,7 @@ func TestRunPassKeepsWhatABuildTookSinceTheSnapshot(t *testing.T) {
 		},
 	}
 	var out bytes.Buffer
-	if _, err := runPass(context.Background(), e, opts, now, &out); err != nil {
+	if _, err := runPass(context.Background(), e, opts, Uses{}, now, &out); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(e.removed, ","); got != "step" {
