@@ -7,7 +7,7 @@ import type { V1Node, V1Pod, V1Taint, V1Toleration } from "@kubernetes/client-no
 import type { Config } from "../config/schema.js";
 import { windowsBuildLabel, windowsBuilds, type WindowsVersion } from "../protocol/platforms.js";
 import { dockerdPodLabels } from "../plan/names.js";
-import { engineContainerNames, engineReady } from "../plan/engine-pods.js";
+import { engineContainerNames, engineReady, nodeGcContainerName as nodeGcContainer } from "../plan/engine-pods.js";
 import { type CheckResult, fail, ok, skip } from "./check.js";
 
 /** The node selector a build Job of this version carries (plan/docker-job.ts adds the same two labels). */
@@ -222,8 +222,6 @@ function evaluateNodeGc(facts: PoolFacts): CheckResult {
   }
   return ok(name, `running beside dockerd on ${pods.map((pod) => pod.spec?.nodeName ?? "?").join(", ")}`);
 }
-
-const nodeGcContainer = "node-gc";
 
 function podWhy(pod: V1Pod): string {
   // The engine's own reason first: node-gc beside dockerd may be waiting too.

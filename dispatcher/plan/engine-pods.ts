@@ -7,6 +7,9 @@ import type { V1Pod } from "@kubernetes/client-node";
 /** The engine containers of those pods (deploy/base/dockerd-daemonsets.yaml, deploy/components/buildkitd-windows-*). */
 export const engineContainerNames: readonly string[] = ["dockerd", "buildkitd"];
 
+/** The dockerd pods' disk keeper beside the engine (deploy/images/dockerd-hostprocess/node-gc). */
+export const nodeGcContainerName = "node-gc";
+
 /**
  * Ready by its engine container alone: the dockerd pods also run node-gc,
  * which keeps the node's disk, and a node-gc that crash-loops (a bad flag)
